@@ -1,0 +1,287 @@
+"""Load pixels: a volume's frames into a numpy (or lazy dask) array, in real-world units.
+
+Uncompressed data are read straight from the file at the pixel offset the scan
+recorded (no copy through pydicom); deflate and RLE go through pydicom; JPEG,
+JPEG-LS and JPEG 2000 through SimpleITK's GDCM. Rescale slope/intercept are
+applied so CT comes out in Hounsfield units, kept in int16 where that is exact
+(float32 only where a slope or intercept needs it).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .errors import DecodeError
+from .scan import DicomFile, Frame, decoder_for
+from .volume import Volume
+
+__all__ = ["read_stored", "read_frame", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
+
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_IMPLICIT = "1.2.840.10008.1.2"
+
+
+def _stored_dtype(f: DicomFile) -> np.dtype:
+    bits = f.bits_allocated
+    signed = f.pixel_representation == 1
+    if bits not in (8, 16, 32):
+        raise DecodeError(f"{f.path}: BitsAllocated {bits} is not supported (8, 16 or 32 only)")
+    dt = np.dtype(f"{'i' if signed else 'u'}{bits // 8}")
+    return dt.newbyteorder(">") if f.transfer_syntax_uid == _BIG_ENDIAN else dt.newbyteorder("<")
+
+
+def _frame_bytes(f: DicomFile) -> int:
+    return (f.rows or 0) * (f.columns or 0) * f.samples_per_pixel * (f.bits_allocated // 8)
+
+
+def _read_raw(f: DicomFile, index: int) -> np.ndarray:
+    """Read frame ``index`` of an uncompressed file directly at its pixel offset."""
+    dt = _stored_dtype(f)
+    if f.pixel_offset is None:
+        raise DecodeError(f"{f.path}: no pixel data")
+    nbytes = _frame_bytes(f)
+    with open(f.path, "rb") as fh:
+        fh.seek(f.pixel_offset)
+        head = fh.read(12)
+        if f.transfer_syntax_uid == _IMPLICIT:
+            (length,) = struct.unpack("<I", head[4:8])
+            start = f.pixel_offset + 8
+        else:
+            vr = head[4:6]
+            endian = ">" if f.transfer_syntax_uid == _BIG_ENDIAN else "<"
+            if vr in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+                (length,) = struct.unpack(endian + "I", head[8:12])
+                start = f.pixel_offset + 12
+            else:
+                (length,) = struct.unpack(endian + "H", head[6:8])
+                start = f.pixel_offset + 8
+        need = nbytes * f.number_of_frames
+        if length != 0xFFFFFFFF and length < need:
+            raise DecodeError(
+                f"{f.path}: pixel data is {length} bytes but {f.rows} x {f.columns} x {f.number_of_frames} frame(s) "
+                f"of {f.bits_allocated} bits need {need}"
+            )
+        fh.seek(start + index * nbytes)
+        buf = fh.read(nbytes)
+    if len(buf) < nbytes:
+        raise DecodeError(f"{f.path}: truncated pixel data (frame {index + 1} has {len(buf)} of {nbytes} bytes)")
+    arr = np.frombuffer(buf, dtype=dt)
+    if f.samples_per_pixel != 1:
+        raise DecodeError(f"{f.path}: colour images ({f.samples_per_pixel} samples per pixel) are not supported")
+    return arr.reshape(f.rows, f.columns).astype(dt.newbyteorder("="), copy=False)
+
+
+def _read_pydicom(f: DicomFile, index: int) -> np.ndarray:
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(f.path, force=True)
+            arr = ds.pixel_array
+    except Exception as exc:  # noqa: BLE001 - every decoder failure becomes a DecodeError
+        raise DecodeError(f"{f.path}: cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
+    if f.number_of_frames > 1:
+        arr = arr[index]
+    if arr.ndim != 2:
+        raise DecodeError(f"{f.path}: colour or multi-sample images are not supported (decoded shape {arr.shape})")
+    return arr
+
+
+def _read_gdcm(f: DicomFile, index: int) -> np.ndarray:
+    import SimpleITK as sitk
+
+    try:
+        reader = sitk.ImageFileReader()
+        reader.SetImageIO("GDCMImageIO")
+        reader.SetFileName(f.path)
+        img = reader.Execute()
+    except RuntimeError as exc:
+        raise DecodeError(f"{f.path}: GDCM cannot decode pixel data ({str(exc).strip().splitlines()[-1]})") from exc
+    arr = sitk.GetArrayFromImage(img)
+    if img.GetNumberOfComponentsPerPixel() != 1:
+        raise DecodeError(f"{f.path}: colour images are not supported")
+    arr = arr.reshape(-1, f.rows, f.columns)[index]
+    # GDCM applies the rescale of the file: undo it to return stored values
+    fr = f.frames[index] if index < len(f.frames) else None
+    slope, inter = (fr.rescale_slope, fr.rescale_intercept) if fr else (1.0, 0.0)
+    if (slope, inter) != (1.0, 0.0):
+        arr = np.rint((arr.astype(np.float64) - inter) / slope)
+    return arr.astype(_stored_dtype(f).newbyteorder("="), copy=False)
+
+
+def read_stored(f: DicomFile, index: int = 0) -> np.ndarray:
+    """Stored values (before rescale) of frame ``index`` of file ``f``, shape (rows, columns).
+
+    Raises
+    ------
+    DecodeError
+        If the transfer syntax has no installed decoder or the data are
+        truncated or corrupt; the message names the file.
+    """
+    engine = decoder_for(f.transfer_syntax_uid)
+    if engine is None:
+        raise DecodeError(f"{f.path}: no installed decoder for transfer syntax {f.transfer_syntax_uid}")
+    if not f.has_pixel_data:
+        raise DecodeError(f"{f.path}: the file has no pixel data")
+    if engine == "numpy":
+        return _read_raw(f, index)
+    if engine == "gdcm":
+        return _read_gdcm(f, index)
+    return _read_pydicom(f, index)
+
+
+def output_dtype(volume: Volume) -> np.dtype:
+    """The dtype a volume loads into after rescale: stored type, int16 (exact) or float32."""
+    f = volume.files[0]
+    stored = _stored_dtype(f).newbyteorder("=")
+    pairs = {(fr.rescale_slope, fr.rescale_intercept) for fr in volume.frames}
+    if pairs == {(1.0, 0.0)}:
+        return stored
+    integral = all(float(s).is_integer() and float(i).is_integer() for s, i in pairs)
+    if integral and stored.itemsize <= 2:
+        bits = int(volume.files[0].dataset.get("BitsStored", f.bits_allocated) or f.bits_allocated)
+        lo = -(2 ** (bits - 1)) if stored.kind == "i" else 0
+        hi = 2 ** (bits - 1) - 1 if stored.kind == "i" else 2**bits - 1
+        ends = [v for s, i in pairs for v in (lo * s + i, hi * s + i)]
+        if min(ends) >= -32768 and max(ends) <= 32767:
+            return np.dtype(np.int16)
+        if volume.modality == "CT":
+            return np.dtype(np.int16)  # Hounsfield units always fit; padding values saturate
+    return np.dtype(np.float32)
+
+
+def read_frame(volume: Volume, frame: Frame, dtype: np.dtype | None = None) -> np.ndarray:
+    """One frame of ``volume`` in real-world units (rescale applied), as ``dtype``."""
+    dtype = np.dtype(dtype or output_dtype(volume))
+    f = _file_of(volume, frame)
+    stored = read_stored(f, frame.index)
+    slope, inter = frame.rescale_slope, frame.rescale_intercept
+    if (slope, inter) == (1.0, 0.0) and stored.dtype == dtype:
+        return stored
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        out = stored.astype(np.int32) * int(slope) + int(inter)
+        return np.clip(out, info.min, info.max).astype(dtype)
+    return (stored.astype(np.float32) * np.float32(slope) + np.float32(inter)).astype(dtype, copy=False)
+
+
+def _file_of(volume: Volume, frame: Frame) -> DicomFile:
+    cache = getattr(volume, "_file_index", None)
+    if cache is None:
+        cache = {f.path: f for f in volume.files}
+        volume._file_index = cache  # type: ignore[attr-defined]
+    return cache[frame.path]
+
+
+def voxel_bytes(volume: Volume) -> int:
+    """Bytes the loaded volume takes in memory."""
+    return int(np.prod(volume.shape)) * output_dtype(volume).itemsize
+
+
+def _check_loadable(volume: Volume) -> None:
+    if not volume.is_image:
+        raise DecodeError(f"series {volume.key} ({volume.series_description!r}) has no pixel data: {volume.warnings[0] if volume.warnings else ''}")
+    bad = sorted({f.transfer_syntax_uid for f in volume.files if decoder_for(f.transfer_syntax_uid) is None})
+    if bad:
+        raise DecodeError(
+            f"series {volume.key} ({volume.series_description!r}): no installed decoder for transfer syntax {', '.join(bad)} "
+            f"(files such as {volume.files[0].path})"
+        )
+
+
+def load_volume(
+    volume: Volume,
+    *,
+    dtype: np.dtype | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Read every frame of ``volume`` into one array of ``volume.shape`` (rescale applied).
+
+    Frames are read by a small thread pool (file reads release the GIL) into
+    one pre-allocated array, so peak memory stays close to the voxel bytes.
+
+    Raises
+    ------
+    DecodeError
+        If a frame cannot be decoded; the message names the file.
+    """
+    _check_loadable(volume)
+    dtype = np.dtype(dtype or output_dtype(volume))
+    out = np.empty(volume.shape, dtype=dtype)
+    flat = out.reshape((-1, *volume.shape[-2:]))
+    total = len(volume.frames)
+    done = 0
+
+    def work(k: int) -> None:
+        flat[k] = read_frame(volume, volume.frames[k], dtype)
+
+    n = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if n <= 1 or total < 8:
+        for k in range(total):
+            work(k)
+            done += 1
+            if progress:
+                progress(done, total)
+        return out
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        for _ in pool.map(work, range(total)):
+            done += 1
+            if progress:
+                progress(done, total)
+    return out
+
+
+def load_lazy(volume: Volume, *, dtype: np.dtype | None = None) -> Any:
+    """A dask array of ``volume.shape`` that reads one frame per chunk, on demand."""
+    import dask.array as da
+
+    _check_loadable(volume)
+    dtype = np.dtype(dtype or output_dtype(volume))
+    frames = volume.frames
+    rows, cols = volume.shape[-2:]
+    lead = volume.shape[:-2]
+
+    def block(block_id: tuple[int, ...] | None = None, block_info: Any = None) -> np.ndarray:
+        idx = block_info[None]["chunk-location"]
+        k = int(np.ravel_multi_index(idx[:-2], lead))
+        return read_frame(volume, frames[k], dtype)[(None,) * len(lead)]
+
+    chunks = tuple((1,) * n for n in lead) + ((rows,), (cols,))
+    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype))
+
+
+def to_sitk(volume: Volume, array: np.ndarray | None = None) -> Any:
+    """A SimpleITK image of the volume (3-D, or 4-D for a time series) with its geometry.
+
+    ``array`` defaults to :func:`load_volume`; when given it must have the
+    volume's shape (any dtype). Gantry-tilted volumes keep the slice normal as
+    third axis and the distance between slices along it (as ITK does).
+    """
+    import SimpleITK as sitk
+
+    arr = load_volume(volume) if array is None else np.asarray(array)
+    if arr.shape != tuple(volume.shape):
+        raise ValueError(f"array of shape {arr.shape} does not match volume shape {volume.shape}")
+    spacing = (volume.spacing[2], volume.spacing[1], volume.spacing[0])
+    if arr.ndim == 3:
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing(spacing)
+        img.SetOrigin(volume.origin)
+        img.SetDirection(volume.direction)
+        return img
+    img = sitk.GetImageFromArray(arr)  # 4-D: (t, z, y, x) -> size (x, y, z, t)
+    img.SetSpacing((*spacing, 1.0))
+    img.SetOrigin((*volume.origin, 0.0))
+    d = np.eye(4)
+    d[:3, :3] = np.asarray(volume.direction).reshape(3, 3)
+    img.SetDirection(tuple(d.reshape(-1)))
+    return img

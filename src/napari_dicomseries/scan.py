@@ -1,0 +1,657 @@
+"""Scan: find the DICOM files under a path and read their headers, never their pixels.
+
+:func:`scan` walks a folder (or takes one file or a list of files), reads the
+header of every DICOM file with pydicom (``stop_before_pixels``) and returns a
+:class:`ScanResult`: one :class:`DicomFile` per readable file, each holding
+one :class:`Frame` per 2-D image (one for a classic file, one per frame for an
+enhanced multi-frame file, whose geometry comes from its functional groups),
+and a :class:`Skipped` entry with a reason for everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from .errors import NotDicomError
+
+__all__ = [
+    "DicomFile",
+    "Frame",
+    "ScanResult",
+    "Skipped",
+    "scan",
+    "read_header",
+    "iter_paths",
+    "is_dicom",
+    "decoder_for",
+    "NON_IMAGE_SOP_CLASSES",
+]
+
+PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+#: Transfer syntaxes pydicom decodes with numpy alone.
+PYDICOM_NATIVE = UNCOMPRESSED | {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.5"}
+#: Transfer syntaxes SimpleITK's GDCM decodes.
+GDCM_SYNTAXES = {
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.5",
+}
+#: SOP classes that hold no image (structured reports, RT structures, presentation states, ...).
+NON_IMAGE_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.481.3": "RT Structure Set",
+    "1.2.840.10008.5.1.4.1.1.481.5": "RT Plan",
+    "1.2.840.10008.5.1.4.1.1.104.1": "Encapsulated PDF",
+    "1.2.840.10008.5.1.4.1.1.66": "Raw Data",
+    "1.2.840.10008.5.1.4.1.1.66.4": "Segmentation",
+    "1.2.840.10008.5.1.4.1.1.88.59": "Key Object Selection",
+    "1.2.840.10008.5.1.4.1.1.11.1": "Grayscale Softcopy Presentation State",
+}
+ENHANCED_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.2.1": "Enhanced CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.1": "Enhanced MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.3": "Enhanced MR Color Image Storage",
+    "1.2.840.10008.5.1.4.1.1.130": "Enhanced PET Image Storage",
+    "1.2.840.10008.5.1.4.1.1.2.2": "Legacy Converted Enhanced CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR Image Storage",
+}
+_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
+    b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
+    b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One 2-D image: a classic single-frame file, or one frame of a multi-frame file.
+
+    Positions and orientations are in the DICOM patient coordinate system
+    (LPS, mm). ``pixel_spacing`` is (row spacing, column spacing) as in the
+    PixelSpacing tag: the distance between rows, then between columns.
+    """
+
+    path: str
+    index: int
+    sop_instance_uid: str
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, float, float, float, float, float] | None
+    pixel_spacing: tuple[float, float] | None
+    slice_thickness: float | None
+    spacing_between_slices: float | None
+    instance_number: int | None
+    acquisition_number: int | None
+    echo_number: int | None
+    echo_time: float | None
+    temporal_position: int | None
+    trigger_time: float | None
+    b_value: float | None
+    diffusion_direction: tuple[float, float, float] | None
+    image_type: tuple[str, ...]
+    rescale_slope: float
+    rescale_intercept: float
+    window_center: float | None
+    window_width: float | None
+    rows: int
+    columns: int
+
+
+@dataclass(eq=False, slots=True)
+class DicomFile:
+    """The header of one DICOM file and the 2-D frames it holds."""
+
+    path: str
+    size: int
+    dataset: Dataset
+    transfer_syntax_uid: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    frame_of_reference_uid: str
+    modality: str
+    rows: int | None
+    columns: int | None
+    number_of_frames: int
+    bits_allocated: int
+    pixel_representation: int
+    samples_per_pixel: int
+    has_pixel_data: bool
+    pixel_offset: int | None
+    frames: tuple[Frame, ...]
+    enhanced: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_image(self) -> bool:
+        """True for a file with pixel data that forms 2-D images."""
+        return self.has_pixel_data and bool(self.rows) and bool(self.columns) and bool(self.frames)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A path that the scan did not take, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything a scan found: the DICOM files read and the paths skipped."""
+
+    root: str
+    files: list[DicomFile]
+    skipped: list[Skipped]
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def iter_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], recursive: bool = True) -> Iterator[tuple[str, str | None]]:
+    """Yield ``(path, problem)`` for every file under ``paths``, sorted; ``problem`` is None when readable.
+
+    Directories are walked (recursively by default) without following links
+    to directories already seen, so a symlink loop ends. Hidden files are kept.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            yield from _walk(p, recursive)
+        elif os.path.lexists(p):
+            yield p, None if os.path.exists(p) else "broken symbolic link"
+        else:
+            yield p, "no such file or directory"
+
+
+def _walk(root: str, recursive: bool) -> Iterator[tuple[str, str | None]]:
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            st = os.stat(d)
+        except OSError as exc:
+            yield d, f"cannot open folder: {exc.strerror or exc}"
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            yield d, "folder already visited (symbolic link loop)"
+            continue
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as exc:
+            yield d, f"cannot list folder: {exc.strerror or exc}"
+            continue
+        subdirs = []
+        for e in entries:
+            try:
+                if e.is_dir():
+                    if recursive:
+                        subdirs.append(e.path)
+                    continue
+            except OSError:
+                pass
+            if e.is_symlink() and not os.path.exists(e.path):
+                yield e.path, "broken symbolic link"
+            else:
+                yield e.path, None
+        stack.extend(reversed(subdirs))
+
+
+# ----------------------------------------------------------------------------- sniffing
+
+
+def _looks_like_raw_dataset(head: bytes) -> bool:
+    """True if ``head`` starts like a DICOM data set written without preamble and meta header."""
+    if len(head) < 8:
+        return False
+    group, elem = struct.unpack("<HH", head[:4])
+    if group not in (0x0002, 0x0008):
+        return False
+    if head[4:6] in _VRS:  # explicit VR
+        return True
+    (length,) = struct.unpack("<I", head[4:8])  # implicit VR: a plausible length
+    return length < 0x10000
+
+
+def is_dicom(path: str | os.PathLike[str]) -> bool:
+    """Cheap test: does the file start like DICOM (preamble + ``DICM``, or a raw data set)?"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" or _looks_like_raw_dataset(head)
+
+
+def decoder_for(transfer_syntax_uid: str) -> str | None:
+    """Name the installed engine that decodes ``transfer_syntax_uid`` ('numpy', 'gdcm', 'pydicom'), or None."""
+    if transfer_syntax_uid in UNCOMPRESSED:
+        return "numpy"
+    if transfer_syntax_uid in PYDICOM_NATIVE:
+        return "pydicom"
+    if transfer_syntax_uid in GDCM_SYNTAXES:
+        return "gdcm"
+    try:
+        from pydicom.pixels import get_decoder
+
+        if get_decoder(transfer_syntax_uid).is_available:
+            return "pydicom"
+    except Exception:  # noqa: BLE001 - unknown UID or plugin trouble: no decoder
+        pass
+    return None
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _float(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and abs(f) != float("inf") else None
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(float(v))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _floats(v: Any, n: int) -> tuple[float, ...] | None:
+    if v is None:
+        return None
+    try:
+        vals = [float(x) for x in (v if isinstance(v, (list, tuple)) or hasattr(v, "__iter__") and not isinstance(v, (str, bytes)) else [v])]
+    except (TypeError, ValueError):
+        return None
+    if len(vals) != n or any(x != x or abs(x) == float("inf") for x in vals):
+        return None
+    return tuple(vals)
+
+
+def _first(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, (str, bytes))):
+        v = list(v)
+        return v[0] if v else None
+    return v
+
+
+def _get(ds: Dataset | None, keyword: str) -> Any:
+    if ds is None:
+        return None
+    try:
+        elem = ds.get(keyword)
+    except Exception:  # noqa: BLE001 - a value pydicom cannot convert counts as missing
+        return None
+    return elem
+
+
+def _seq_item(ds: Dataset | None, keyword: str) -> Dataset | None:
+    seq = _get(ds, keyword)
+    try:
+        return seq[0] if seq else None
+    except (TypeError, IndexError):
+        return None
+
+
+def _orientation(v: Any) -> tuple[float, float, float, float, float, float] | None:
+    o = _floats(v, 6)
+    if o is None:
+        return None
+    r = sum(x * x for x in o[:3]) ** 0.5
+    c = sum(x * x for x in o[3:]) ** 0.5
+    if r < 1e-6 or c < 1e-6:
+        return None
+    return tuple([x / r for x in o[:3]] + [x / c for x in o[3:]])  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- headers
+
+
+def _open(path: str) -> BinaryIO:
+    return open(path, "rb")
+
+
+def read_header(path: str | os.PathLike[str]) -> DicomFile:
+    """Read the header of one DICOM file (no pixel data) into a :class:`DicomFile`.
+
+    Raises
+    ------
+    NotDicomError
+        If the file is not DICOM, is empty, is a DICOMDIR or its header is
+        unreadable; the message names the file and says why.
+    """
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            raise NotDicomError(f"{path}: empty file (0 bytes)")
+        with _open(path) as fh:
+            head = fh.read(132)
+            if head[128:132] != b"DICM" and not _looks_like_raw_dataset(head):
+                raise NotDicomError(f"{path}: not a DICOM file (no 'DICM' marker and no DICOM data set at its start)")
+            fh.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
+                pixel_offset = fh.tell()
+                nxt = fh.read(4)
+    except NotDicomError:
+        raise
+    except PermissionError as exc:
+        raise NotDicomError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise NotDicomError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except (InvalidDicomError, EOFError, ValueError, KeyError, struct.error, OverflowError, MemoryError, TypeError, IndexError, AttributeError, NotImplementedError) as exc:
+        raise NotDicomError(f"{path}: unreadable or truncated DICOM header ({type(exc).__name__}: {exc})") from exc
+    try:
+        return _make_file(path, size, ds, pixel_offset, nxt)
+    except NotDicomError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any trouble in the values is the file's fault
+        raise NotDicomError(f"{path}: DICOM header with unusable values ({type(exc).__name__}: {exc})") from exc
+
+
+def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes) -> DicomFile:
+    meta = getattr(ds, "file_meta", None)
+    sop_class = str(_get(ds, "SOPClassUID") or _get(meta, "MediaStorageSOPClassUID") or "")
+    if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+        raise NotDicomError(f"{path}: DICOMDIR (a media index, not an image)")
+    if len(ds) == 0 or not any(t.group >= 0x0008 for t in ds.keys()):
+        raise NotDicomError(f"{path}: not a DICOM file (no data elements)")
+    series_uid = str(_get(ds, "SeriesInstanceUID") or "")
+    if not series_uid:
+        raise NotDicomError(f"{path}: no SeriesInstanceUID, so it cannot be put in a series")
+    ts = str(_get(meta, "TransferSyntaxUID") or "")
+    if not ts:  # no meta header: the encoding pydicom found while reading
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        ts = "1.2.840.10008.1.2" if implicit else ("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+    has_pixels = False
+    if len(nxt) == 4:
+        g, e = struct.unpack(">HH" if ts == "1.2.840.10008.1.2.2" else "<HH", nxt)
+        has_pixels = (g, e) in PIXEL_TAGS
+    rows = _int(_get(ds, "Rows"))
+    cols = _int(_get(ds, "Columns"))
+    nframes = _int(_get(ds, "NumberOfFrames")) or 1
+    warns: list[str] = []
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    frames: tuple[Frame, ...] = ()
+    sop_uid = str(_get(ds, "SOPInstanceUID") or _get(meta, "MediaStorageSOPInstanceUID") or path)
+    if rows and cols and has_pixels and sop_class not in NON_IMAGE_SOP_CLASSES:
+        if rows <= 0 or cols <= 0 or nframes <= 0:
+            raise NotDicomError(f"{path}: impossible image size {rows} x {cols} x {nframes} frames")
+        if enhanced:
+            frames = _enhanced_frames(path, ds, sop_uid, nframes, rows, cols, warns)
+        else:
+            frames = tuple(_classic_frame(path, ds, sop_uid, i, rows, cols) for i in range(nframes))
+    return DicomFile(
+        path=path,
+        size=size,
+        dataset=ds,
+        transfer_syntax_uid=ts,
+        sop_class_uid=sop_class,
+        sop_instance_uid=sop_uid,
+        series_instance_uid=series_uid,
+        study_instance_uid=str(_get(ds, "StudyInstanceUID") or ""),
+        frame_of_reference_uid=str(_get(ds, "FrameOfReferenceUID") or ""),
+        modality=str(_get(ds, "Modality") or ""),
+        rows=rows,
+        columns=cols,
+        number_of_frames=nframes,
+        bits_allocated=_int(_get(ds, "BitsAllocated")) or 16,
+        pixel_representation=_int(_get(ds, "PixelRepresentation")) or 0,
+        samples_per_pixel=_int(_get(ds, "SamplesPerPixel")) or 1,
+        has_pixel_data=has_pixels,
+        pixel_offset=pixel_offset if has_pixels else None,
+        frames=frames,
+        enhanced=enhanced,
+        warnings=warns,
+    )
+
+
+def _image_type(v: Any) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return tuple(x.strip().upper() for x in v.split("\\"))
+    try:
+        return tuple(str(x).strip().upper() for x in v)
+    except TypeError:
+        return (str(v).upper(),)
+
+
+def _classic_frame(path: str, ds: Dataset, sop_uid: str, index: int, rows: int, cols: int) -> Frame:
+    spacing = _floats(_get(ds, "PixelSpacing"), 2)
+    diff_dir = _floats(_get(ds, "DiffusionGradientOrientation"), 3)
+    return Frame(
+        path=path,
+        index=index,
+        sop_instance_uid=sop_uid,
+        position=_floats(_get(ds, "ImagePositionPatient"), 3),  # type: ignore[arg-type]
+        orientation=_orientation(_get(ds, "ImageOrientationPatient")),
+        pixel_spacing=spacing,  # type: ignore[arg-type]
+        slice_thickness=_float(_get(ds, "SliceThickness")),
+        spacing_between_slices=_float(_get(ds, "SpacingBetweenSlices")),
+        instance_number=_int(_get(ds, "InstanceNumber")),
+        acquisition_number=_int(_get(ds, "AcquisitionNumber")),
+        echo_number=_int(_first(_get(ds, "EchoNumbers"))),
+        echo_time=_float(_get(ds, "EchoTime")),
+        temporal_position=_int(_get(ds, "TemporalPositionIdentifier")),
+        trigger_time=_float(_get(ds, "TriggerTime")),
+        b_value=_float(_get(ds, "DiffusionBValue")),
+        diffusion_direction=diff_dir,  # type: ignore[arg-type]
+        image_type=_image_type(_get(ds, "ImageType")),
+        rescale_slope=_float(_get(ds, "RescaleSlope")) or 1.0,
+        rescale_intercept=_float(_get(ds, "RescaleIntercept")) or 0.0,
+        window_center=_float(_first(_get(ds, "WindowCenter"))),
+        window_width=_float(_first(_get(ds, "WindowWidth"))),
+        rows=rows,
+        columns=cols,
+    )
+
+
+def _fg(shared: Dataset | None, per_frame: Dataset | None, keyword: str) -> Dataset | None:
+    """The first item of functional group ``keyword``: per-frame first, else shared."""
+    return _seq_item(per_frame, keyword) or _seq_item(shared, keyword)
+
+
+def _enhanced_frames(path: str, ds: Dataset, sop_uid: str, nframes: int, rows: int, cols: int, warns: list[str]) -> tuple[Frame, ...]:
+    shared = _seq_item(ds, "SharedFunctionalGroupsSequence")
+    per_frame_seq = _get(ds, "PerFrameFunctionalGroupsSequence") or []
+    if len(per_frame_seq) != nframes:
+        warns.append(
+            f"{path}: PerFrameFunctionalGroupsSequence has {len(per_frame_seq)} items for {nframes} frames; frames without an item use the shared groups"
+        )
+    file_image_type = _image_type(_get(ds, "ImageType"))
+    frames = []
+    for i in range(nframes):
+        pf = per_frame_seq[i] if i < len(per_frame_seq) else None
+        pos = _fg(shared, pf, "PlanePositionSequence")
+        ori = _fg(shared, pf, "PlaneOrientationSequence")
+        meas = _fg(shared, pf, "PixelMeasuresSequence")
+        content = _fg(shared, pf, "FrameContentSequence")
+        pvt = _fg(shared, pf, "PixelValueTransformationSequence")
+        voi = _fg(shared, pf, "FrameVOILUTSequence")
+        echo = _fg(shared, pf, "MREchoSequence")
+        diff = _fg(shared, pf, "MRDiffusionSequence")
+        ftype = None
+        for key in ("MRImageFrameTypeSequence", "CTImageFrameTypeSequence", "FrameTypeSequence"):
+            item = _fg(shared, pf, key)
+            if item is not None:
+                ftype = _get(item, "FrameType")
+                break
+        direction = None
+        if diff is not None:
+            dir_item = _seq_item(diff, "DiffusionGradientDirectionSequence")
+            direction = _floats(_get(dir_item, "DiffusionGradientOrientation"), 3)
+        trigger = _fg(shared, pf, "CardiacSynchronizationSequence")
+        frames.append(
+            Frame(
+                path=path,
+                index=i,
+                sop_instance_uid=sop_uid,
+                position=_floats(_get(pos, "ImagePositionPatient"), 3)  # type: ignore[arg-type]
+                or _floats(_get(ds, "ImagePositionPatient"), 3),
+                orientation=_orientation(_get(ori, "ImageOrientationPatient"))
+                or _orientation(_get(ds, "ImageOrientationPatient")),
+                pixel_spacing=_floats(_get(meas, "PixelSpacing"), 2)  # type: ignore[arg-type]
+                or _floats(_get(ds, "PixelSpacing"), 2),
+                slice_thickness=_float(_get(meas, "SliceThickness")) or _float(_get(ds, "SliceThickness")),
+                spacing_between_slices=_float(_get(meas, "SpacingBetweenSlices")) or _float(_get(ds, "SpacingBetweenSlices")),
+                instance_number=_int(_get(ds, "InstanceNumber")),
+                acquisition_number=_int(_get(ds, "AcquisitionNumber")),
+                echo_number=_int(_first(_get(ds, "EchoNumbers"))),
+                echo_time=_float(_get(echo, "EffectiveEchoTime")),
+                temporal_position=_int(_get(content, "TemporalPositionIndex")),
+                trigger_time=_float(_get(trigger, "NominalCardiacTriggerDelayTime")),
+                b_value=_float(_get(diff, "DiffusionBValue")),
+                diffusion_direction=direction,  # type: ignore[arg-type]
+                image_type=_image_type(ftype) or file_image_type,
+                rescale_slope=_float(_get(pvt, "RescaleSlope")) or _float(_get(ds, "RescaleSlope")) or 1.0,
+                rescale_intercept=_float(_get(pvt, "RescaleIntercept")) or _float(_get(ds, "RescaleIntercept")) or 0.0,
+                window_center=_float(_first(_get(voi, "WindowCenter"))) or _float(_first(_get(ds, "WindowCenter"))),
+                window_width=_float(_first(_get(voi, "WindowWidth"))) or _float(_first(_get(ds, "WindowWidth"))),
+                rows=rows,
+                columns=cols,
+            )
+        )
+    return tuple(frames)
+
+
+# ----------------------------------------------------------------------------- scan
+
+
+def _read_one(path: str) -> DicomFile | Skipped:
+    try:
+        return read_header(path)
+    except NotDicomError as exc:
+        msg = str(exc)
+        prefix = f"{path}: "
+        return Skipped(path, msg[len(prefix):] if msg.startswith(prefix) else msg)
+
+
+def _read_chunk(paths: Sequence[str]) -> list[DicomFile | Skipped]:
+    return [_read_one(p) for p in paths]
+
+
+class _Progress:
+    """A minimal progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: int, label: str = "scanning", enabled: bool | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.label = label
+        self.enabled = (sys.stderr.isatty() if enabled is None else enabled) and total >= 50
+        self._last = -1
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        pct = int(100 * self.done / max(self.total, 1))
+        if pct != self._last:
+            self._last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\r{self.label} {bar:<25} {self.done}/{self.total}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def scan(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    recursive: bool = True,
+    workers: int | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """Read the headers of every DICOM file under ``paths``.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        A folder, one file, or a list of files and folders.
+    recursive : bool
+        Walk sub-folders too (default True).
+    workers : int, optional
+        Number of processes that parse headers. Default: one process below
+        2,000 files (parsing is faster than starting workers), else up to the
+        number of CPUs.
+    progress : bool or callable, optional
+        True/False to force the stderr bar on or off (default: on when stderr is
+        a terminal), or a callable ``progress(done, total)``.
+
+    Returns
+    -------
+    ScanResult
+        The files read (sorted by path) and the paths skipped, each with a reason.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        root = os.fspath(paths)
+        path_list = [paths]
+    else:
+        path_list = list(paths)
+        root = os.path.commonpath([os.path.abspath(p) for p in path_list]) if path_list else ""
+    files: list[DicomFile] = []
+    skipped: list[Skipped] = []
+    todo: list[str] = []
+    for p, problem in iter_paths(path_list, recursive=recursive):
+        if problem:
+            skipped.append(Skipped(p, problem))
+        else:
+            todo.append(p)
+    callback = progress if callable(progress) else None
+    bar = _Progress(len(todo), enabled=progress if isinstance(progress, bool) else None)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if len(todo) >= 2000 else 1
+    results: list[DicomFile | Skipped] = []
+    if workers > 1:
+        chunk = max(50, len(todo) // (workers * 8))
+        chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(_read_chunk, chunks):
+                results.extend(part)
+                bar.update(len(part))
+                if callback:
+                    callback(len(results), len(todo))
+    else:
+        for p in todo:
+            results.append(_read_one(p))
+            bar.update()
+            if callback:
+                callback(len(results), len(todo))
+    bar.close()
+    for r in results:
+        (skipped if isinstance(r, Skipped) else files).append(r)  # type: ignore[arg-type]
+    return ScanResult(root=root, files=files, skipped=skipped)

@@ -1,0 +1,615 @@
+"""Group scanned frames into volumes: one series may become several volumes, or one 4-D volume.
+
+Rules (after 3D Slicer's DICOMScalarVolumePlugin and dcm2niix):
+
+1. Frames are grouped by SeriesInstanceUID. Files without pixel data (SR,
+   RTSTRUCT, presentation states, ...) become one ``non-image`` entry per series.
+2. A series is split where its frames cannot form one volume: a localizer
+   ImageType, a different echo number, image orientation, rows/columns, pixel
+   spacing or ImageType. Each part records ``split_reason``.
+3. Copies of the same SOP instance are dropped with a warning.
+4. Frames are sorted along the slice normal (position . normal). Where the
+   same set of positions repeats k times, the dimension that varies is named
+   (TemporalPositionIndex, TriggerTime, DiffusionBValue, AcquisitionNumber,
+   file) and the volume is 4-D (time, slices, rows, columns). Where
+   acquisitions overlap without repeating consistently, the series is split by
+   AcquisitionNumber; otherwise duplicate positions keep the first image
+   (lowest InstanceNumber) with a warning.
+5. Spacing between slices comes from positions; gaps, irregular spacing and
+   gantry tilt are reported as warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for
+
+__all__ = ["Volume", "build_volumes", "TIME_TAGS"]
+
+POSITION_TOLERANCE = 0.01  # mm: positions closer than this are the same slice
+TIME_TAGS = ("TemporalPositionIndex", "TriggerTime", "DiffusionBValue", "AcquisitionNumber", "EchoTime", "file")
+
+
+@dataclass(eq=False)
+class Volume:
+    """One volume (3-D, or 4-D with a leading time/direction axis) built from frames of one series.
+
+    Geometry is in the DICOM patient system (LPS, mm) and in array order:
+    ``shape`` is (slices, rows, columns) or (time, slices, rows, columns);
+    ``spacing`` is (slice, row, column) spacing; ``origin`` is the patient
+    position of voxel [0, 0, 0]; ``direction`` is the 3 x 3 ITK direction
+    matrix (row-major; its columns are the row cosine, the column cosine and
+    the slice normal). ``slice_step`` is the patient-space vector from one
+    slice to the next: ``spacing[0] * normal`` unless the gantry was tilted.
+    """
+
+    key: str
+    series_instance_uid: str
+    files: list[DicomFile]
+    frames: list[Frame]
+    shape: tuple[int, ...]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+    slice_step: tuple[float, float, float]
+    time_tag: str | None = None
+    time_values: list[Any] = field(default_factory=list)
+    split_reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    is_image: bool = True
+    # descriptive tags
+    series_number: int | None = None
+    series_description: str = ""
+    modality: str = ""
+    manufacturer: str = ""
+    convolution_kernel: str = ""
+    study_instance_uid: str = ""
+    frame_of_reference_uid: str = ""
+    sop_class_uid: str = ""
+    transfer_syntax_uid: str = ""
+    image_type: tuple[str, ...] = ()
+    slice_thickness: float | None = None
+    acquisition_datetime: str = ""
+    content_time: str = ""
+    instance_creation_time: str = ""
+    window: tuple[float, float] | None = None
+    rescale: tuple[float, float] = (1.0, 0.0)
+    gantry_tilt: float = 0.0
+    # classes (filled by classify)
+    kind: str = "image"
+    orientation: str = ""
+    kernel_class: str = ""
+    thickness_class: str = ""
+    acquisition_group: str = ""
+    reasons: dict[str, str] = field(default_factory=dict)
+    confidence: float = 1.0
+
+    @property
+    def n_slices(self) -> int:
+        """Number of slices (the length of the slice axis)."""
+        return self.shape[-3] if len(self.shape) >= 3 else 0
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def paths(self) -> list[str]:
+        """Paths of the files that make the volume, in array order, without repeats."""
+        seen: dict[str, None] = {}
+        for f in self.frames:
+            seen.setdefault(f.path, None)
+        return list(seen)
+
+    @property
+    def normal(self) -> tuple[float, float, float]:
+        d = self.direction
+        return (d[2], d[5], d[8])
+
+    @property
+    def loadable(self) -> bool:
+        return self.is_image and all(decoder_for(f.transfer_syntax_uid) for f in self.files)
+
+    def affine_lps(self) -> np.ndarray:
+        """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm."""
+        d = np.asarray(self.direction, float).reshape(3, 3)
+        a = np.eye(4)
+        a[:3, 0] = self.slice_step
+        a[:3, 1] = d[:, 1] * self.spacing[1]
+        a[:3, 2] = d[:, 0] * self.spacing[2]
+        a[:3, 3] = self.origin
+        return a
+
+    def world_position(self, index: Iterable[float]) -> tuple[float, float, float]:
+        """Patient LPS position (mm) of array index (k, j, i) (a leading time index is ignored)."""
+        idx = list(index)[-3:]
+        p = self.affine_lps() @ np.array([*idx, 1.0])
+        return (float(p[0]), float(p[1]), float(p[2]))
+
+    def frame_grid(self) -> list[list[Frame]]:
+        """Frames as [time][slice] (one time point for a 3-D volume)."""
+        nz = self.n_slices
+        return [self.frames[t * nz : (t + 1) * nz] for t in range(len(self.frames) // max(nz, 1))]
+
+    def summary(self) -> dict[str, Any]:
+        """Everything ``ls --json`` reports about the volume, JSON-serialisable."""
+        return {
+            "key": self.key,
+            "series_instance_uid": self.series_instance_uid,
+            "series_number": self.series_number,
+            "series_description": self.series_description,
+            "modality": self.modality,
+            "manufacturer": self.manufacturer,
+            "convolution_kernel": self.convolution_kernel,
+            "sop_class_uid": self.sop_class_uid,
+            "transfer_syntax_uid": self.transfer_syntax_uid,
+            "study_instance_uid": self.study_instance_uid,
+            "frame_of_reference_uid": self.frame_of_reference_uid,
+            "image_type": list(self.image_type),
+            "n_files": len(self.files),
+            "n_slices": self.n_slices,
+            "shape": list(self.shape),
+            "spacing": [round(v, 6) for v in self.spacing],
+            "origin": [round(v, 6) for v in self.origin],
+            "direction": [round(v, 6) for v in self.direction],
+            "slice_step": [round(v, 6) for v in self.slice_step],
+            "slice_thickness": self.slice_thickness,
+            "time_tag": self.time_tag,
+            "time_values": [str(v) for v in self.time_values],
+            "orientation": self.orientation,
+            "kind": self.kind,
+            "kernel_class": self.kernel_class,
+            "thickness_class": self.thickness_class,
+            "acquisition_group": self.acquisition_group,
+            "acquisition_datetime": self.acquisition_datetime,
+            "content_time": self.content_time,
+            "instance_creation_time": self.instance_creation_time,
+            "window": list(self.window) if self.window else None,
+            "rescale_slope": self.rescale[0],
+            "rescale_intercept": self.rescale[1],
+            "gantry_tilt": round(self.gantry_tilt, 4),
+            "split_reason": self.split_reason,
+            "reasons": dict(self.reasons),
+            "confidence": round(self.confidence, 3),
+            "loadable": self.loadable,
+            "warnings": list(self.warnings),
+        }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _str(ds: Any, keyword: str) -> str:
+    try:
+        v = ds.get(keyword)
+    except Exception:  # noqa: BLE001
+        return ""
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, (str, bytes))):
+        return "\\".join(str(x) for x in v)
+    return str(v).strip()
+
+
+def _round_tuple(v: tuple[float, ...] | None, nd: int) -> tuple[float, ...] | None:
+    return None if v is None else tuple(round(x, nd) + 0.0 for x in v)
+
+
+def _normal(o: tuple[float, ...]) -> np.ndarray:
+    n = np.cross(np.asarray(o[:3]), np.asarray(o[3:]))
+    norm = np.linalg.norm(n)
+    return n / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".") if abs(v - round(v)) > 1e-9 else f"{v:.1f}"
+
+
+_SPLIT_KEYS = (
+    ("ImageType", lambda f: "LOCALIZER" if "LOCALIZER" in f.image_type else ""),
+    ("EchoNumbers", lambda f: f.echo_number),
+    ("ImageOrientationPatient", lambda f: _round_tuple(f.orientation, 3)),
+    ("Rows/Columns", lambda f: (f.rows, f.columns)),
+    ("PixelSpacing", lambda f: _round_tuple(f.pixel_spacing, 4)),
+    ("ImageType ", lambda f: "\\".join(f.image_type)),
+)
+
+
+def _describe(name: str, value: Any) -> str:
+    name = name.strip()
+    if value in ("", None):
+        return f"{name}=(none)"
+    if name == "Rows/Columns":
+        return f"Rows/Columns={value[0]}x{value[1]}"
+    if isinstance(value, tuple):
+        return f"{name}=" + "\\".join(_fmt(v) if isinstance(v, float) else str(v) for v in value)
+    return f"{name}={value}"
+
+
+def _split_series(frames: list[Frame]) -> list[tuple[list[Frame], str | None]]:
+    """Split frames of one series by the keys that prevent one volume; return (frames, reason)."""
+    keyed: dict[tuple[Any, ...], list[Frame]] = defaultdict(list)
+    for f in frames:
+        keyed[tuple(fn(f) for _, fn in _SPLIT_KEYS)].append(f)
+    if len(keyed) == 1:
+        return [(frames, None)]
+    keys = list(keyed)
+    varying = [i for i in range(len(_SPLIT_KEYS)) if len({k[i] for k in keys}) > 1]
+    # the full ImageType only counts when the localizer flag does not explain the split already
+    if 0 in varying and 5 in varying:
+        varying.remove(5)
+    out = []
+    for k in sorted(keys, key=lambda k: (min((f.instance_number or 0) for f in keyed[k]), str(k))):
+        reason = ", ".join(_describe(_SPLIT_KEYS[i][0], k[i]) for i in varying)
+        out.append((keyed[k], reason))
+    return out
+
+
+def _time_value(f: Frame, tag: str) -> Any:
+    return {
+        "TemporalPositionIndex": f.temporal_position,
+        "TriggerTime": f.trigger_time,
+        "DiffusionBValue": None if f.b_value is None else (f.b_value, f.diffusion_direction),
+        "AcquisitionNumber": f.acquisition_number,
+        "EchoTime": f.echo_time,
+        "file": f.sop_instance_uid,
+    }[tag]
+
+
+def _sort_value(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return (v[0], tuple(v[1] or ()))
+    return v
+
+
+def _cluster(dists: np.ndarray) -> list[list[int]]:
+    order = np.argsort(dists, kind="stable")
+    clusters: list[list[int]] = []
+    last = None
+    for i in order:
+        if last is None or dists[i] - last > POSITION_TOLERANCE:
+            clusters.append([int(i)])
+        else:
+            clusters[-1].append(int(i))
+        last = dists[i]
+    return clusters
+
+
+@dataclass
+class _Part:
+    frames: list[Frame]  # array order
+    n_time: int
+    time_tag: str | None
+    time_values: list[Any]
+    split_reason: str | None
+    warnings: list[str]
+
+
+def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
+    """Order the frames of one homogeneous group into one or more volumes."""
+    warnings: list[str] = []
+    # copies of one SOP instance (a file copied under another name)
+    seen: dict[tuple[str, int], Frame] = {}
+    dups: list[str] = []
+    for f in frames:
+        key = (f.sop_instance_uid, f.index)
+        if key in seen:
+            dups.append(f.path)
+        else:
+            seen[key] = f
+    frames = list(seen.values())
+    if dups:
+        warnings.append(
+            f"{len(dups)} duplicate file(s) with an SOPInstanceUID already seen were ignored: "
+            + ", ".join(sorted(dups)[:5])
+            + (" ..." if len(dups) > 5 else "")
+        )
+    if any(f.position is None or f.orientation is None for f in frames):
+        # no geometry: order by InstanceNumber, one slice per image
+        missing = sum(f.position is None or f.orientation is None for f in frames)
+        frames.sort(key=lambda f: (f.instance_number or 0, f.path, f.index))
+        warnings.append(
+            f"{missing} of {len(frames)} image(s) lack ImagePositionPatient or ImageOrientationPatient: "
+            "slices are ordered by InstanceNumber and placed with default geometry"
+        )
+        return [_Part(frames, 1, None, [], split_reason, warnings)]
+    normal = _normal(frames[0].orientation)  # type: ignore[arg-type]
+    dists = np.array([np.dot(normal, f.position) for f in frames])  # type: ignore[arg-type]
+    clusters = _cluster(dists)
+    counts = {len(c) for c in clusters}
+    if counts == {1}:
+        return [_Part([frames[c[0]] for c in clusters], 1, None, [], split_reason, warnings)]
+    # the same positions repeat: a 4-D series?
+    if len(counts) == 1:
+        k = counts.pop()
+        for tag in TIME_TAGS:
+            vals = [[_time_value(frames[i], tag) for i in c] for c in clusters]
+            if any(v is None for vs in vals for v in vs):
+                continue
+            if any(len(set(vs)) != k for vs in vals):
+                continue
+            ordered = sorted(set(vals[0]), key=_sort_value)
+            if any(set(vs) != set(ordered) for vs in vals) and tag != "file":
+                continue
+            grid: list[Frame] = []
+            if tag == "file":
+                # several files of one series repeat the positions: order by the file's time
+                for c in clusters:
+                    c.sort(key=lambda i: (frames[i].acquisition_number or 0, frames[i].instance_number or 0, frames[i].path))
+                for t in range(k):
+                    grid.extend(frames[c[t]] for c in clusters)
+                values: list[Any] = list(range(1, k + 1))
+            else:
+                rank = {v: n for n, v in enumerate(ordered)}
+                by_pos = [sorted(c, key=lambda i: rank[_time_value(frames[i], tag)]) for c in clusters]
+                for t in range(k):
+                    grid.extend(frames[c[t]] for c in by_pos)
+                values = ordered
+            return [_Part(grid, k, tag, values, split_reason, warnings)]
+    # overlapping acquisitions: split by AcquisitionNumber when that makes each part unique
+    acq: dict[int | None, list[Frame]] = defaultdict(list)
+    for f in frames:
+        acq[f.acquisition_number].append(f)
+    if len(acq) > 1:
+        parts_ok = all(len(_cluster(np.array([np.dot(normal, f.position) for f in fs]))) == len(fs) for fs in acq.values())  # type: ignore[arg-type]
+        if parts_ok:
+            out = []
+            for a in sorted(acq, key=lambda a: (a is None, a)):
+                reason = ", ".join(x for x in (split_reason, f"AcquisitionNumber={a}") if x)
+                out.extend(_arrange(acq[a], reason))
+            for p in out:
+                p.warnings = warnings + p.warnings
+            return out
+    # duplicates at one position: keep the first by InstanceNumber
+    kept = []
+    dup_positions = []
+    for c in clusters:
+        c.sort(key=lambda i: (frames[i].instance_number or 0, frames[i].path, frames[i].index))
+        kept.append(frames[c[0]])
+        if len(c) > 1:
+            dup_positions.append((dists[c[0]], [frames[i].path for i in c]))
+    for d, paths in dup_positions[:5]:
+        warnings.append(
+            f"{len(paths)} different images at the same position ({_fmt(d)} mm along the slice normal): "
+            f"kept {paths[0]}, ignored " + ", ".join(paths[1:])
+        )
+    if len(dup_positions) > 5:
+        warnings.append(f"... and {len(dup_positions) - 5} more positions with several images")
+    return [_Part(kept, 1, None, [], split_reason, warnings)]
+
+
+def _geometry(frames: list[Frame], n_time: int, warnings: list[str], axis_name: str) -> dict[str, Any]:
+    nz = len(frames) // n_time
+    first = frames[0]
+    rows, cols = first.rows, first.columns
+    ps = first.pixel_spacing
+    if ps is None:
+        warnings.append("no PixelSpacing: in-plane spacing set to 1 mm (sizes and distances are not in mm)")
+        ps = (1.0, 1.0)
+    if first.orientation is None or first.position is None:
+        o = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+        normal = _normal(o)
+        step_len = first.spacing_between_slices or first.slice_thickness or 1.0
+        return {
+            "shape": ((n_time,) if n_time > 1 else ()) + (nz, rows, cols),
+            "spacing": (step_len, ps[0], ps[1]),
+            "origin": (0.0, 0.0, 0.0),
+            "direction": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+            "slice_step": tuple(float(x) for x in normal * step_len),
+            "tilt": 0.0,
+        }
+    o = first.orientation
+    row, col = np.asarray(o[:3]), np.asarray(o[3:])
+    normal = _normal(o)
+    positions = np.array([f.position for f in frames[:nz]], float)
+    dists = positions @ normal
+    if nz > 1:
+        diffs = np.diff(dists)
+        spacing = float(np.median(diffs))
+        step = (positions[-1] - positions[0]) / (nz - 1)
+        _check_spacing(dists, diffs, spacing, warnings, axis_name)
+        cosang = float(np.clip(np.dot(step, normal) / max(np.linalg.norm(step), 1e-12), -1, 1))
+        tilt = math.degrees(math.acos(cosang))
+        if tilt > 0.01:
+            warnings.append(
+                f"gantry tilt of {tilt:.2f} degrees: slices are sheared; the volume keeps the shear "
+                "(napari shows it in place, exporters resample or store the sheared affine)"
+            )
+        # a slice step along the normal of exactly the median spacing, unless tilted
+        step_vec = step if tilt > 0.01 else normal * spacing
+    else:
+        spacing = first.spacing_between_slices or first.slice_thickness or 1.0
+        step_vec = normal * spacing
+        tilt = 0.0
+    direction = np.column_stack([row, col, normal])
+    return {
+        "shape": ((n_time,) if n_time > 1 else ()) + (nz, rows, cols),
+        "spacing": (abs(spacing), ps[0], ps[1]),
+        "origin": tuple(float(x) for x in positions[0]),
+        "direction": tuple(float(x) for x in direction.reshape(-1)),
+        "slice_step": tuple(float(x) for x in step_vec),
+        "tilt": tilt,
+    }
+
+
+def _check_spacing(dists: np.ndarray, diffs: np.ndarray, spacing: float, warnings: list[str], axis: str) -> None:
+    if spacing <= 0:
+        return
+    tol = max(POSITION_TOLERANCE * 5, 0.01 * spacing)
+    gaps = []
+    irregular = []
+    for i, d in enumerate(diffs):
+        if abs(d - spacing) <= tol:
+            continue
+        ratio = d / spacing
+        if ratio > 1.5 and abs(ratio - round(ratio)) * spacing <= tol:
+            gaps.append((int(round(ratio)) - 1, dists[i], dists[i + 1]))
+        else:
+            irregular.append((d, dists[i], dists[i + 1]))
+    for n, a, b in gaps:
+        warnings.append(f"missing {n} slice{'s' if n > 1 else ''} between {axis} = {_fmt(a)} and {axis} = {_fmt(b)}")
+    if irregular:
+        d, a, b = irregular[0]
+        warnings.append(
+            f"irregular slice spacing: {len(irregular)} step(s) differ from the usual {_fmt(spacing)} mm "
+            f"(e.g. {_fmt(d)} mm between {axis} = {_fmt(a)} and {axis} = {_fmt(b)})"
+        )
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def _axis_name(orientation: tuple[float, ...] | None) -> str:
+    if orientation is None:
+        return "position"
+    n = np.abs(_normal(orientation))
+    return "xyz"[int(np.argmax(n))] if n.max() > 0.99 else "position"
+
+
+def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_uid: str) -> Volume:
+    frames = part.frames
+    warnings = list(part.warnings)
+    geo = _geometry(frames, part.n_time, warnings, _axis_name(frames[0].orientation))
+    files = [files_by_path[p] for p in dict.fromkeys(f.path for f in frames)]
+    first = files[0]
+    ds = first.dataset
+    ts = sorted({f.transfer_syntax_uid for f in files})
+    for t in ts:
+        if decoder_for(t) is None:
+            warnings.append(
+                f"transfer syntax {t} ({_ts_name(t)}) has no installed decoder: the volume is listed but cannot be loaded"
+            )
+    if len(ts) > 1:
+        warnings.append(f"files use {len(ts)} transfer syntaxes ({', '.join(ts)}); each is decoded with its engine")
+    for f in files:
+        warnings.extend(f.warnings)
+    f0 = frames[0]
+    acq_dt = _str(ds, "AcquisitionDateTime") or (_str(ds, "AcquisitionDate") + _str(ds, "AcquisitionTime"))
+    tilt_tag = None
+    try:
+        tilt_tag = float(ds.get("GantryDetectorTilt")) if ds.get("GantryDetectorTilt") is not None else None
+    except (TypeError, ValueError):
+        tilt_tag = None
+    number = None
+    try:
+        number = int(ds.get("SeriesNumber")) if ds.get("SeriesNumber") is not None else None
+    except (TypeError, ValueError):
+        number = None
+    return Volume(
+        key="",
+        series_instance_uid=series_uid,
+        files=files,
+        frames=frames,
+        shape=geo["shape"],
+        spacing=tuple(float(x) for x in geo["spacing"]),  # type: ignore[arg-type]
+        origin=geo["origin"],
+        direction=geo["direction"],
+        slice_step=geo["slice_step"],
+        time_tag=part.time_tag,
+        time_values=part.time_values,
+        split_reason=part.split_reason,
+        warnings=warnings,
+        series_number=number,
+        series_description=_str(ds, "SeriesDescription"),
+        modality=first.modality,
+        manufacturer=_str(ds, "Manufacturer"),
+        convolution_kernel=_str(ds, "ConvolutionKernel"),
+        study_instance_uid=first.study_instance_uid,
+        frame_of_reference_uid=first.frame_of_reference_uid,
+        sop_class_uid=first.sop_class_uid,
+        transfer_syntax_uid=ts[0] if len(ts) == 1 else ",".join(ts),
+        image_type=f0.image_type,
+        slice_thickness=f0.slice_thickness,
+        acquisition_datetime=acq_dt,
+        content_time=_str(ds, "ContentTime"),
+        instance_creation_time=_str(ds, "InstanceCreationTime"),
+        window=(f0.window_center, f0.window_width) if f0.window_center is not None and f0.window_width else None,
+        rescale=(f0.rescale_slope, f0.rescale_intercept),
+        gantry_tilt=geo["tilt"] if geo["tilt"] > 0.01 else (abs(tilt_tag) if tilt_tag else 0.0),
+    )
+
+
+def _ts_name(uid: str) -> str:
+    try:
+        from pydicom.uid import UID
+
+        return UID(uid).name
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
+    first = files[0]
+    ds = first.dataset
+    what = NON_IMAGE_SOP_CLASSES.get(first.sop_class_uid) or _ts_name(first.sop_class_uid)
+    try:
+        number = int(ds.get("SeriesNumber")) if ds.get("SeriesNumber") is not None else None
+    except (TypeError, ValueError):
+        number = None
+    return Volume(
+        key="",
+        series_instance_uid=series_uid,
+        files=files,
+        frames=[],
+        shape=(),
+        spacing=(0.0, 0.0, 0.0),
+        origin=(0.0, 0.0, 0.0),
+        direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+        slice_step=(0.0, 0.0, 0.0),
+        warnings=[f"{len(files)} file(s) without pixel data ({what}): listed, not loadable as an image"],
+        is_image=False,
+        series_number=number,
+        series_description=_str(ds, "SeriesDescription"),
+        modality=first.modality,
+        manufacturer=_str(ds, "Manufacturer"),
+        study_instance_uid=first.study_instance_uid,
+        frame_of_reference_uid=first.frame_of_reference_uid,
+        sop_class_uid=first.sop_class_uid,
+        transfer_syntax_uid=first.transfer_syntax_uid,
+        content_time=_str(ds, "ContentTime"),
+        instance_creation_time=_str(ds, "InstanceCreationTime"),
+        kind="non-image",
+    )
+
+
+def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
+    """Group the files of a scan into volumes (unclassified; see :func:`classify.classify`).
+
+    Volumes are ordered by series number, then by the order of their parts.
+    """
+    files = result.files if isinstance(result, ScanResult) else list(result)
+    by_series: dict[tuple[str, str], list[DicomFile]] = defaultdict(list)
+    for f in files:
+        by_series[(f.series_instance_uid, _str(f.dataset, "SeriesNumber"))].append(f)
+    numbers = Counter(uid for uid, _ in by_series)
+    volumes: list[Volume] = []
+    for (uid, number), sfiles in by_series.items():
+        # one SeriesInstanceUID with several SeriesNumbers: each number is its own series
+        series_reason = f"SeriesNumber={number or '(none)'}" if numbers[uid] > 1 else None
+        images = [f for f in sfiles if f.is_image]
+        others = [f for f in sfiles if not f.is_image]
+        if others:
+            volumes.append(_non_image_volume(uid, others))
+        if not images:
+            continue
+        files_by_path = {f.path: f for f in images}
+        frames = [fr for f in images for fr in f.frames]
+        for group, reason in _split_series(frames):
+            reason = ", ".join(r for r in (series_reason, reason) if r) or None
+            for part in _arrange(group, reason):
+                volumes.append(_volume_from_part(part, files_by_path, uid))
+    volumes.sort(key=lambda v: (v.series_number is None, v.series_number or 0, v.series_instance_uid, not v.is_image))
+    counts = Counter(v.series_number for v in volumes)
+    seen: Counter[Any] = Counter()
+    for v in volumes:
+        seen[v.series_number] += 1
+        base = str(v.series_number) if v.series_number is not None else v.series_instance_uid
+        v.key = base if counts[v.series_number] == 1 else f"{base}.{seen[v.series_number]}"
+    return volumes
