@@ -11,19 +11,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .classify import classify
+from .classify import classify as _classify
 from .errors import DicomSeriesError
-from .scan import ScanResult, scan
+from .scan import ScanResult
+from .scan import scan as _scan
 from .volume import Volume, build_volumes
 
 __version__ = "0.1.0"
 
-__all__ = ["open_folder", "scan", "build_volumes", "classify", "Volume", "ScanResult", "DicomSeriesError", "__version__"]
+# the submodules scan, volume, classify, load, header ... keep their names (no function shadows a module)
+__all__ = ["open_folder", "build_volumes", "Volume", "ScanResult", "DicomSeriesError", "__version__"]
 
 
 def open_folder(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, recursive: bool = True, progress: bool | None = None
 ) -> tuple[list[Volume], ScanResult]:
     """Scan ``paths``, group the files into volumes and classify them: the ``ls`` pipeline."""
-    result = scan(paths, recursive=recursive, progress=progress)
-    return classify(build_volumes(result)), result
+    result = _scan(paths, recursive=recursive, progress=progress)
+    return _classify(build_volumes(result)), result

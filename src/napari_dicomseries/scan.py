@@ -386,6 +386,8 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
     if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
         raise NotDicomError(f"{path}: DICOMDIR (a media index, not an image)")
     if len(ds) == 0 or not any(t.group >= 0x0008 for t in ds.keys()):
+        if meta:
+            raise NotDicomError(f"{path}: truncated DICOM file (it ends after the file meta header, with no data set)")
         raise NotDicomError(f"{path}: not a DICOM file (no data elements)")
     series_uid = str(_get(ds, "SeriesInstanceUID") or "")
     if not series_uid:

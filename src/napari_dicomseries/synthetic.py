@@ -177,6 +177,8 @@ def write_series(
     ``orientation`` is the ImageOrientationPatient of every slice; the slices
     are stacked along its normal through the same centre as the axial series.
     """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     study = study or _study_uids()
     size = max(8, int(round(512 * scale)))
     step = spec.thickness / scale

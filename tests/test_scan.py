@@ -1,0 +1,396 @@
+"""Scan, group and classify: the ``ls`` pipeline on synthetic and real scanner data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from napari_dicomseries import open_folder
+from napari_dicomseries import scan as scan_module
+from napari_dicomseries.classify import kernel_class, orientation_class
+from napari_dicomseries.cli import main
+from napari_dicomseries.scan import scan
+from napari_dicomseries.synthetic import STUDY_SERIES, write_series
+
+from .conftest import tree_digest
+
+
+def ls_json(capsys: pytest.CaptureFixture[str], *paths: Path) -> dict:
+    assert main(["ls", *map(str, paths), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _by_number(out: dict) -> dict[int, dict]:
+    return {s["series_number"]: s for s in out["series"]}
+
+
+# ----------------------------------------------------------------------------- synthetic study
+
+
+def test_synthetic_study_volumes_and_classes(synthetic_study: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = ls_json(capsys, synthetic_study)
+    assert out["skipped"] == []
+    series = _by_number(out)
+    assert sorted(series) == [1, 2, 3, 4, 5]
+    scout = series[1]
+    assert scout["kind"] == "localizer" and scout["orientation"] == "coronal" and scout["n_slices"] == 1
+    # what the files say, read independently with pydicom
+    headers: dict[int, list[pydicom.Dataset]] = {}
+    for p in synthetic_study.iterdir():
+        ds = pydicom.dcmread(p, stop_before_pixels=True)
+        headers.setdefault(int(ds.SeriesNumber), []).append(ds)
+    for spec in STUDY_SERIES:
+        s = series[spec.number]
+        files = headers[spec.number]
+        zs = sorted(float(d.ImagePositionPatient[2]) for d in files)
+        assert s["kind"] == "image" and s["orientation"] == "axial"
+        assert s["shape"] == [len(files), int(files[0].Rows), int(files[0].Columns)]
+        assert s["n_slices"] == len(files)
+        assert s["spacing"][0] == pytest.approx(zs[1] - zs[0], abs=1e-4)
+        assert s["spacing"][1:] == pytest.approx([float(x) for x in files[0].PixelSpacing], abs=1e-6)
+        assert s["origin"][2] == pytest.approx(zs[0])  # origin at the lowest slice, not the first file
+        assert s["kernel_class"] == spec.kernel.lower()
+        assert s["thickness_class"] == ("thin" if spec.thickness <= 1.5 else "thick")
+        assert s["direction"] == pytest.approx([1, 0, 0, 0, 1, 0, 0, 0, 1])
+        assert s["warnings"] == [] and s["split_reason"] is None
+    # the four reconstructions are one acquisition; the scout another
+    groups = {series[n]["acquisition_group"] for n in (2, 3, 4, 5)}
+    assert len(groups) == 1 and series[1]["acquisition_group"] not in groups
+
+
+def test_geometry_matches_gdcm_series_reader(synthetic_study: Path) -> None:
+    volumes, _ = open_folder(synthetic_study)
+    by_uid = {v.series_instance_uid: v for v in volumes}
+    for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(synthetic_study)):
+        names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(synthetic_study), uid)
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(names)
+        img = reader.Execute()
+        v = by_uid[uid]
+        assert tuple(reversed(img.GetSize())) == v.shape
+        assert img.GetOrigin() == pytest.approx(v.origin, abs=1e-4)
+        if v.n_slices > 1:
+            assert tuple(reversed(img.GetSpacing())) == pytest.approx(v.spacing, abs=1e-4)
+            assert img.GetDirection() == pytest.approx(v.direction, abs=1e-6)
+
+
+def test_scan_reads_no_pixel_data(synthetic_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only headers are read: count the bytes read and forbid every decoder."""
+    read_bytes = 0
+
+    class Counting:
+        def __init__(self, path: str) -> None:
+            self._fh = open(path, "rb")  # noqa: SIM115
+
+        def read(self, n: int = -1) -> bytes:
+            nonlocal read_bytes
+            b = self._fh.read(n)
+            read_bytes += len(b)
+            return b
+
+        def __getattr__(self, name: str):  # seek, tell, ...
+            return getattr(self._fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._fh.close()
+
+    def forbidden(*a: object, **k: object) -> None:
+        raise AssertionError("pixel data decoded during a scan")
+
+    monkeypatch.setattr(scan_module, "_open", Counting)
+    monkeypatch.setattr(pydicom.Dataset, "pixel_array", property(forbidden))
+    monkeypatch.setattr(sitk, "ReadImage", forbidden)
+    result = scan(synthetic_study, workers=1)
+    total = sum(p.stat().st_size for p in synthetic_study.iterdir())
+    assert len(result.files) == 85
+    assert 0 < read_bytes < 0.25 * total, (read_bytes, total)
+    # with pixels: every file's header is a few KB, pixel data is most of the file
+    assert all(f.has_pixel_data and f.pixel_offset and f.pixel_offset < f.size for f in result.files)
+
+
+def test_files_are_sorted_by_position_not_name(tmp_path: Path) -> None:
+    """Instance 1 is the top slice; names are random: order must come from positions."""
+    paths = write_series(tmp_path, STUDY_SERIES[0], scale=0.125)
+    volumes, _ = open_folder(tmp_path)
+    (v,) = volumes
+    zs = [f.position[2] for f in v.frames]
+    assert zs == sorted(zs)
+    instance_numbers = [f.instance_number for f in v.frames]
+    assert instance_numbers == sorted(instance_numbers, reverse=True)
+    assert len(paths) == v.n_slices
+
+
+def test_input_folder_unchanged_by_every_command(synthetic_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digest(synthetic_study)
+    assert main(["ls", str(synthetic_study)]) == 0
+    assert main(["ls", str(synthetic_study), "--json"]) == 0
+    first = sorted(synthetic_study.iterdir())[0]
+    assert main(["inspect", str(first), "--private", "--json"]) == 0
+    capsys.readouterr()
+    assert tree_digest(synthetic_study) == before
+
+
+def test_junk_is_skipped_with_reasons(synthetic_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(synthetic_study, folder)
+    (folder / "notes.txt").write_text("exported by PACS\n")
+    (folder / "empty.dcm").write_bytes(b"")
+    (folder / "junk.dcm").write_bytes(bytes(range(256)) * 4)
+    good = next(folder.glob("*.dcm"))
+    (folder / "truncated.dcm").write_bytes(good.read_bytes()[:300])
+    sub = folder / "sub"
+    sub.mkdir()
+    shutil.copy(good, sub / "copy.dcm")  # a copied file: same SOPInstanceUID
+    out = ls_json(capsys, folder)
+    reasons = {Path(s["path"]).name: s["reason"] for s in out["skipped"]}
+    assert set(reasons) == {"notes.txt", "empty.dcm", "junk.dcm", "truncated.dcm"}
+    assert "empty" in reasons["empty.dcm"]
+    assert "not a DICOM file" in reasons["notes.txt"]
+    assert "truncated" in reasons["truncated.dcm"] or "unreadable" in reasons["truncated.dcm"]
+    series = _by_number(out)
+    assert sorted(series) == [1, 2, 3, 4, 5]
+    dup = [s for s in out["series"] if any("duplicate" in w for w in s["warnings"])]
+    assert len(dup) == 1 and dup[0]["shape"][0] in (9, 33, 1)
+
+
+def test_missing_slice_and_localizer_split(tmp_path: Path, synthetic_study: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "gap"
+    shutil.copytree(synthetic_study, folder)
+    files = [(pydicom.dcmread(p, stop_before_pixels=True), p) for p in folder.iterdir()]
+    s2 = sorted((float(d.ImagePositionPatient[2]), p) for d, p in files if int(d.SeriesNumber) == 2)
+    removed = s2[4]
+    removed[1].unlink()
+    out = ls_json(capsys, folder)
+    s = _by_number(out)[2]
+    assert s["n_slices"] == len(s2) - 1
+    z0, z1 = s2[3][0], s2[5][0]
+    assert any(w.startswith("missing 1 slice between z = ") and f"{z0:.1f}" in w and f"{z1:.1f}" in w for w in s["warnings"]), s["warnings"]
+    assert s["spacing"][0] == pytest.approx(s2[1][0] - s2[0][0])
+
+
+def test_series_split_records_reason(tmp_path: Path) -> None:
+    """A scout saved into the same series as the axial images becomes its own volume."""
+    from napari_dicomseries.synthetic import write_study
+
+    write_study(tmp_path, scale=0.125)
+    axial_uid = None
+    for p in tmp_path.iterdir():
+        ds = pydicom.dcmread(p)
+        if int(ds.SeriesNumber) == 2:
+            axial_uid = ds.SeriesInstanceUID
+            break
+    for p in tmp_path.iterdir():
+        ds = pydicom.dcmread(p)
+        if int(ds.SeriesNumber) == 1:
+            ds.SeriesInstanceUID = axial_uid
+            ds.SeriesNumber = 2
+            ds.save_as(p)
+    volumes, _ = open_folder(tmp_path)
+    parts = [v for v in volumes if v.series_number == 2]
+    assert len(parts) == 2
+    reasons = {v.kind: v.split_reason for v in parts}
+    assert "ImageType=LOCALIZER" in reasons["localizer"]
+    assert "ImageOrientationPatient" in reasons["localizer"]
+    assert {v.key for v in parts} == {"2.1", "2.2"}
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+def test_ge_lightspeed_lung(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = shared_data / "ct_ge_lightspeed_lung"
+    out = ls_json(capsys, folder)
+    (s,) = out["series"]
+    assert s["shape"] == [40, 512, 512]
+    assert s["spacing"] == pytest.approx([2.5, 0.898438, 0.898438], abs=1e-6)
+    assert s["kernel_class"] == "lung" and s["thickness_class"] == "thick" and s["kind"] == "image"
+    # independent reference: GDCM's series reader
+    names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder))
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(names)
+    img = reader.Execute()
+    assert s["origin"] == pytest.approx(img.GetOrigin(), abs=1e-4)
+    assert s["origin"][2] == pytest.approx(-161.5)
+    first = pydicom.dcmread(folder / "1-031.dcm", stop_before_pixels=True)
+    assert float(first.ImagePositionPatient[2]) == pytest.approx(-64.0)  # first file is the top slice
+
+
+def test_transfer_syntaxes_nine_volumes(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = ls_json(capsys, shared_data / "transfer_syntaxes")
+    assert len(out["series"]) == 9
+    assert sorted(s["series_number"] for s in out["series"]) == list(range(1, 10))
+    syntaxes = set()
+    for s in out["series"]:
+        assert s["shape"] == [1, 384, 384] and s["kind"] == "image" and s["loadable"]
+        syntaxes.add(s["transfer_syntax_uid"])
+        assert s["split_reason"] == f"SeriesNumber={s['series_number']}"
+    assert len(syntaxes) >= 7
+
+
+def test_enhanced_multiframe_is_one_4d_volume(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = shared_data / "enhanced_siemens_xa10"
+    out = ls_json(capsys, folder)
+    (s,) = out["series"]
+    assert s["shape"] == [4, 6, 64, 64]
+    assert s["time_tag"] == "TemporalPositionIndex"
+    ds = pydicom.dcmread(folder / "6_1.dcm", stop_before_pixels=True)
+    groups = ds.PerFrameFunctionalGroupsSequence[0]
+    if "PixelMeasuresSequence" not in groups:
+        groups = ds.SharedFunctionalGroupsSequence[0]
+    ps = [float(x) for x in groups.PixelMeasuresSequence[0].PixelSpacing]
+    zs = sorted(float(fg.PlanePositionSequence[0].ImagePositionPatient[2]) for fg in ds.PerFrameFunctionalGroupsSequence)
+    assert s["spacing"] == pytest.approx([zs[1] - zs[0], *ps], abs=1e-4)
+    assert s["origin"][2] == pytest.approx(zs[0], abs=1e-4)
+
+
+def test_real_geometry_matches_dcm2niix(shared_data: Path, tmp_path: Path) -> None:
+    """The volume's corners sit where dcm2niix's affine puts them (RAS -> LPS)."""
+    nib = pytest.importorskip("nibabel")
+    exe = shutil.which("dcm2niix")
+    if exe is None:
+        pytest.skip("dcm2niix not installed")
+    for name in ("ct_ge_lightspeed_lung", "enhanced_siemens_xa10"):
+        out = tmp_path / name
+        out.mkdir()
+        subprocess.run([exe, "-z", "n", "-f", "%s", "-o", str(out), str(shared_data / name)], check=True, capture_output=True)
+        (nii,) = out.glob("*.nii")
+        ref = nib.load(nii)
+        volumes, _ = open_folder(shared_data / name)
+        (v,) = volumes
+        nz, ny, nx = v.shape[-3:]
+        assert ref.shape[:3] == (nx, ny, nz)
+        ras_to_lps = np.diag([-1, -1, 1, 1])
+        corners_ref = []
+        corners_our = []
+        for k in (0, nz - 1):
+            for j in (0, ny - 1):
+                for i in (0, nx - 1):
+                    corners_our.append(v.world_position((k, j, i)))
+        for ci in (0, nx - 1):
+            for cj in (0, ny - 1):
+                for ck in (0, nz - 1):
+                    p = ras_to_lps @ ref.affine @ np.array([ci, cj, ck, 1.0])
+                    corners_ref.append(tuple(p[:3]))
+        # same set of 8 corner positions (dcm2niix may flip axes)
+        for c in corners_our:
+            d = min(np.linalg.norm(np.subtract(c, r)) for r in corners_ref)
+            assert d < 0.01, (name, c, d)
+
+
+# ----------------------------------------------------------------------------- classes
+
+
+@pytest.mark.parametrize(
+    ("kernel", "expected"),
+    [
+        ("STANDARD", "standard"), ("SOFT", "standard"), ("LUNG", "lung"), ("BONE", "bone"), ("DETAIL", "bone"),
+        ("B30f", "standard"), ("Br40d", "standard"), ("Bl57d", "lung"), ("B70f", "lung"), ("Qr40d", "standard"),
+        ("I26f", "standard"), ("Hr64h", "bone"), ("B80f", "bone"),
+        ("B", "standard"), ("L", "lung"), ("YC", "lung"), ("YD", "bone"), ("D", "bone"),
+        ("FC13", "standard"), ("FC30", "bone"), ("FC52", "lung"),
+        ("XYZZY", "other"),
+    ],
+)  # fmt: skip
+def test_kernel_vocabularies(kernel: str, expected: str) -> None:
+    cls, reason = kernel_class(kernel)
+    assert cls == expected, reason
+    assert kernel in reason
+
+
+def test_kernel_falls_back_on_description() -> None:
+    assert kernel_class("", "Thorax 1.25 LUNG")[0] == "lung"
+    cls, reason = kernel_class("ZZ9", "")
+    assert cls == "other" and "unknown kernel" in reason
+
+
+@pytest.mark.parametrize(
+    ("iop", "expected"),
+    [
+        ((1, 0, 0, 0, 1, 0), "axial"),
+        ((1, 0, 0, 0, 0, -1), "coronal"),
+        ((0, 1, 0, 0, 0, -1), "sagittal"),
+        ((1, 0, 0, 0, np.cos(0.5), np.sin(0.5)), "oblique"),
+        ((1, 0, 0, 0, np.cos(0.1), np.sin(0.1)), "axial"),
+    ],
+)
+def test_orientation_classes(iop: tuple[float, ...], expected: str) -> None:
+    row, col = np.array(iop[:3], float), np.array(iop[3:], float)
+    direction = np.column_stack([row, col, np.cross(row, col)]).reshape(-1)
+    assert orientation_class(direction)[0] == expected
+
+
+def test_sagittal_and_oblique_series(tmp_path: Path) -> None:
+    sag = tmp_path / "sag"
+    obl = tmp_path / "obl"
+    write_series(sag, STUDY_SERIES[0], scale=0.125, orientation=(0, 1, 0, 0, 0, -1))
+    a = np.deg2rad(25)
+    write_series(obl, STUDY_SERIES[0], scale=0.125, orientation=(1, 0, 0, 0, np.cos(a), np.sin(a)))
+    (vs,), _ = open_folder(sag)
+    (vo,), _ = open_folder(obl)
+    assert vs.orientation == "sagittal" and vo.orientation == "oblique"
+    assert "25.0 degrees" in vo.reasons["orientation"]
+    # origin = position of the slice with the lowest position along the normal
+    for v, folder in ((vs, sag), (vo, obl)):
+        n = np.asarray(v.normal)
+        pos = [np.array([float(x) for x in pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient]) for p in folder.iterdir()]
+        lowest = min(pos, key=lambda p: p @ n)
+        assert v.origin == pytest.approx(tuple(lowest), abs=1e-3)
+
+
+# ----------------------------------------------------------------------------- CLI and boundary
+
+
+def test_core_and_cli_import_no_gui() -> None:
+    code = (
+        "import sys, napari_dicomseries.cli, napari_dicomseries.load, napari_dicomseries.header;"
+        "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PySide2', 'PyQt6', 'PySide6', 'magicgui', 'vispy') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_cli_ls_table_and_inspect(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ls", str(shared_data / "ct_ge_lightspeed_lung")]) == 0
+    text = capsys.readouterr().out
+    assert "40x512x512" in text and "LUNG" in text and "lung" in text
+    assert main(["inspect", str(shared_data / "ct_ge_lightspeed_lung" / "1-031.dcm"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    rows = {t["keyword"]: t for t in rep["tags"]}
+    assert rows["ConvolutionKernel"]["value"] == "LUNG"
+    assert rows["SliceThickness"]["name"] == "Slice Thickness" and rows["SliceThickness"]["vr"] == "DS"
+    assert rep["image_shape"] == [1, 512, 512] and rep["pixel_type"] == "int16"
+    assert rep["origin"][2] == pytest.approx(-64.0)
+    assert not any(t["tag"][1:5] in ("0009", "0019", "0043") for t in rep["tags"])  # no private tags by default
+    assert main(["inspect", str(shared_data / "ct_ge_lightspeed_lung" / "1-031.dcm"), "--private", "--json"]) == 0
+    private = [t for t in json.loads(capsys.readouterr().out)["tags"] if int(t["tag"][1:5], 16) % 2 == 1]
+    assert private and all(t["private_creator"] for t in private)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.dcm"
+    junk.write_text("hello")
+    assert main(["inspect", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert str(junk) in err and "not a DICOM file" in err and "Traceback" not in err
+
+
+def test_cli_demo_writes_and_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", str(tmp_path / "demo"), "--scale", "0.125"]) == 0
+    text = capsys.readouterr().out
+    assert "wrote 85 DICOM files" in text
+    for desc in ("Scout", "5mm STANDARD", "5mm LUNG", "1.25mm STANDARD", "1.25mm LUNG"):
+        assert desc in text
+    # refuses a non-empty folder rather than mixing two studies
+    assert main(["demo", str(tmp_path / "demo"), "--scale", "0.125"]) == 2
