@@ -1,0 +1,555 @@
+"""napari reader: one image layer per DICOM volume, placed in patient space, with its DICOM metadata.
+
+Opens a folder (dragged in, File > Open Folder, ``napari --plugin
+napari-dicomseries DIR``), a single DICOM file or a list of files.
+:func:`get_reader` only peeks at a few files, so paths without DICOM go to
+other readers.
+
+Every layer maps array index (k, j, i) -- or (t, k, j, i) -- to DICOM patient
+coordinates (LPS, mm) in napari world axis order (z, y, x): ``layer.scale``
+holds the voxel size (slice step, row spacing, column spacing) and
+``layer.affine`` the orientation (direction cosines, gantry-tilt shear) and
+the position of voxel 0.
+
+Options (environment variables, read at each call):
+
+``NAPARI_DICOMSERIES_LOCALIZERS=1``
+    also open localizers (scouts), hidden.
+``NAPARI_DICOMSERIES_GAPS=keep|split|resample``
+    what to do with missing slices or irregular spacing: ``keep`` (default:
+    load with a warning, slices at the usual spacing), ``split`` (one layer
+    per regular part) or ``resample`` (linear interpolation to uniform
+    spacing; loads into memory).
+``NAPARI_DICOMSERIES_LAZY=auto|1|0``
+    ``auto`` (default) reads volumes above :data:`LAZY_THRESHOLD_BYTES`
+    slice by slice on demand (dask), smaller ones at once; ``1``/``0`` force.
+``NAPARI_DICOMSERIES_PRIVATE_TAGS=1``
+    put private tags in the per-slice header table too.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import load
+from .classify import classify
+from .errors import DecodeError, DicomSeriesError
+from .gaps import Geometry, find_gaps, resample_uniform, split_at_gaps
+from .scan import UNCOMPRESSED, DicomFile, is_dicom, iter_paths, scan
+from .volume import Volume, build_volumes
+
+__all__ = [
+    "get_reader",
+    "read_dicom",
+    "read_volumes",
+    "volume_layer_data",
+    "layer_geometry",
+    "slice_table",
+    "DicomReaderWarning",
+    "LAZY_THRESHOLD_BYTES",
+]
+
+ENV_LOCALIZERS = "NAPARI_DICOMSERIES_LOCALIZERS"
+ENV_GAPS = "NAPARI_DICOMSERIES_GAPS"
+ENV_LAZY = "NAPARI_DICOMSERIES_LAZY"
+ENV_PRIVATE = "NAPARI_DICOMSERIES_PRIVATE_TAGS"
+
+#: Volumes whose loaded voxels take more bytes than this are read lazily (slice by slice, on demand).
+#: 64 MiB = 128 slices of 512 x 512 int16; measured in benchmarks/bench_load.py: eager loading runs at
+#: about 0.3-0.5 GB/s on this project's reference machine, so this is a ~0.2 s wait before anything is shown,
+#: while the first lazy slice shows in ~10 ms whatever the size.
+LAZY_THRESHOLD_BYTES = 64 * 2**20
+#: How many files :func:`get_reader` looks at before deciding a folder holds no DICOM.
+PEEK_FILES = 64
+
+LayerDataTuple = tuple[Any, dict[str, Any], str]
+
+
+class DicomReaderWarning(UserWarning):
+    """A problem the reader worked around (napari shows it as a notification)."""
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _gaps_mode() -> str:
+    mode = os.environ.get(ENV_GAPS, "keep").strip().lower() or "keep"
+    if mode not in ("keep", "split", "resample"):
+        warnings.warn(f"{ENV_GAPS}={mode!r} is not one of keep, split, resample: using keep", DicomReaderWarning, stacklevel=3)
+        mode = "keep"
+    return mode
+
+
+def _lazy_choice() -> bool | None:
+    v = os.environ.get(ENV_LAZY, "auto").strip().lower()
+    if v in ("1", "true", "yes", "on", "always"):
+        return True
+    if v in ("0", "false", "no", "off", "never"):
+        return False
+    return None
+
+
+# ----------------------------------------------------------------------------- npe2 entry points
+
+
+def _has_dicom(paths: Sequence[str], limit: int = PEEK_FILES) -> bool:
+    n = 0
+    for p, problem in iter_paths(paths, recursive=True):
+        if problem:
+            continue
+        if is_dicom(p):
+            return True
+        n += 1
+        if n >= limit:
+            return False
+    return False
+
+
+def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], list[LayerDataTuple]] | None:
+    """Return :func:`read_dicom` when ``path`` holds DICOM, else None (so other readers can take it).
+
+    Cheap and never raises: looks at the first 132 bytes of at most
+    :data:`PEEK_FILES` files.
+    """
+    try:
+        paths = [os.fspath(path)] if isinstance(path, (str, os.PathLike)) else [os.fspath(p) for p in path]
+        if paths and _has_dicom(paths):
+            return read_dicom
+    except Exception:  # noqa: BLE001 - a reader hook must never raise
+        return None
+    return None
+
+
+def read_dicom(path: str | Sequence[str]) -> list[LayerDataTuple]:
+    """The npe2 reader function: every volume under ``path`` as image layer data (options from the environment)."""
+    return read_volumes(path, include_localizers=_env_flag(ENV_LOCALIZERS))
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_volumes(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    include_localizers: bool = False,
+    lazy: bool | None = None,
+    gaps: str | None = None,
+    private_tags: bool | None = None,
+) -> list[LayerDataTuple]:
+    """Scan ``paths`` and return one image ``(data, kwargs, "image")`` per loadable volume.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        A folder, a file or a list of them.
+    include_localizers : bool
+        Also return localizers (scouts), hidden.
+    lazy : bool, optional
+        Force dask (True) or numpy (False) data; default: lazy above :data:`LAZY_THRESHOLD_BYTES`
+        (or as ``NAPARI_DICOMSERIES_LAZY`` says).
+    gaps : {"keep", "split", "resample"}, optional
+        Treatment of missing slices and irregular spacing (default: ``NAPARI_DICOMSERIES_GAPS`` or keep).
+    private_tags : bool, optional
+        Put private tags in the per-slice table (default: ``NAPARI_DICOMSERIES_PRIVATE_TAGS``).
+
+    Returns
+    -------
+    list of (data, dict, "image")
+        Only the thinnest axial volume is visible; the others are added hidden.
+        Volumes that cannot be loaded are left out with a :class:`DicomReaderWarning`.
+    """
+    gaps = gaps or _gaps_mode()
+    lazy = _lazy_choice() if lazy is None else lazy
+    private_tags = _env_flag(ENV_PRIVATE) if private_tags is None else private_tags
+    result = scan(paths, progress=False)
+    volumes = classify(build_volumes(result))
+    chosen: list[Volume] = []
+    for v in volumes:
+        if v.kind == "non-image" or not v.is_image:
+            continue
+        if v.kind == "localizer" and not include_localizers:
+            continue
+        if not v.loadable:
+            why = next((w for w in v.warnings if "no installed decoder" in w), "no decoder for its transfer syntax")
+            warnings.warn(f"{_label(v)} not opened: {why}", DicomReaderWarning, stacklevel=2)
+            continue
+        if gaps == "split" and find_gaps(v):
+            chosen.extend(split_at_gaps(v))
+        else:
+            chosen.append(v)
+    if not chosen and result.skipped and not result.files:
+        warnings.warn(
+            f"no DICOM image in {result.root}: {len(result.skipped)} file(s) skipped, e.g. "
+            f"{result.skipped[0].path} ({result.skipped[0].reason})",
+            DicomReaderWarning,
+            stacklevel=2,
+        )
+    shown = _pick_visible(chosen)
+    out: list[LayerDataTuple] = []
+    names: set[str] = set()
+    for v in chosen:
+        name = _unique(_layer_name(v), names)
+        try:
+            layer = volume_layer_data(
+                v, lazy=lazy, visible=v is shown, resample=gaps == "resample", private_tags=private_tags, name=name
+            )
+        except DicomSeriesError as exc:
+            warnings.warn(f"{name} not opened: {exc}", DicomReaderWarning, stacklevel=2)
+            continue
+        names.add(name)
+        out.append(layer)
+    if out and not any(kw.get("visible", True) for _, kw, _ in out):
+        out[0][1]["visible"] = True
+    return out
+
+
+def _label(v: Volume) -> str:
+    return f"series {v.key} ({v.series_description!r})"
+
+
+def _layer_name(v: Volume) -> str:
+    num = v.series_number if v.series_number is not None else "?"
+    name = f"S{num} {v.series_description}".strip()
+    if v.key != str(v.series_number):
+        name += f" [{v.key}]"
+    return name
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
+
+
+def _thickness(v: Volume) -> float:
+    return v.slice_thickness or v.spacing[0] or float("inf")
+
+
+def _pick_visible(volumes: Sequence[Volume]) -> Volume | None:
+    """The thinnest non-localizer axial volume with more than one slice; else the first."""
+    cands = [v for v in volumes if v.kind != "localizer" and v.orientation == "axial"]
+    multi = [v for v in cands if v.n_slices > 1] or cands
+    if multi:
+        return min(multi, key=lambda v: (_thickness(v), -v.n_slices))  # min keeps the first of equals
+    return volumes[0] if volumes else None
+
+
+# ----------------------------------------------------------------------------- one volume
+
+
+def layer_geometry(geometry: Volume | Geometry, ndim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """napari ``scale`` and ``affine`` that put array index (k, j, i) at patient LPS, world axes (z, y, x), in mm.
+
+    ``scale`` is the voxel size (|slice step|, row spacing, column spacing);
+    ``affine`` the rest: direction cosines (with the gantry-tilt shear) and
+    the position of voxel 0. With ``ndim`` 4 a leading time axis of scale 1
+    is added. ``world = affine @ diag(scale) @ index``.
+    """
+    a = geometry.affine_lps()  # index (k, j, i) -> (x, y, z)
+    m = a[[2, 1, 0], :]  # rows (z, y, x)
+    lin = m[:, :3]
+    scale = np.linalg.norm(lin, axis=0)
+    scale[scale == 0] = 1.0
+    aff = np.eye(4)
+    aff[:3, :3] = lin / scale
+    aff[:3, 3] = m[:, 3]
+    ndim = ndim or len(geometry.shape)
+    if ndim == 4:
+        aff4 = np.eye(5)
+        aff4[1:, 1:] = aff
+        return np.concatenate([[1.0], scale]), aff4
+    return scale, aff
+
+
+def _fill_value(volume: Volume, dtype: np.dtype) -> Any:
+    """What an undecodable slice is filled with: stored value 0 after rescale (air in CT, black in MR)."""
+    v = volume.rescale[1]
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return int(np.clip(round(v), info.min, info.max))
+    return v
+
+
+class _SafeReader:
+    """Reads frames through :func:`load.read_frame`; a frame that cannot be decoded becomes a blank slice and a warning."""
+
+    def __init__(self, volume: Volume, dtype: np.dtype, name: str) -> None:
+        self.volume = volume
+        self.dtype = dtype
+        self.name = name
+        self.fill = _fill_value(volume, dtype)
+        self.failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, k: int, *, warn: bool = True) -> np.ndarray:
+        frame = self.volume.frames[k]
+        try:
+            return load.read_frame(self.volume, frame, self.dtype)
+        except DecodeError as exc:
+            with self._lock:
+                new = frame.path not in self.failed
+                self.failed.setdefault(frame.path, str(exc))
+            if new and warn:
+                warnings.warn(f"{self.name}: {exc} -- slice {k + 1} shown blank", DicomReaderWarning, stacklevel=2)
+            return np.full(self.volume.shape[-2:], self.fill, dtype=self.dtype)
+
+
+def _truncated_files(volume: Volume) -> list[str]:
+    """Uncompressed files too short for their pixel data (found from the scan, without reading pixels)."""
+    bad = []
+    for f in volume.files:
+        if f.transfer_syntax_uid in UNCOMPRESSED and f.pixel_offset is not None:
+            need = (f.rows or 0) * (f.columns or 0) * f.samples_per_pixel * (f.bits_allocated // 8) * f.number_of_frames
+            if f.size < f.pixel_offset + 8 + need:
+                bad.append(f.path)
+    return bad
+
+
+def _eager(volume: Volume, dtype: np.dtype, name: str) -> tuple[np.ndarray, list[str]]:
+    try:
+        return load.load_volume(volume, dtype=dtype), []
+    except DecodeError:
+        pass
+    reader = _SafeReader(volume, dtype, name)
+    out = np.empty(volume.shape, dtype=dtype)
+    flat = out.reshape((-1, *volume.shape[-2:]))
+    for k in range(len(volume.frames)):
+        flat[k] = reader(k, warn=False)
+    if len(reader.failed) == len(volume.files):
+        raise DecodeError(f"no slice could be decoded: {next(iter(reader.failed.values()))}")
+    problems = [
+        f"{len(reader.failed)} file(s) could not be decoded and are shown blank: "
+        + "; ".join(reader.failed[p] for p in sorted(reader.failed))
+    ]
+    return out, problems
+
+
+def _lazy(volume: Volume, dtype: np.dtype, name: str) -> Any:
+    import dask.array as da
+
+    reader = _SafeReader(volume, dtype, name)
+    lead = volume.shape[:-2]
+    rows, cols = volume.shape[-2:]
+
+    def block(block_info: Any = None) -> np.ndarray:
+        idx = block_info[None]["chunk-location"]
+        k = int(np.ravel_multi_index(idx[:-2], lead))
+        return reader(k)[(None,) * len(lead)]
+
+    chunks = tuple((1,) * n for n in lead) + ((rows,), (cols,))
+    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype))
+
+
+def _contrast_limits(volume: Volume, data: Any) -> tuple[float, float]:
+    """From the first WindowCenter/WindowWidth, else the 1-99.5 percentiles of a few slices."""
+    if volume.window:
+        c, w = volume.window
+        return (float(c - w / 2), float(c + w / 2))
+    n = volume.n_slices
+    ks = sorted({n // 2, n // 4, (3 * n) // 4})
+    lead = (0,) * (len(volume.shape) - 3)
+    sample = np.concatenate([np.asarray(data[(*lead, k)]).ravel() for k in ks])
+    lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.5]))
+    if not hi > lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def _json_value(elem: Any) -> Any:
+    vr = str(elem.VR)
+    try:
+        v = elem.value
+    except Exception:  # noqa: BLE001 - an unreadable value is shown as such
+        return "<unreadable>"
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return f"<{len(v)} bytes>"
+    multi = isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, str))
+    items = list(v) if multi else [v]
+    if items and isinstance(items[0], (bytes, bytearray)):
+        return f"<{len(items)} binary values>"
+    out: list[Any] = []
+    for x in items:
+        if vr in ("DS", "FL", "FD", "OF", "OD"):
+            try:
+                x = float(x)
+            except (TypeError, ValueError):
+                x = str(x)
+        elif vr in ("IS", "US", "SS", "UL", "SL", "UV", "SV"):
+            try:
+                x = int(x)
+            except (TypeError, ValueError):
+                x = str(x)
+        else:
+            x = str(x)
+        out.append(x)
+    return out if multi else out[0]
+
+
+def _file_row(f: DicomFile, private: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    ds = f.dataset
+    for elem in ds:
+        if elem.VR == "SQ" or elem.tag == 0x7FE00010:
+            continue
+        if elem.tag.group % 2 == 1 and not private:
+            continue
+        key = elem.keyword or f"({elem.tag.group:04X},{elem.tag.element:04X})"
+        row[key] = _json_value(elem)
+    return row
+
+
+def slice_table(volume: Volume, *, private: bool = False) -> list[dict[str, Any]]:
+    """One dict per slice (array order, time-major): top-level non-sequence tags keyword -> value.
+
+    Values are numbers, strings or lists of them; binary values are given as
+    ``"<n bytes>"``. Each row also names its ``file`` (and ``frame``, 1-based,
+    for multi-frame files, whose per-frame geometry is filled in from the
+    functional groups).
+    """
+    rows_of: dict[str, dict[str, Any]] = {}
+    files = {f.path: f for f in volume.files}
+    out = []
+    for fr in volume.frames:
+        base = rows_of.get(fr.path)
+        if base is None:
+            base = rows_of[fr.path] = _file_row(files[fr.path], private)
+        row = dict(base)
+        row["file"] = fr.path
+        if files[fr.path].number_of_frames > 1:
+            row["frame"] = fr.index + 1
+            extra = {
+                "ImagePositionPatient": list(fr.position) if fr.position else None,
+                "ImageOrientationPatient": list(fr.orientation) if fr.orientation else None,
+                "PixelSpacing": list(fr.pixel_spacing) if fr.pixel_spacing else None,
+                "SliceThickness": fr.slice_thickness,
+                "RescaleSlope": fr.rescale_slope,
+                "RescaleIntercept": fr.rescale_intercept,
+                "WindowCenter": fr.window_center,
+                "WindowWidth": fr.window_width,
+                "TemporalPositionIndex": fr.temporal_position,
+            }
+            row.update({k: v for k, v in extra.items() if v is not None})
+        out.append(row)
+    return out
+
+
+def volume_layer_data(
+    volume: Volume,
+    *,
+    lazy: bool | None = None,
+    visible: bool = True,
+    resample: bool = False,
+    private_tags: bool = False,
+    name: str | None = None,
+) -> LayerDataTuple:
+    """Image layer data ``(data, kwargs, "image")`` for one volume, in patient space.
+
+    Parameters
+    ----------
+    volume : Volume
+        A loadable image volume (from :func:`napari_dicomseries.open_folder`).
+    lazy : bool, optional
+        Dask array read slice by slice on demand (True) or numpy array read now
+        (False); default: lazy when the voxels take more than :data:`LAZY_THRESHOLD_BYTES`.
+    visible : bool
+        The layer's initial visibility.
+    resample : bool
+        When slices are missing or irregularly spaced, interpolate to uniform
+        spacing (loads eagerly) instead of keeping the usual spacing.
+    private_tags : bool
+        Include private tags in the per-slice header table.
+    name : str, optional
+        Layer name; default ``"S{SeriesNumber} {SeriesDescription}"`` (+ ``[key]`` for split series).
+
+    Returns
+    -------
+    (data, dict, "image")
+        ``data`` keeps the stored integer type after rescale where exact
+        (int16 Hounsfield units for CT) and float32 otherwise. ``dict`` holds
+        name, scale, affine, units, axis_labels, contrast limits, gray colormap,
+        visibility and ``metadata["dicom"]`` (``volume`` summary, per-slice
+        ``slices`` table, ``files``, ``warnings``, ``affine_lps``, ``lazy``).
+
+    Raises
+    ------
+    DecodeError
+        If the volume has no pixel data, no decoder, or no slice can be decoded.
+    """
+    load._check_loadable(volume)
+    name = name or _layer_name(volume)
+    dtype = load.output_dtype(volume)
+    gaps = find_gaps(volume)
+    if lazy is None:
+        lazy = load.voxel_bytes(volume) > LAZY_THRESHOLD_BYTES
+    if resample and gaps:
+        lazy = False
+    problems: list[str] = []
+    if lazy:
+        data = _lazy(volume, dtype, name)
+        bad = _truncated_files(volume)
+        if bad:
+            problems.append(f"{len(bad)} file(s) have truncated pixel data and are shown blank: " + ", ".join(bad))
+    else:
+        data, problems = _eager(volume, dtype, name)
+    geometry: Volume | Geometry = volume
+    resampled = None
+    if resample and gaps:
+        data, geometry = resample_uniform(volume, data)
+        resampled = {
+            "shape": list(geometry.shape),
+            "spacing": list(geometry.spacing),
+            "origin": list(geometry.origin),
+            "slice_step": list(geometry.slice_step),
+        }
+        problems.append(
+            f"{len(gaps)} gap(s) in slice spacing: resampled linearly from {volume.n_slices} to {geometry.shape[-3]} slices "
+            f"of {geometry.spacing[0]:.4g} mm"
+        )
+    scale, affine = layer_geometry(geometry, len(volume.shape))
+    all_warnings = list(volume.warnings) + problems
+    for w in all_warnings:
+        warnings.warn(f"{name}: {w}", DicomReaderWarning, stacklevel=2)
+    summary = volume.summary()
+    summary["warnings"] = all_warnings
+    labels = ("z", "y", "x")
+    units: tuple[str, ...] = ("mm", "mm", "mm")
+    if len(volume.shape) == 4:
+        labels = (volume.time_tag or "time", *labels)
+        units = ("", *units)
+    meta = {
+        "volume": summary,
+        "slices": slice_table(volume, private=private_tags),
+        "files": volume.paths,
+        "warnings": all_warnings,
+        "affine_lps": geometry.affine_lps().round(6).tolist(),
+        "world_axes": "z, y, x in the DICOM patient system (LPS: x to the patient's left, y posterior, z superior), mm",
+        "lazy": bool(lazy),
+        "resampled": resampled,
+    }
+    kwargs = {
+        "name": name,
+        "scale": scale.tolist(),
+        "affine": affine,
+        "units": units,
+        "axis_labels": labels,
+        "contrast_limits": _contrast_limits(volume, data),
+        "colormap": "gray",
+        "visible": visible,
+        "metadata": {"dicom": meta},
+    }
+    return data, kwargs, "image"
