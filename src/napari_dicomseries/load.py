@@ -86,7 +86,7 @@ def _read_pydicom(f: DicomFile, index: int) -> np.ndarray:
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(f.path, force=True)
             arr = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001 - every decoder failure becomes a DecodeError
+    except Exception as exc:
         raise DecodeError(f"{f.path}: cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
     if f.number_of_frames > 1:
         arr = arr[index]
@@ -147,7 +147,7 @@ def output_dtype(volume: Volume) -> np.dtype:
         return stored
     integral = all(float(s).is_integer() and float(i).is_integer() for s, i in pairs)
     if integral and stored.itemsize <= 2:
-        bits = int(volume.files[0].dataset.get("BitsStored", f.bits_allocated) or f.bits_allocated)
+        bits = f.bits_stored or f.bits_allocated
         lo = -(2 ** (bits - 1)) if stored.kind == "i" else 0
         hi = 2 ** (bits - 1) - 1 if stored.kind == "i" else 2**bits - 1
         ends = [v for s, i in pairs for v in (lo * s + i, hi * s + i)]

@@ -17,13 +17,13 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from . import rawheader
 from .errors import NotDicomError
 
 __all__ = [
@@ -117,11 +117,14 @@ class Frame:
 
 @dataclass(eq=False, slots=True)
 class DicomFile:
-    """The header of one DICOM file and the 2-D frames it holds."""
+    """The header of one DICOM file and the 2-D frames it holds.
+
+    ``dataset`` (the pydicom header without pixel data) is read on first use
+    when the scan took the fast path, which reads only the tags it needs.
+    """
 
     path: str
     size: int
-    dataset: Dataset
     transfer_syntax_uid: str
     sop_class_uid: str
     sop_instance_uid: str
@@ -140,6 +143,16 @@ class DicomFile:
     frames: tuple[Frame, ...]
     enhanced: bool
     warnings: list[str] = field(default_factory=list)
+    series_number: str = ""
+    bits_stored: int | None = None
+    _dataset: Dataset | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        """The full header (pydicom data set without pixel data), read on first use."""
+        if self._dataset is None:
+            self._dataset = _read_dataset(self.path)
+        return self._dataset
 
     @property
     def is_image(self) -> bool:
@@ -358,6 +371,11 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
             head = fh.read(132)
             if head[128:132] != b"DICM" and not _looks_like_raw_dataset(head):
                 raise NotDicomError(f"{path}: not a DICOM file (no 'DICM' marker and no DICOM data set at its start)")
+            raw = rawheader.parse(fh, _FAST_TAGS)
+            if raw is not None and not (raw.present & _NEEDS_PYDICOM):
+                fast = _make_file_fast(path, size, raw)
+                if fast is not None:
+                    return fast
             fh.seek(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -376,7 +394,7 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
         return _make_file(path, size, ds, pixel_offset, nxt)
     except NotDicomError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any trouble in the values is the file's fault
+    except Exception as exc:
         raise NotDicomError(f"{path}: DICOM header with unusable values ({type(exc).__name__}: {exc})") from exc
 
 
@@ -417,7 +435,9 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
     return DicomFile(
         path=path,
         size=size,
-        dataset=ds,
+        _dataset=ds,
+        series_number=str(_get(ds, "SeriesNumber") or "").strip(),
+        bits_stored=_int(_get(ds, "BitsStored")),
         transfer_syntax_uid=ts,
         sop_class_uid=sop_class,
         sop_instance_uid=sop_uid,
@@ -437,6 +457,135 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
         enhanced=enhanced,
         warnings=warns,
     )
+
+
+def _read_dataset(path: str) -> Dataset:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception as exc:
+        raise NotDicomError(f"{path}: cannot read the header again ({type(exc).__name__}: {exc})") from exc
+
+
+# ----------------------------------------------------------------------------- fast path
+
+_T = {
+    "SOPClassUID": 0x00080016, "SOPInstanceUID": 0x00080018, "Modality": 0x00080060, "ImageType": 0x00080008,
+    "SeriesInstanceUID": 0x0020000E, "StudyInstanceUID": 0x0020000D, "FrameOfReferenceUID": 0x00200052,
+    "SeriesNumber": 0x00200011, "InstanceNumber": 0x00200013, "AcquisitionNumber": 0x00200012,
+    "ImagePositionPatient": 0x00200032, "ImageOrientationPatient": 0x00200037,
+    "TemporalPositionIdentifier": 0x00200100, "Rows": 0x00280010, "Columns": 0x00280011,
+    "NumberOfFrames": 0x00280008, "PixelSpacing": 0x00280030, "BitsAllocated": 0x00280100, "BitsStored": 0x00280101,
+    "PixelRepresentation": 0x00280103, "SamplesPerPixel": 0x00280002, "RescaleSlope": 0x00281053,
+    "RescaleIntercept": 0x00281052, "WindowCenter": 0x00281050, "WindowWidth": 0x00281051,
+    "SliceThickness": 0x00180050, "SpacingBetweenSlices": 0x00180088, "EchoNumbers": 0x00180086, "EchoTime": 0x00180081,
+    "TriggerTime": 0x00181060, "DiffusionBValue": 0x00189087, "DiffusionGradientOrientation": 0x00189089,
+}  # fmt: skip
+_FAST_TAGS = set(_T.values())
+_BINARY = {0x00280010: "H", 0x00280011: "H", 0x00280100: "H", 0x00280101: "H", 0x00280103: "H", 0x00280002: "H",
+           0x00189087: "d", 0x00189089: "d"}  # fmt: skip
+#: Tags whose presence sends a file to pydicom: DICOMDIR records, enhanced multi-frame functional groups.
+_NEEDS_PYDICOM = {0x00041220, 0x52009229, 0x52009230}
+
+
+def _raw_strings(raw: rawheader.RawHeader, name: str) -> list[str]:
+    item = raw.values.get(_T[name])
+    if item is None:
+        return []
+    text = item[1].decode("latin-1").strip("\x00 ")
+    return [x.strip("\x00 ") for x in text.split("\\")] if text else []
+
+
+def _raw_value(raw: rawheader.RawHeader, name: str) -> Any:
+    """The value of a wanted tag: a number for binary VRs, else text (multi-valued text joined by backslashes)."""
+    tag = _T[name]
+    item = raw.values.get(tag)
+    if item is None:
+        return None
+    vr, b = item
+    fmt = _BINARY.get(tag)
+    if fmt and vr not in (b"IS", b"DS"):
+        size = struct.calcsize(fmt)
+        if len(b) < size:
+            return None
+        vals = struct.unpack(f"<{len(b) // size}{fmt}", b[: len(b) // size * size])
+        return vals[0] if len(vals) == 1 else list(vals)
+    vals = _raw_strings(raw, name)
+    return vals if len(vals) > 1 else (vals[0] if vals else None)
+
+
+def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile | None:
+    def v(name: str) -> Any:
+        return _raw_value(raw, name)
+
+    sop_class = str(v("SOPClassUID") or "")
+    series_uid = str(v("SeriesInstanceUID") or "")
+    if not sop_class or not series_uid or sop_class == DICOMDIR_SOP_CLASS:
+        return None  # the careful path gives the precise reason
+    rows, cols = _int(v("Rows")), _int(v("Columns"))
+    nframes = _int(v("NumberOfFrames")) or 1
+    has_pixels = raw.pixel_offset is not None
+    sop_uid = str(v("SOPInstanceUID") or path)
+    frames: tuple[Frame, ...] = ()
+    if rows and cols and has_pixels and sop_class not in NON_IMAGE_SOP_CLASSES:
+        if rows <= 0 or cols <= 0 or nframes <= 0:
+            raise NotDicomError(f"{path}: impossible image size {rows} x {cols} x {nframes} frames")
+        frame = Frame(
+            path=path,
+            index=0,
+            sop_instance_uid=sop_uid,
+            position=_floats(v("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+            orientation=_orientation(v("ImageOrientationPatient")),
+            pixel_spacing=_floats(v("PixelSpacing"), 2),  # type: ignore[arg-type]
+            slice_thickness=_float(v("SliceThickness")),
+            spacing_between_slices=_float(v("SpacingBetweenSlices")),
+            instance_number=_int(v("InstanceNumber")),
+            acquisition_number=_int(v("AcquisitionNumber")),
+            echo_number=_int(_first(v("EchoNumbers"))),
+            echo_time=_float(v("EchoTime")),
+            temporal_position=_int(v("TemporalPositionIdentifier")),
+            trigger_time=_float(v("TriggerTime")),
+            b_value=_float(v("DiffusionBValue")),
+            diffusion_direction=_floats(v("DiffusionGradientOrientation"), 3),  # type: ignore[arg-type]
+            image_type=tuple(x.upper() for x in _raw_strings(raw, "ImageType")),
+            rescale_slope=_float(_first(v("RescaleSlope"))) or 1.0,
+            rescale_intercept=_float(_first(v("RescaleIntercept"))) or 0.0,
+            window_center=_float(_first(v("WindowCenter"))),
+            window_width=_float(_first(v("WindowWidth"))),
+            rows=rows,
+            columns=cols,
+        )
+        frames = tuple(frame if i == 0 else _replace_index(frame, i) for i in range(nframes))
+    return DicomFile(
+        path=path,
+        size=size,
+        transfer_syntax_uid=raw.transfer_syntax_uid,
+        sop_class_uid=sop_class,
+        sop_instance_uid=sop_uid,
+        series_instance_uid=series_uid,
+        study_instance_uid=str(v("StudyInstanceUID") or ""),
+        frame_of_reference_uid=str(v("FrameOfReferenceUID") or ""),
+        modality=str(v("Modality") or ""),
+        rows=rows,
+        columns=cols,
+        number_of_frames=nframes,
+        bits_allocated=_int(v("BitsAllocated")) or 16,
+        pixel_representation=_int(v("PixelRepresentation")) or 0,
+        samples_per_pixel=_int(v("SamplesPerPixel")) or 1,
+        has_pixel_data=has_pixels,
+        pixel_offset=raw.pixel_offset,
+        frames=frames,
+        enhanced=False,
+        series_number=str(v("SeriesNumber") or "").strip(),
+        bits_stored=_int(v("BitsStored")),
+    )
+
+
+def _replace_index(frame: Frame, index: int) -> Frame:
+    from dataclasses import replace
+
+    return replace(frame, index=index)
 
 
 def _image_type(v: Any) -> tuple[str, ...]:

@@ -587,7 +587,7 @@ def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
     files = result.files if isinstance(result, ScanResult) else list(result)
     by_series: dict[tuple[str, str], list[DicomFile]] = defaultdict(list)
     for f in files:
-        by_series[(f.series_instance_uid, _str(f.dataset, "SeriesNumber"))].append(f)
+        by_series[(f.series_instance_uid, f.series_number)].append(f)
     numbers = Counter(uid for uid, _ in by_series)
     volumes: list[Volume] = []
     for (uid, number), sfiles in by_series.items():

@@ -1,0 +1,187 @@
+"""A fast, minimal reader of a DICOM file's top-level header elements.
+
+The scan needs some thirty tags of each file. pydicom builds a full data set
+and converts values through its hooks, which costs about a millisecond per
+file; this reader walks the top-level elements of little-endian files with
+``struct``, skips sequences (defined or undefined length) without building
+them, keeps the raw bytes of the tags asked for, and stops at the pixel data
+(recording its offset). Anything it does not handle (big endian, deflate, odd
+encodings, enhanced multi-frame files whose geometry lives in sequences)
+returns ``None`` so the caller falls back on pydicom; it never guesses.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+__all__ = ["RawHeader", "parse", "LONG_VRS"]
+
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+IMPLICIT_LE = "1.2.840.10008.1.2"
+#: Transfer syntaxes whose data set is explicit VR little endian.
+_EXPLICIT_LE_PREFIXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
+_CHUNK = 4096
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_TAG = struct.Struct("<HH")
+
+
+class _NeedMore(Exception):
+    pass
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class RawHeader:
+    """Top-level elements of one file: ``values[tag] = (vr or b"", raw value bytes)`` for the wanted tags."""
+
+    transfer_syntax_uid: str
+    explicit: bool
+    values: dict[int, tuple[bytes, bytes]]
+    present: set[int]
+    pixel_offset: int | None
+    has_meta: bool
+
+
+class _Buf:
+    def __init__(self, fh: BinaryIO, first: bytes) -> None:
+        self.fh = fh
+        self.data = bytearray(first)
+        self.eof = len(first) < _CHUNK
+
+    def need(self, end: int) -> None:
+        while end > len(self.data):
+            if self.eof:
+                raise _NeedMore
+            more = self.fh.read(max(_CHUNK, end - len(self.data), len(self.data)))
+            if not more:
+                self.eof = True
+                raise _NeedMore
+            self.data += more
+
+
+def _skip_undefined(buf: _Buf, p: int, explicit: bool, depth: int = 0) -> int:
+    """Skip a sequence (or encapsulated data) of undefined length starting at ``p``; return the end."""
+    if depth > 16:
+        raise _Unsupported
+    while True:
+        buf.need(p + 8)
+        g, e = _TAG.unpack_from(buf.data, p)
+        tag = (g << 16) | e
+        (length,) = _U32.unpack_from(buf.data, p + 4)
+        p += 8
+        if tag == SEQ_END:
+            return p
+        if tag != ITEM:
+            raise _Unsupported
+        if length != 0xFFFFFFFF:
+            p += length
+            continue
+        p = _skip_elements(buf, p, explicit, depth + 1)
+
+
+def _skip_elements(buf: _Buf, p: int, explicit: bool, depth: int) -> int:
+    """Skip the elements of an item of undefined length; return the position after its delimiter."""
+    while True:
+        buf.need(p + 8)
+        g, e = _TAG.unpack_from(buf.data, p)
+        tag = (g << 16) | e
+        if tag == ITEM_END:
+            return p + 8
+        p, length, _vr = _element_header(buf, p, explicit, g)
+        if length == 0xFFFFFFFF:
+            p = _skip_undefined(buf, p, explicit, depth)
+        else:
+            p += length
+
+
+def _element_header(buf: _Buf, p: int, explicit: bool, group: int) -> tuple[int, int, bytes]:
+    buf.need(p + 12)
+    if explicit and group != 0xFFFE:
+        vr = bytes(buf.data[p + 4 : p + 6])
+        if vr in LONG_VRS:
+            return p + 12, _U32.unpack_from(buf.data, p + 8)[0], vr
+        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+            raise _Unsupported
+        return p + 8, _U16.unpack_from(buf.data, p + 6)[0], vr
+    return p + 8, _U32.unpack_from(buf.data, p + 4)[0], b""
+
+
+def parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
+    """Parse the header of an open file; ``None`` when pydicom should do it instead."""
+    try:
+        return _parse(fh, wanted)
+    except (_NeedMore, _Unsupported, struct.error, UnicodeDecodeError, IndexError):
+        return None
+
+
+def _parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
+    fh.seek(0)
+    buf = _Buf(fh, fh.read(_CHUNK))
+    data = buf.data
+    has_meta = len(data) >= 132 and data[128:132] == b"DICM"
+    p = 132 if has_meta else 0
+    ts = ""
+    if has_meta:
+        while True:
+            buf.need(p + 8)
+            g, e = _TAG.unpack_from(buf.data, p)
+            if g != 0x0002:
+                break
+            start, length, _vr = _element_header(buf, p, True, g)
+            if length == 0xFFFFFFFF:
+                raise _Unsupported
+            buf.need(start + length)
+            if e == 0x0010:
+                ts = bytes(buf.data[start : start + length]).decode("ascii").strip("\x00 ")
+            p = start + length
+        if ts == IMPLICIT_LE:
+            explicit = False
+        elif ts.startswith(_EXPLICIT_LE_PREFIXES) and ts != "1.2.840.10008.1.2.1.99":
+            explicit = True
+        else:
+            return None  # big endian, deflate, unknown: pydicom decides
+    else:
+        buf.need(8)
+        g, _e = _TAG.unpack_from(buf.data, 0)
+        if g not in (0x0002, 0x0008):
+            return None
+        explicit = bytes(buf.data[4:6]).isalpha() and bytes(buf.data[4:6]).isupper()
+        ts = "1.2.840.10008.1.2.1" if explicit else IMPLICIT_LE
+        if g == 0x0002:
+            return None  # a meta group without preamble: let pydicom sort it out
+    values: dict[int, tuple[bytes, bytes]] = {}
+    present: set[int] = set()
+    pixel_offset = None
+    while True:
+        try:
+            buf.need(p + 8)
+        except _NeedMore:
+            if p == len(buf.data):
+                break  # a clean end: no pixel data
+            raise
+        g, e = _TAG.unpack_from(buf.data, p)
+        tag = (g << 16) | e
+        if tag in PIXEL_TAGS:
+            pixel_offset = p
+            present.add(tag)
+            break
+        if g == 0xFFFE:
+            raise _Unsupported
+        start, length, vr = _element_header(buf, p, explicit, g)
+        present.add(tag)
+        if length == 0xFFFFFFFF:
+            p = _skip_undefined(buf, start, explicit)
+            continue
+        if tag in wanted:
+            buf.need(start + length)
+            values[tag] = (vr, bytes(buf.data[start : start + length]))
+        p = start + length
+    return RawHeader(ts, explicit, values, present, pixel_offset, has_meta)
