@@ -416,3 +416,16 @@ def test_fast_header_path_agrees_with_pydicom(shared_data: Path, synthetic_study
                      "has_pixel_data", "frame_of_reference_uid", "modality"):  # fmt: skip
             assert getattr(a, name) == getattr(b, name), (p, name)
     assert n_fast >= len(paths) - 8  # enhanced files (4) and big endian / deflate go through pydicom
+
+
+def test_parallel_scan_equals_serial_and_progress(synthetic_study: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    serial = scan(synthetic_study, workers=1, progress=True)
+    bar = capsys.readouterr().err
+    assert "85/85" in bar
+    parallel = scan(synthetic_study, workers=2, progress=False)
+    assert capsys.readouterr().err == ""
+    assert [f.path for f in serial.files] == [f.path for f in parallel.files]
+    assert [f.frames for f in serial.files] == [f.frames for f in parallel.files]
+    seen = []
+    scan([synthetic_study / p.name for p in sorted(synthetic_study.iterdir())[:10]], progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (10, 10)
