@@ -1,0 +1,699 @@
+"""Compare two images: resampling onto one grid, voxel-wise difference, statistics and mask overlap.
+
+Both images are 3-D arrays in (slice, row, column) order with a :class:`Grid`:
+the 4 x 4 matrix that maps an array index (k, j, i, 1) to the patient position
+(LPS x, y, z, 1) in mm, as :meth:`Volume.affine_lps` gives it. When the grids
+differ, the second image is resampled onto the first in physical space with
+SimpleITK (linear or nearest neighbour); only voxels that the second image
+covers are compared.
+
+Statistics are accumulated in float64 whatever the input type; the difference
+array (second - first) uses a type that cannot overflow (int32 for int16
+inputs). Overlap measures (Dice, Jaccard, volume similarity, false negative
+and false positive error) come from SimpleITK's LabelOverlapMeasuresImageFilter
+and the Hausdorff distance (mm) from its HausdorffDistanceImageFilter; they are
+computed on masks (an HU range, or label images), never on raw intensities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import GeometryError
+from .volume import Volume
+
+__all__ = [
+    "HU_PRESETS",
+    "Grid",
+    "DifferenceStats",
+    "OverlapStats",
+    "ImageComparison",
+    "to_sitk_image",
+    "resample_to",
+    "difference_dtype",
+    "difference",
+    "difference_stats",
+    "difference_histogram",
+    "range_mask",
+    "overlap",
+    "check_frame_of_reference",
+    "compare_arrays",
+    "compare_volumes",
+]
+
+#: Hounsfield-unit ranges of common tissues (inclusive bounds; ``inf`` for open ranges).
+HU_PRESETS: dict[str, tuple[float, float]] = {
+    "air/lung": (-1000.0, -400.0),
+    "soft tissue": (-100.0, 200.0),
+    "bone": (300.0, math.inf),
+}
+#: Grids whose affines differ by less than this (mm) are the same grid.
+GRID_TOLERANCE_MM = 1e-3
+_SLAB = 16  # slices per chunk when accumulating statistics
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A voxel grid: array ``shape`` (slices, rows, columns) and ``affine`` (index (k, j, i, 1) -> LPS mm)."""
+
+    shape: tuple[int, int, int]
+    affine: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        a = np.asarray(self.affine, float)
+        if a.shape != (4, 4):
+            raise GeometryError(f"a grid needs a 4 x 4 affine, not shape {a.shape}")
+        if abs(np.linalg.det(a[:3, :3])) < 1e-12:
+            raise GeometryError("the grid's affine is singular (a zero spacing or parallel axes)")
+        object.__setattr__(self, "affine", a)
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+
+    @classmethod
+    def from_volume(cls, volume: Volume) -> Grid:
+        """The grid of a 3-D volume (for a 4-D volume, the grid of one time point)."""
+        return cls(tuple(volume.shape[-3:]), volume.affine_lps())  # type: ignore[arg-type]
+
+    @classmethod
+    def from_spacing(
+        cls,
+        shape: Sequence[int],
+        spacing: Sequence[float],
+        origin: Sequence[float] = (0.0, 0.0, 0.0),
+        direction: Sequence[float] = (1, 0, 0, 0, 1, 0, 0, 0, 1),
+    ) -> Grid:
+        """A grid from ``spacing`` (slice, row, column mm), ``origin`` (LPS) and ITK ``direction``
+        (row-major 3 x 3 whose columns are the row cosine, the column cosine and the slice normal)."""
+        d = np.asarray(direction, float).reshape(3, 3)
+        a = np.eye(4)
+        a[:3, 0] = d[:, 2] * spacing[0]
+        a[:3, 1] = d[:, 1] * spacing[1]
+        a[:3, 2] = d[:, 0] * spacing[2]
+        a[:3, 3] = origin
+        return cls(tuple(shape), a)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_world_zyx(cls, shape: Sequence[int], affine_zyx: np.ndarray) -> Grid:
+        """A grid from an affine that maps (k, j, i, 1) to world (z, y, x, 1) LPS, as napari layers hold it."""
+        a = np.asarray(affine_zyx, float)
+        if a.shape != (4, 4):
+            raise GeometryError(f"need a 4 x 4 affine, not shape {a.shape}")
+        p = np.eye(4)[[2, 1, 0, 3]]  # swap z and x rows
+        return cls(tuple(shape[-3:]), p @ a)  # type: ignore[arg-type]
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Distance between neighbouring voxels (slice, row, column) in mm."""
+        n = np.linalg.norm(self.affine[:3, :3], axis=0)
+        return (float(n[0]), float(n[1]), float(n[2]))
+
+    @property
+    def voxel_volume_mm3(self) -> float:
+        return float(abs(np.linalg.det(self.affine[:3, :3])))
+
+    def sitk_geometry(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """(spacing, origin, direction) in SimpleITK's (x, y, z) = (column, row, slice) index order."""
+        a = self.affine
+        cols = [a[:3, 2], a[:3, 1], a[:3, 0]]
+        spacing = tuple(float(np.linalg.norm(c)) for c in cols)
+        direction = np.column_stack([c / s for c, s in zip(cols, spacing, strict=True)])
+        return spacing, tuple(float(x) for x in a[:3, 3]), tuple(float(x) for x in direction.reshape(-1))
+
+    def corners(self) -> np.ndarray:
+        """LPS positions (8 x 3) of the outer faces' corners (half a voxel beyond the centres)."""
+        k, j, i = (np.array([-0.5, s - 0.5]) for s in self.shape)
+        idx = np.array([[a, b, c, 1.0] for a in k for b in j for c in i])
+        return (self.affine @ idx.T).T[:, :3]
+
+    def same_as(self, other: Grid, tolerance: float = GRID_TOLERANCE_MM) -> bool:
+        """True if both grids have the same shape and place every voxel within ``tolerance`` mm."""
+        if self.shape != other.shape:
+            return False
+        far = np.array([[0, 0, 0, 1], [s - 1 for s in self.shape] + [1]], float).T
+        return bool(np.allclose(self.affine @ far, other.affine @ far, atol=tolerance, rtol=0)) and bool(
+            np.allclose(self.affine[:3, :3], other.affine[:3, :3], atol=tolerance / max(max(self.shape), 1), rtol=0)
+        )
+
+    def describe(self) -> str:
+        sp = "x".join(f"{s:.3g}" for s in self.spacing)
+        lo, hi = self.corners().min(axis=0), self.corners().max(axis=0)
+        ext = ", ".join(f"{n} {a:.1f}..{b:.1f}" for n, a, b in zip("xyz", lo, hi, strict=True))
+        return f"{'x'.join(map(str, self.shape))} voxels of {sp} mm ({ext} mm)"
+
+
+def to_sitk_image(array: np.ndarray, grid: Grid) -> Any:
+    """A SimpleITK image of ``array`` (slices, rows, columns) with the spacing, origin and direction of ``grid``."""
+    import SimpleITK as sitk
+
+    arr = np.asarray(array)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if arr.shape != grid.shape:
+        raise GeometryError(f"array of shape {arr.shape} does not match its grid {grid.shape}")
+    img = sitk.GetImageFromArray(np.ascontiguousarray(arr))
+    spacing, origin, direction = grid.sitk_geometry()
+    img.SetSpacing(spacing)
+    img.SetOrigin(origin)
+    img.SetDirection(direction)
+    return img
+
+
+def resample_to(
+    array: np.ndarray,
+    grid: Grid,
+    target: Grid,
+    *,
+    interpolation: str = "linear",
+    default: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``array`` (on ``grid``) onto ``target`` in physical space.
+
+    Parameters
+    ----------
+    interpolation : {"linear", "nearest"}
+        Linear gives float32 (float64 for float64 input); nearest keeps the dtype.
+    default : float
+        Value of target voxels outside ``array``'s extent.
+
+    Returns
+    -------
+    (resampled, covered)
+        The array on ``target``'s grid and a boolean mask of the target voxels
+        that ``array`` covers.
+    """
+    import SimpleITK as sitk
+
+    if interpolation not in ("linear", "nearest"):
+        raise ValueError(f"interpolation must be 'linear' or 'nearest', not {interpolation!r}")
+    src = to_sitk_image(array, grid)
+    ref = to_sitk_image(np.zeros(target.shape, np.uint8), target)
+    if interpolation == "linear":
+        interp = sitk.sitkLinear
+        out_type = sitk.sitkFloat64 if np.asarray(array).dtype == np.float64 else sitk.sitkFloat32
+    else:
+        interp = sitk.sitkNearestNeighbor
+        out_type = src.GetPixelID()
+    identity = sitk.Transform(3, sitk.sitkIdentity)
+    out = sitk.Resample(src, ref, identity, interp, float(default), out_type)
+    ones = to_sitk_image(np.ones(grid.shape, np.uint8), grid)
+    cov = sitk.Resample(ones, ref, identity, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
+    res = sitk.GetArrayFromImage(out)
+    if np.asarray(array).dtype == bool:
+        res = res.astype(bool)
+    return res, sitk.GetArrayFromImage(cov).astype(bool)
+
+
+def check_frame_of_reference(uid_a: str, uid_b: str, *, allow_different: bool = False) -> str | None:
+    """Say whether two images share a FrameOfReferenceUID (the same patient coordinate system).
+
+    Returns None when they do, or a warning when they do not but ``allow_different``.
+
+    Raises
+    ------
+    GeometryError
+        When the UIDs differ (or one is missing) and ``allow_different`` is False.
+    """
+    if uid_a and uid_a == uid_b:
+        return None
+    if not uid_a or not uid_b:
+        msg = "one image has no FrameOfReferenceUID, so it is unknown whether their patient coordinates agree"
+    else:
+        msg = f"the images have different FrameOfReferenceUIDs ({uid_a} and {uid_b}): their patient coordinates may not agree"
+    if not allow_different:
+        raise GeometryError(msg + "; compare them anyway only if you know they are registered (allow_different_frame)")
+    return msg + "; compared anyway, as asked"
+
+
+# ----------------------------------------------------------------------------- difference
+
+
+def difference_dtype(a: np.dtype | type, b: np.dtype | type) -> np.dtype:
+    """A dtype that holds ``b - a`` exactly for integers (int16 - int16 -> int32) and floats for floats."""
+    a, b = np.dtype(a), np.dtype(b)
+    if a.kind in "biu" and b.kind in "biu":
+        bits = max(a.itemsize, b.itemsize) * 8 + 1
+        for dt in (np.int16, np.int32, np.int64):
+            if np.dtype(dt).itemsize * 8 >= bits:
+                return np.dtype(dt)
+        return np.dtype(np.float64)
+    return np.dtype(np.result_type(a, b, np.float32))
+
+
+def difference(a: np.ndarray, b: np.ndarray, covered: np.ndarray | None = None) -> np.ndarray:
+    """``b - a`` in :func:`difference_dtype` (0 where ``covered`` is False)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise GeometryError(f"images of shapes {a.shape} and {b.shape} are not on one grid")
+    dt = difference_dtype(a.dtype, b.dtype)
+    out = np.subtract(b, a, dtype=dt) if dt.kind == "f" else b.astype(dt) - a.astype(dt)
+    if covered is not None:
+        out[~covered] = 0
+    return out
+
+
+@dataclass
+class DifferenceStats:
+    """Voxel-wise statistics of ``second - first`` over the compared voxels (float64)."""
+
+    n_voxels: int
+    n_compared: int
+    n_differing: int
+    fraction_differing: float
+    max_abs_difference: float
+    mean_difference: float
+    mae: float
+    mse: float
+    rmse: float
+    psnr_db: float
+    pearson: float
+    data_range: float
+    tolerance: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(measure, value) pairs for a table."""
+        return [
+            ("voxels compared", f"{self.n_compared} of {self.n_voxels}"),
+            ("differing voxels", f"{self.n_differing}"),
+            ("fraction differing", f"{self.fraction_differing:.6g}"),
+            ("max |difference|", f"{self.max_abs_difference:.6g}"),
+            ("mean difference", f"{self.mean_difference:.6g}"),
+            ("MAE", f"{self.mae:.6g}"),
+            ("MSE", f"{self.mse:.6g}"),
+            ("RMSE", f"{self.rmse:.6g}"),
+            ("PSNR (dB)", f"{self.psnr_db:.6g}"),
+            ("Pearson r", f"{self.pearson:.6g}"),
+            ("data range (first image)", f"{self.data_range:.6g}"),
+        ]
+
+
+def _slabs(n: int) -> list[slice]:
+    return [slice(s, min(s + _SLAB, n)) for s in range(0, n, _SLAB)] or [slice(0, 0)]
+
+
+def difference_stats(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, *, tolerance: float = 0.0) -> DifferenceStats:
+    """Statistics of ``b - a`` over the voxels where ``mask`` is True (all voxels by default).
+
+    PSNR uses the data range (max - min) of ``a`` over the compared voxels as
+    peak value: ``10 log10(range^2 / MSE)`` (infinite for identical images).
+    Pearson's r is NaN when either image is constant. A voxel differs when
+    ``|b - a| > tolerance``. Everything is accumulated in float64, slab by slab.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise GeometryError(f"images of shapes {a.shape} and {b.shape} are not on one grid")
+    if mask is not None and np.asarray(mask).shape != a.shape:
+        raise GeometryError(f"mask of shape {np.asarray(mask).shape} does not match images of shape {a.shape}")
+    a3 = a.reshape((-1, *a.shape[-2:])) if a.ndim >= 2 else a.reshape(1, 1, -1)
+    b3 = b.reshape(a3.shape)
+    m3 = None if mask is None else np.asarray(mask, bool).reshape(a3.shape)
+
+    def chunks() -> Any:
+        for s in _slabs(a3.shape[0]):
+            x = a3[s].astype(np.float64)
+            y = b3[s].astype(np.float64)
+            if m3 is not None:
+                x, y = x[m3[s]], y[m3[s]]
+            yield x.ravel(), y.ravel()
+
+    n = 0
+    sa = sb = 0.0
+    lo, hi = math.inf, -math.inf
+    for x, y in chunks():
+        n += x.size
+        sa += float(x.sum())
+        sb += float(y.sum())
+        if x.size:
+            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+    if n == 0:
+        raise GeometryError("no voxel to compare (the images do not overlap, or the mask is empty)")
+    ma, mb = sa / n, sb / n
+    sd = sad = sdd = saa = sbb = sab = 0.0
+    mx = 0.0
+    ndiff = 0
+    for x, y in chunks():
+        d = y - x
+        ad = np.abs(d)
+        sd += float(d.sum())
+        sad += float(ad.sum())
+        sdd += float(np.dot(d, d))
+        if d.size:
+            mx = max(mx, float(ad.max()))
+        ndiff += int(np.count_nonzero(ad > tolerance))
+        xc, yc = x - ma, y - mb
+        saa += float(np.dot(xc, xc))
+        sbb += float(np.dot(yc, yc))
+        sab += float(np.dot(xc, yc))
+    mse = sdd / n
+    rng = hi - lo
+    if mse == 0:
+        psnr = math.inf
+    elif rng == 0:
+        psnr = math.nan
+    else:
+        psnr = 10.0 * math.log10(rng * rng / mse)
+    pearson = sab / math.sqrt(saa * sbb) if saa > 0 and sbb > 0 else math.nan
+    return DifferenceStats(
+        n_voxels=int(a.size),
+        n_compared=n,
+        n_differing=ndiff,
+        fraction_differing=ndiff / n,
+        max_abs_difference=mx,
+        mean_difference=sd / n,
+        mae=sad / n,
+        mse=mse,
+        rmse=math.sqrt(mse),
+        psnr_db=psnr,
+        pearson=pearson,
+        data_range=rng,
+        tolerance=tolerance,
+    )
+
+
+def difference_histogram(diff: np.ndarray, mask: np.ndarray | None = None, *, bins: int = 101, limit: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of a difference image over a range symmetric about 0.
+
+    ``limit`` defaults to the largest |difference| (1 if all are 0). Returns
+    ``(counts, edges)`` as :func:`numpy.histogram` does; an odd ``bins`` puts
+    0 in the middle of the centre bin.
+    """
+    d = np.asarray(diff)
+    vals = d[np.asarray(mask, bool)] if mask is not None else d.ravel()
+    if limit is None:
+        limit = float(np.abs(vals).max()) if vals.size else 0.0
+        limit = limit or 1.0
+    edges = np.linspace(-limit, limit, bins + 1)
+    counts = np.zeros(bins, np.int64)
+    step = 1 << 22
+    for s in range(0, vals.size, step):
+        counts += np.histogram(vals[s : s + step].astype(np.float64), bins=edges)[0]
+    return counts, edges
+
+
+# ----------------------------------------------------------------------------- overlap
+
+
+def range_mask(array: np.ndarray, lo: float, hi: float = math.inf) -> np.ndarray:
+    """Boolean mask of the voxels with ``lo <= value <= hi`` (e.g. an HU range)."""
+    if lo > hi:
+        raise ValueError(f"empty range: lower bound {lo} above upper bound {hi}")
+    a = np.asarray(array)
+    m = a >= lo
+    if math.isfinite(hi):
+        m &= a <= hi
+    return m
+
+
+@dataclass
+class OverlapStats:
+    """Overlap of mask B (the second image's) with mask A (the first's, the reference).
+
+    ``false_negative_error`` is the fraction of A missed by B, ``false_positive_error``
+    the fraction of B outside A, ``volume_similarity`` is 2 (|B| - |A|) / (|A| + |B|).
+    ``hausdorff_mm`` is the largest distance from a voxel of one mask to the other
+    mask, ``mean_hausdorff_mm`` SimpleITK's average Hausdorff distance.
+    """
+
+    voxels_a: int
+    voxels_b: int
+    voxels_both: int
+    volume_a_ml: float
+    volume_b_ml: float
+    dice: float
+    jaccard: float
+    volume_similarity: float
+    false_negative_error: float
+    false_positive_error: float
+    hausdorff_mm: float
+    mean_hausdorff_mm: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("voxels in mask A / B / both", f"{self.voxels_a} / {self.voxels_b} / {self.voxels_both}"),
+            ("volume A (ml)", f"{self.volume_a_ml:.6g}"),
+            ("volume B (ml)", f"{self.volume_b_ml:.6g}"),
+            ("Dice", f"{self.dice:.6g}"),
+            ("Jaccard", f"{self.jaccard:.6g}"),
+            ("volume similarity", f"{self.volume_similarity:.6g}"),
+            ("false negative error", f"{self.false_negative_error:.6g}"),
+            ("false positive error", f"{self.false_positive_error:.6g}"),
+            ("Hausdorff distance (mm)", f"{self.hausdorff_mm:.6g}"),
+            ("mean Hausdorff distance (mm)", f"{self.mean_hausdorff_mm:.6g}"),
+        ]
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, ...]:
+    idx = [np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax))) for ax in range(mask.ndim)]
+    return tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
+
+
+def overlap(mask_a: np.ndarray, mask_b: np.ndarray, grid: Grid) -> OverlapStats:
+    """Dice, Jaccard, volume similarity, false negative/positive error and Hausdorff distance of two masks.
+
+    Both masks lie on ``grid`` (whose spacing gives distances in mm). Mask A
+    is the reference. With an empty mask, the overlap measures are 0 (or NaN
+    when both are empty) and the Hausdorff distances NaN.
+    """
+    import SimpleITK as sitk
+
+    a = np.asarray(mask_a, bool)
+    b = np.asarray(mask_b, bool)
+    if a.shape != b.shape or a.shape != grid.shape:
+        raise GeometryError(f"masks of shapes {a.shape} and {b.shape} are not on the grid {grid.shape}")
+    na, nb = int(a.sum()), int(b.sum())
+    both = int(np.count_nonzero(a & b))
+    vox_ml = grid.voxel_volume_mm3 / 1000.0
+    nan = math.nan
+    if na == 0 or nb == 0:
+        empty = na == 0 and nb == 0
+        return OverlapStats(na, nb, both, na * vox_ml, nb * vox_ml, nan if empty else 0.0, nan if empty else 0.0,
+                            nan if empty else 2.0 * (nb - na) / (na + nb), nan if na == 0 else 1.0, nan if nb == 0 else 1.0, nan, nan)  # fmt: skip
+    # crop to the union's bounding box: counts and distances between the masks are unchanged
+    box = _bbox(a | b)
+    pad = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, a.shape, strict=True))
+    origin_idx = np.array([s.start for s in pad] + [1.0])
+    sub_aff = grid.affine.copy()
+    sub_aff[:, 3] = grid.affine @ origin_idx
+    sub = Grid(tuple(s.stop - s.start for s in pad), sub_aff)  # type: ignore[arg-type]
+    ia = to_sitk_image(a[pad].astype(np.uint8), sub)
+    ib = to_sitk_image(b[pad].astype(np.uint8), sub)
+    lo = sitk.LabelOverlapMeasuresImageFilter()
+    lo.Execute(ib, ia)  # source = B, target = A (the reference)
+    hd = sitk.HausdorffDistanceImageFilter()
+    hd.Execute(ia, ib)
+    return OverlapStats(
+        voxels_a=na,
+        voxels_b=nb,
+        voxels_both=both,
+        volume_a_ml=na * vox_ml,
+        volume_b_ml=nb * vox_ml,
+        dice=float(lo.GetDiceCoefficient()),
+        jaccard=float(lo.GetJaccardCoefficient()),
+        volume_similarity=float(lo.GetVolumeSimilarity()),
+        false_negative_error=float(lo.GetFalseNegativeError()),
+        false_positive_error=float(lo.GetFalsePositiveError()),
+        hausdorff_mm=float(hd.GetHausdorffDistance()),
+        mean_hausdorff_mm=float(hd.GetAverageHausdorffDistance()),
+    )
+
+
+# ----------------------------------------------------------------------------- the whole comparison
+
+
+@dataclass
+class ImageComparison:
+    """Everything :func:`compare_arrays` finds: the second image on the first's grid, the
+    difference, its statistics and histogram, and the masks' overlap."""
+
+    grid: Grid
+    resampled: bool
+    interpolation: str
+    covered: np.ndarray = field(repr=False)
+    second: np.ndarray = field(repr=False)
+    difference: np.ndarray = field(repr=False)
+    stats: DifferenceStats
+    histogram: tuple[np.ndarray, np.ndarray] = field(repr=False)
+    overlap: OverlapStats | None = None
+    mask_a: np.ndarray | None = field(default=None, repr=False)
+    mask_b: np.ndarray | None = field(default=None, repr=False)
+    mask_description: str = ""
+    messages: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(section, measure, value) rows for a table or CSV."""
+        out = [("grid", "first image", self.grid.describe())]
+        out.append(("grid", "second image", f"resampled onto the first ({self.interpolation})" if self.resampled else "same grid"))
+        out += [("difference (B - A)", k, v) for k, v in self.stats.rows()]
+        if self.overlap is not None:
+            out += [(f"overlap: {self.mask_description}", k, v) for k, v in self.overlap.rows()]
+        out += [("note", "", m) for m in self.messages]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        counts, edges = self.histogram
+        return {
+            "shape": list(self.grid.shape),
+            "spacing": [round(s, 6) for s in self.grid.spacing],
+            "resampled": self.resampled,
+            "interpolation": self.interpolation,
+            "difference_dtype": str(self.difference.dtype),
+            "stats": self.stats.to_dict(),
+            "histogram": {"counts": counts.tolist(), "edges": [float(e) for e in edges]},
+            "mask": self.mask_description or None,
+            "overlap": self.overlap.to_dict() if self.overlap else None,
+            "messages": list(self.messages),
+        }
+
+
+def compare_arrays(
+    a: np.ndarray,
+    grid_a: Grid,
+    b: np.ndarray,
+    grid_b: Grid,
+    *,
+    interpolation: str = "linear",
+    hu_range: tuple[float, float] | None = None,
+    labels: tuple[np.ndarray, np.ndarray] | None = None,
+    label_grids: tuple[Grid, Grid] | None = None,
+    tolerance: float = 0.0,
+    frame_of_reference: tuple[str, str] | None = None,
+    allow_different_frame: bool = False,
+    bins: int = 101,
+    progress: Callable[[str], None] | None = None,
+) -> ImageComparison:
+    """Compare image ``b`` with image ``a`` on ``a``'s grid.
+
+    Parameters
+    ----------
+    a, b : ndarray
+        3-D images (slices, rows, columns) on ``grid_a`` and ``grid_b``.
+    interpolation : {"linear", "nearest"}
+        How ``b`` is resampled when the grids differ.
+    hu_range : (lo, hi), optional
+        Masks ``lo <= value <= hi`` of both images (``b`` after resampling) for the overlap measures.
+    labels : (label_a, label_b), optional
+        Two label images (non-zero = inside) instead of an HU range; resampled
+        with nearest neighbour onto ``grid_a`` (from ``label_grids``, default
+        ``grid_a`` and ``grid_b``).
+    tolerance : float
+        A voxel differs when ``|b - a| > tolerance``.
+    frame_of_reference : (uid_a, uid_b), optional
+        Checked with :func:`check_frame_of_reference`.
+
+    Raises
+    ------
+    GeometryError
+        When the frames of reference differ without ``allow_different_frame``,
+        or when ``b`` does not overlap ``a`` in space.
+    """
+    say = progress or (lambda _msg: None)
+    messages: list[str] = []
+    if frame_of_reference is not None:
+        w = check_frame_of_reference(*frame_of_reference, allow_different=allow_different_frame)
+        if w:
+            messages.append(w)
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.ndim != 3 or b.ndim != 3:
+        raise GeometryError(f"images must be 3-D (slices, rows, columns), not {a.ndim}-D and {b.ndim}-D")
+    resampled = not grid_a.same_as(grid_b)
+    if resampled:
+        say("resampling")
+        b_on_a, covered = resample_to(b, grid_b, grid_a, interpolation=interpolation)
+        if not covered.any():
+            raise GeometryError(
+                f"the images do not overlap in space: the first is {grid_a.describe()}, the second {grid_b.describe()}"
+            )
+        messages.append(
+            f"the grids differ (first {grid_a.describe()}, second {grid_b.describe()}): the second image was resampled "
+            f"onto the first's grid ({interpolation}); {int(covered.sum())} of {covered.size} voxels are covered by both"
+        )
+    else:
+        b_on_a, covered = b, np.ones(a.shape, bool)
+    say("difference")
+    diff = difference(a, b_on_a, covered)
+    mask = None if covered.all() else covered
+    stats = difference_stats(a, b_on_a, mask, tolerance=tolerance)
+    hist = difference_histogram(diff, mask, bins=bins)
+    ov = ma = mb = None
+    desc = ""
+    if labels is not None:
+        say("overlap")
+        la, lb = labels
+        ga, gb = label_grids or (grid_a, grid_b)
+        la = np.asarray(la)
+        if not ga.same_as(grid_a):
+            la, _ = resample_to(la, ga, grid_a, interpolation="nearest")
+        lb = np.asarray(lb)
+        if not gb.same_as(grid_a):
+            lb, _ = resample_to(lb, gb, grid_a, interpolation="nearest")
+        ma, mb = (la != 0) & covered, (lb != 0) & covered
+        desc = "label images (non-zero)"
+    elif hu_range is not None:
+        say("overlap")
+        lo, hi = hu_range
+        ma, mb = range_mask(a, lo, hi) & covered, range_mask(b_on_a, lo, hi) & covered
+        desc = f"{lo:g} <= value <= {hi:g}" if math.isfinite(hi) else f"value >= {lo:g}"
+    if ma is not None and mb is not None:
+        ov = overlap(ma, mb, grid_a)
+    return ImageComparison(
+        grid=grid_a,
+        resampled=resampled,
+        interpolation=interpolation if resampled else "none",
+        covered=covered,
+        second=b_on_a,
+        difference=diff,
+        stats=stats,
+        histogram=hist,
+        overlap=ov,
+        mask_a=ma,
+        mask_b=mb,
+        mask_description=desc,
+        messages=messages,
+    )
+
+
+def compare_volumes(
+    a: Volume,
+    b: Volume,
+    *,
+    interpolation: str = "linear",
+    hu_range: tuple[float, float] | None = None,
+    tolerance: float = 0.0,
+    allow_different_frame: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ImageComparison:
+    """Load two 3-D volumes and :func:`compare_arrays` them (``b`` onto ``a``'s grid)."""
+    from .load import load_volume
+
+    for v in (a, b):
+        if not v.is_image or v.ndim != 3:
+            raise GeometryError(f"series {v.key} ({v.series_description!r}) is not a 3-D image volume (shape {v.shape})")
+    if progress:
+        progress("loading")
+    arr_a = load_volume(a)
+    arr_b = load_volume(b)
+    return compare_arrays(
+        arr_a,
+        Grid.from_volume(a),
+        arr_b,
+        Grid.from_volume(b),
+        interpolation=interpolation,
+        hu_range=hu_range,
+        tolerance=tolerance,
+        frame_of_reference=(a.frame_of_reference_uid, b.frame_of_reference_uid),
+        allow_different_frame=allow_different_frame,
+        progress=progress,
+    )
