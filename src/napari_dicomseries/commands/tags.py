@@ -1,0 +1,64 @@
+"""``tags DIR --series N``: which tags are constant over the slices of one volume and which vary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .. import open_folder
+from ..compare import DEFAULT_TOLERANCE, iter_text_rows, select_volume, volume_tags
+from ._table import format_table
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "tags",
+        help="tags of one volume: constant ones with their value, varying ones with their range",
+        description=__doc__,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folder(s) or file(s) to scan")
+    p.add_argument("--series", "-s", required=True, metavar="N", help="series number, volume key (3.2) or SeriesInstanceUID")
+    p.add_argument("--varying", action="store_true", help="show only the tags that vary between slices")
+    p.add_argument("--tag", metavar="KEYWORD", help="print this tag's value for every slice (keyword, key or (gggg,eeee))")
+    p.add_argument("--search", metavar="TEXT", default="", help="only tags whose keyword, name or number matches")
+    p.add_argument("--private", action="store_true", help="include private tags, with their private creator")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help=f"numbers closer than this are equal (default {DEFAULT_TOLERANCE:g})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    root = args.paths[0] if len(args.paths) == 1 else args.paths
+    volumes, _ = open_folder(root, progress=False if args.json else None)
+    vol = select_volume(volumes, args.series)
+    vt = volume_tags(vol, private=args.private, tolerance=args.tolerance)
+    rows = vt.varying if args.varying else vt.rows
+    if args.search:
+        rows = [r for r in rows if r.info.matches(args.search)]
+    if args.tag:
+        try:
+            row = vt.row(args.tag)
+        except KeyError as exc:
+            from ..errors import DicomSeriesError
+
+            raise DicomSeriesError(f"volume {vol.key} has no tag {args.tag!r}") from exc
+        values = vt.per_frame_values(row.info.key)
+        if args.json:
+            print(json.dumps({"volume": vol.key, "tag": row.to_dict(), "frames": [
+                {"file": f, "frame": i, "value": v} for (f, i), v in zip(vt.frames.frames, values, strict=True)
+            ]}, indent=2))  # fmt: skip
+            return 0
+        print(f"{row.info.key} {row.info.tag} ({row.info.name}) in volume {vol.key} {vol.series_description!r}:")
+        table = [[n + 1, v, f, i + 1] for n, ((f, i), v) in enumerate(zip(vt.frames.frames, values, strict=True))]
+        print(format_table(["slice", "value", "file", "frame"], table, max_width=80))
+        return 0
+    if args.json:
+        d = vt.to_dict()
+        d["tags"] = [r.to_dict() for r in rows]
+        print(json.dumps(d, indent=2))
+        return 0
+    n_var = len(vt.varying)
+    print(f"volume {vol.key} {vol.series_description!r}: {vt.n_frames} frame(s), {len(vt.rows)} tags, {n_var} vary between frames")
+    print(format_table(["tag", "keyword", "name", "VR", "status", "value", "min", "max"], list(iter_text_rows(rows)), max_width=60))
+    return 0
