@@ -1,0 +1,126 @@
+"""Gaps core module: find missing slices / irregular spacing, split there, resample to uniform spacing (headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from napari_dicomseries import open_folder
+from napari_dicomseries.gaps import Geometry, find_gaps, resample_uniform, slice_distances, split_at_gaps
+from napari_dicomseries.load import load_volume
+from napari_dicomseries.synthetic import STUDY_SERIES, write_series
+
+SPEC = STUDY_SERIES[0]  # 5 mm STANDARD: at scale 0.125 nine 40 mm slices, z = -320 ... 0
+
+
+def _write(tmp_path: Path) -> list[Path]:
+    out = tmp_path / "series"
+    out.mkdir()
+    return write_series(out, SPEC, scale=0.125)
+
+
+def _z(path: Path) -> float:
+    return float(pydicom.dcmread(path, stop_before_pixels=True).ImagePositionPatient[2])
+
+
+def _one_volume(folder: Path):
+    vols = [v for v in open_folder(folder)[0] if v.is_image]
+    assert len(vols) == 1
+    return vols[0]
+
+
+def test_regular_volume_has_no_gaps(tmp_path: Path) -> None:
+    _write(tmp_path)
+    v = _one_volume(tmp_path / "series")
+    assert find_gaps(v) == []
+    assert split_at_gaps(v) == [v]
+    arr = load_volume(v)
+    out, geo = resample_uniform(v, arr)
+    assert out is arr
+    assert geo == Geometry.of(v)
+
+
+def test_missing_slices_split_and_resample(tmp_path: Path) -> None:
+    paths = _write(tmp_path)
+    by_z = sorted(paths, key=_z)  # z = -320, -280, ..., 0
+    zs = [_z(p) for p in by_z]
+    # remove the slices at z = -200 and -160: a gap of 3 steps between -240 and -120
+    for p in by_z[3:5]:
+        p.unlink()
+    v = _one_volume(tmp_path / "series")
+    assert v.n_slices == 7
+    assert any(w.startswith("missing 2 slices") for w in v.warnings)
+    gaps = find_gaps(v)
+    assert len(gaps) == 1
+    assert gaps[0].index == 2 and gaps[0].missing == 2
+    assert gaps[0].step == pytest.approx(120.0) and gaps[0].usual == pytest.approx(40.0)
+    np.testing.assert_allclose(slice_distances(v), [zs[i] for i in (0, 1, 2, 5, 6, 7, 8)])
+
+    parts = split_at_gaps(v)
+    assert [p.n_slices for p in parts] == [3, 4]
+    assert [p.key for p in parts] == [f"{v.key}.part1", f"{v.key}.part2"]
+    for p in parts:
+        assert not any(w.startswith("missing") for w in p.warnings)
+        assert p.spacing[0] == pytest.approx(40.0)
+        assert "gaps" in p.split_reason
+        # every slice of a part lies where its file says (independent pydicom read)
+        for k, f in enumerate(p.frames):
+            ipp = [float(x) for x in pydicom.dcmread(f.path, stop_before_pixels=True).ImagePositionPatient]
+            np.testing.assert_allclose(p.world_position((k, 0, 0)), ipp, atol=1e-6)
+    assert parts[1].origin[2] == pytest.approx(-120.0)
+    # parts load like any volume, and hold the original slices
+    full = load_volume(v)
+    np.testing.assert_array_equal(np.concatenate([load_volume(p) for p in parts]), full)
+
+    out, geo = resample_uniform(v, full)
+    assert out.dtype == full.dtype
+    assert out.shape == (9, 64, 64) and geo.shape == out.shape
+    assert geo.spacing[0] == pytest.approx(40.0)
+    np.testing.assert_allclose(geo.origin, v.origin)
+    np.testing.assert_allclose(geo.slice_step, (0, 0, 40.0), atol=1e-9)
+    # kept slices are untouched; a filled slice is the linear mix of its neighbours
+    np.testing.assert_array_equal(out[[0, 1, 2, 5, 6, 7, 8]], full)
+    a, b = full[2].astype(np.float64), full[3].astype(np.float64)
+    np.testing.assert_array_equal(out[3], np.rint(a * 2 / 3 + b / 3).astype(np.int16))
+    # the affine puts slice 5 back at z = -120, where its file says
+    assert (geo.affine_lps() @ [5, 0, 0, 1])[2] == pytest.approx(zs[5])
+
+
+def test_irregular_spacing_split_and_resample(tmp_path: Path) -> None:
+    paths = _write(tmp_path)
+    by_z = sorted(paths, key=_z)
+    # move the slice at z = -200 up by 10 mm: steps 50 and 30 instead of 40
+    ds = pydicom.dcmread(by_z[3])
+    ipp = [float(x) for x in ds.ImagePositionPatient]
+    ds.ImagePositionPatient = [ipp[0], ipp[1], ipp[2] + 10.0]
+    ds.save_as(by_z[3])
+    v = _one_volume(tmp_path / "series")
+    gaps = find_gaps(v)
+    assert [(g.index, g.missing) for g in gaps] == [(2, None), (3, None)]
+    assert [g.step for g in gaps] == pytest.approx([50.0, 30.0])
+    parts = split_at_gaps(v)
+    assert [p.n_slices for p in parts] == [3, 1, 5]
+    assert parts[1].origin[2] == pytest.approx(-190.0)
+    full = load_volume(v)
+    out, geo = resample_uniform(v, full)
+    assert out.shape == (9, 64, 64)
+    # the target at z = -200 lies between the slices at -240 and -190: weights 0.2 / 0.8
+    mix = np.rint(full[2].astype(np.float64) * 0.2 + full[3].astype(np.float64) * 0.8)
+    np.testing.assert_allclose(out[3], mix, atol=1)
+
+
+def test_split_4d_cuts_every_time_point(shared_data: Path) -> None:
+    v = _one_volume(shared_data / "enhanced_siemens_xa10")
+    assert v.ndim == 4
+    assert find_gaps(v) == []  # a real regular series: nothing to cut
+    assert split_at_gaps(v) == [v]
+
+
+def test_resample_rejects_wrong_shape(tmp_path: Path) -> None:
+    _write(tmp_path)
+    v = _one_volume(tmp_path / "series")
+    with pytest.raises(ValueError, match="does not match"):
+        resample_uniform(v, np.zeros((2, 2, 2)))
