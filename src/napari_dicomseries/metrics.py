@@ -419,6 +419,9 @@ class OverlapStats:
 
     ``false_negative_error`` is the fraction of A missed by B, ``false_positive_error``
     the fraction of B outside A, ``volume_similarity`` is 2 (|B| - |A|) / (|A| + |B|).
+    (the definitions of Tustison and Gee, 2009: ``false_positive_error`` is
+    SimpleITK's false discovery rate, since its "false positive error" is now
+    FP / (FP + TN), a number that depends on the field of view).
     ``hausdorff_mm`` is the largest distance from a voxel of one mask to the other
     mask, ``mean_hausdorff_mm`` SimpleITK's average Hausdorff distance.
     """
@@ -503,7 +506,9 @@ def overlap(mask_a: np.ndarray, mask_b: np.ndarray, grid: Grid) -> OverlapStats:
         jaccard=float(lo.GetJaccardCoefficient()),
         volume_similarity=float(lo.GetVolumeSimilarity()),
         false_negative_error=float(lo.GetFalseNegativeError()),
-        false_positive_error=float(lo.GetFalsePositiveError()),
+        # ITK's FalsePositiveError is now FP / (FP + TN), which depends on the field of view (and on
+        # the crop above); the classic false positive error |B \\ A| / |B| is its false discovery rate
+        false_positive_error=float(lo.GetFalseDiscoveryRate()),
         hausdorff_mm=float(hd.GetHausdorffDistance()),
         mean_hausdorff_mm=float(hd.GetAverageHausdorffDistance()),
     )

@@ -1,0 +1,238 @@
+"""Tag comparison: constant and varying tags of one volume, differences between two volumes, CLI twins.
+
+Expected values come from the files themselves, read independently with pydicom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.datadict import dictionary_description
+
+from napari_dicomseries import open_folder
+from napari_dicomseries.cli import main
+from napari_dicomseries.compare import TagInfo, TagValue, diff_volumes, select_volume, values_equal, volume_tags
+from napari_dicomseries.errors import SeriesNotFoundError
+from napari_dicomseries.synthetic import STUDY_SERIES
+
+from .conftest import tree_digest
+
+
+@pytest.fixture(scope="module")
+def study(synthetic_study: Path) -> dict[int, object]:
+    volumes, _ = open_folder(synthetic_study)
+    return {v.series_number: v for v in volumes}
+
+
+@pytest.fixture(scope="module")
+def headers(synthetic_study: Path) -> dict[int, list[pydicom.Dataset]]:
+    """The synthetic study's headers by series number, read with pydicom, sorted by z (array order)."""
+    out: dict[int, list[pydicom.Dataset]] = {}
+    for p in synthetic_study.iterdir():
+        ds = pydicom.dcmread(p, stop_before_pixels=True)
+        out.setdefault(int(ds.SeriesNumber), []).append(ds)
+    for v in out.values():
+        v.sort(key=lambda d: float(d.ImagePositionPatient[2]))
+    return out
+
+
+def _row(diff, keyword):
+    return next(r for r in diff.rows if (r.info.keyword or r.info.key) == keyword and not r.info.path)
+
+
+# ----------------------------------------------------------------------------- two volumes
+
+
+def test_standard_vs_lung_differ_in_kernel_window_description(study, headers) -> None:
+    std, lung = study[2], study[3]
+    d = diff_volumes(std, lung)
+    shown = d.keywords()
+    assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription", "SeriesNumber", "SeriesInstanceUID"} <= shown
+    # per-instance identifiers are hidden unless asked, and the same grid is not a difference
+    assert not shown & {"SOPInstanceUID", "InstanceNumber", "ImagePositionPatient", "SliceLocation", "MediaStorageSOPInstanceUID"}
+    assert not shown & {"SliceThickness", "PixelSpacing", "Rows", "Columns", "(volume) slices", "Modality", "StudyInstanceUID"}
+    with_ids = d.keywords(identifiers=True)
+    assert {"SOPInstanceUID", "MediaStorageSOPInstanceUID"} <= with_ids
+    assert "ImagePositionPatient" not in with_ids  # same positions slice by slice
+    assert _row(d, "ImagePositionPatient").status == "same"
+    # the values are what pydicom reads from the files
+    a, b = headers[2][0], headers[3][0]
+    for kw in ("ConvolutionKernel", "SeriesDescription", "SeriesInstanceUID"):
+        r = _row(d, kw)
+        assert (r.value_a, r.value_b) == (str(a.get(kw)), str(b.get(kw)))
+    for kw in ("WindowCenter", "WindowWidth"):
+        r = _row(d, kw)
+        assert (float(r.value_a), float(r.value_b)) == (float(a.get(kw)), float(b.get(kw)))
+    assert _row(d, "ConvolutionKernel").status == "different"
+    assert _row(d, "Modality").status == "same"
+    # names come from the DICOM dictionary
+    for r in d.rows:
+        if r.info.tag and not r.info.is_private:
+            assert r.info.name == dictionary_description(int(r.info.tag[1:5] + r.info.tag[6:10], 16))
+
+
+def test_thick_vs_thin_differ_in_thickness_and_slice_count(study, headers) -> None:
+    d = diff_volumes(study[2], study[4])
+    shown = d.keywords()
+    assert {"SliceThickness", "(volume) slices", "SeriesDescription"} <= shown
+    assert "ConvolutionKernel" not in shown and "WindowCenter" not in shown
+    r = _row(d, "SliceThickness")
+    assert (float(r.value_a), float(r.value_b)) == (float(headers[2][0].SliceThickness), float(headers[4][0].SliceThickness))
+    r = _row(d, "(volume) slices")
+    assert (int(r.value_a), int(r.value_b)) == (len(headers[2]), len(headers[4]))
+    assert r.info.category == "volume"
+    # geometry first: derived volume rows, then geometry tags, then the rest
+    cats = [r.info.category for r in d.filtered()]
+    assert cats == sorted(cats, key=lambda c: {"volume": 0, "geometry": 1}.get(c, 2))
+    assert _row(d, "SliceThickness").info.category == "geometry"
+    # every differing row, and nothing else, in the CSV
+    csv_text = d.to_csv()
+    assert csv_text.splitlines()[0].startswith("category,tag,keyword")
+    assert len(csv_text.strip().splitlines()) == 1 + len(d.filtered())
+
+
+def test_diff_shows_all_rows_and_searches(study) -> None:
+    d = diff_volumes(study[2], study[3])
+    everything = d.filtered(show_all=True, identifiers=True)
+    assert len(everything) == len(d.rows) > len(d.filtered())
+    assert {r.info.keyword for r in d.filtered(query="kernel")} == {"ConvolutionKernel"}
+    assert {r.info.keyword for r in d.filtered(show_all=True, query="(0028,1050)")} == {"WindowCenter"}
+    assert {r.info.keyword for r in d.filtered(show_all=True, query="00181210")} == {"ConvolutionKernel"}
+    group_0028 = d.filtered(show_all=True, query="0028")
+    assert group_0028 and all(r.info.group == 0x0028 for r in group_0028)
+
+
+def test_numeric_tolerance(synthetic_study: Path, tmp_path: Path) -> None:
+    """A DS value off by 1e-5 in one slice is constant with the default tolerance, varying with a tighter one."""
+    series2 = [p for p in synthetic_study.iterdir() if int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber) == 2]
+    for p in series2:
+        shutil.copy(p, tmp_path / p.name)
+    ds = pydicom.dcmread(tmp_path / series2[0].name)
+    ds.SliceThickness = "5.00001"
+    ds.save_as(tmp_path / series2[0].name)
+    (vol,) = open_folder(tmp_path)[0]
+    assert volume_tags(vol).row("SliceThickness").constant
+    tight = volume_tags(vol, tolerance=1e-6).row("SliceThickness")
+    assert not tight.constant and tight.n_distinct == 2
+    assert (float(tight.minimum), float(tight.maximum)) == (5.0, 5.00001)
+    assert values_equal(TagValue("1", (1.0,)), TagValue("1.00001", (1.00001,)), 1e-4)
+    assert not values_equal(TagValue("1", (1.0,)), TagValue("1.001", (1.001,)), 1e-4)
+    assert not values_equal(TagValue("1\\2", (1.0, 2.0)), TagValue("1", (1.0,)), 1e-4)
+
+
+# ----------------------------------------------------------------------------- one volume
+
+
+def test_within_volume_constant_and_varying(study, headers) -> None:
+    vol = study[2]
+    files = headers[2]
+    vt = volume_tags(vol)
+    assert vt.n_frames == len(files)
+    ipp = vt.row("ImagePositionPatient")
+    assert not ipp.constant and ipp.n_distinct == len(files)
+    kernel = vt.row("ConvolutionKernel")
+    assert kernel.constant and kernel.value == str(files[0].ConvolutionKernel)
+    assert vt.row("PixelSpacing").constant
+    # per-slice values of a varying tag, in array order (ascending z), as pydicom reads them
+    assert [float(x) for x in vt.per_frame_values("SliceLocation")] == [float(d.SliceLocation) for d in files]
+    inst = vt.row("InstanceNumber")
+    assert (int(inst.minimum), int(inst.maximum)) == (min(int(d.InstanceNumber) for d in files), max(int(d.InstanceNumber) for d in files))
+    varying = {r.info.keyword for r in vt.varying}
+    assert varying == {"ImagePositionPatient", "SliceLocation", "InstanceNumber", "SOPInstanceUID", "MediaStorageSOPInstanceUID"}
+    # every top-level tag of the file is a row
+    assert {e.keyword for e in files[0] if e.tag != 0x7FE00010} <= {r.info.keyword for r in vt.rows}
+
+
+def test_enhanced_multiframe_per_frame_rows(shared_data: Path) -> None:
+    folder = shared_data / "enhanced_siemens_xa10"
+    before = tree_digest(folder)
+    (vol,) = [v for v in open_folder(folder)[0] if v.is_image]
+    vt = volume_tags(vol)
+    assert vt.n_frames == 24  # 4 files x 6 frames
+    per_frame = [r for r in vt.rows if r.info.per_frame]
+    assert per_frame and all(r.info.key.startswith("PerFrameFunctionalGroupsSequence.") for r in per_frame)
+    key = "PerFrameFunctionalGroupsSequence.PlanePositionSequence[0].ImagePositionPatient"
+    ipp = next(r for r in vt.rows if r.info.key == key)
+    assert not ipp.constant and ipp.n_distinct == 6 and ipp.info.keyword == "ImagePositionPatient"
+    tpi = next(r for r in vt.rows if r.info.key.endswith("FrameContentSequence[0].TemporalPositionIndex"))
+    assert not tpi.constant and tpi.n_distinct == 4
+    # each frame's value is the one in its own per-frame item, read with pydicom
+    datasets = {p: pydicom.dcmread(p, stop_before_pixels=True) for p in {f for f, _ in vt.frames.frames}}
+    got = vt.per_frame_values(key)
+    for (path, index), value in zip(vt.frames.frames, got, strict=True):
+        item = datasets[path].PerFrameFunctionalGroupsSequence[index]
+        want = [float(x) for x in item.PlanePositionSequence[0].ImagePositionPatient]
+        assert [float(x) for x in value.split("\\")] == pytest.approx(want, abs=1e-4)
+    # the per-frame sequence does not appear as one flat item per frame count
+    assert not any(r.info.key.startswith("PerFrameFunctionalGroupsSequence[") for r in vt.rows)
+    assert tree_digest(folder) == before
+
+
+def test_private_tags_with_creator(shared_data: Path) -> None:
+    folder = shared_data / "ct_ge_lightspeed_lung"
+    (vol,) = open_folder(folder)[0]
+    assert not any(r.info.is_private for r in volume_tags(vol).rows)
+    vt = volume_tags(vol, private=True)
+    private = [r for r in vt.rows if r.info.is_private and (r.info.element or 0) >= 0x1000 and not r.info.path]
+    assert private
+    ds = pydicom.dcmread(vol.files[0].path, stop_before_pixels=True)
+    for r in private[:50]:
+        g, e = r.info.group, r.info.element
+        assert r.info.private_creator == str(ds[(g, e >> 8)].value)
+        assert r.info.keyword == ""
+
+
+def test_tag_info_matching() -> None:
+    info = TagInfo("SliceThickness", "(0018,0050)", "SliceThickness", "Slice Thickness", "DS", category="geometry")
+    assert info.matches("0018,0050") and info.matches("(0018,0050)") and info.matches("0x00180050") and info.matches("0018")
+    assert info.matches("thick") and info.matches("Slice Thick")
+    assert not info.matches("0028") and not info.matches("kernel")
+
+
+# ----------------------------------------------------------------------------- selection and CLI
+
+
+def test_select_volume(study) -> None:
+    vols = list(study.values())
+    assert select_volume(vols, "3") is study[3]
+    assert select_volume(vols, 4) is study[4]
+    assert select_volume(vols, study[5].series_instance_uid) is study[5]
+    with pytest.raises(SeriesNotFoundError, match=r"no series '42'.*2 \(5mm STANDARD\)"):
+        select_volume(vols, "42")
+    # a series split into two volumes: the number is ambiguous, the keys are not
+    a = dataclasses.replace(study[3], key="3.1")
+    b = dataclasses.replace(study[3], key="3.2")
+    with pytest.raises(SeriesNotFoundError, match=r"3\.1, 3\.2"):
+        select_volume([study[2], a, b], "3")
+    assert select_volume([study[2], a, b], "3.2") is b
+
+
+def test_cli_diff_and_tags(synthetic_study: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digest(synthetic_study)
+    assert main(["diff", str(synthetic_study), "2", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    kws = {t["keyword"] for t in out["tags"]}
+    assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription"} <= kws
+    assert "SOPInstanceUID" not in kws and all(t["status"] != "same" for t in out["tags"])
+    assert main(["diff", str(synthetic_study), "2", "4", "--all", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    status = {t["keyword"]: t["status"] for t in out["tags"] if not t["key"].count(".")}
+    assert status["SliceThickness"] == "different" and status["ConvolutionKernel"] == "same" and "SOPInstanceUID" in status
+    assert main(["diff", str(synthetic_study), "2", "99"]) == 2
+    err = capsys.readouterr().err
+    assert "no series '99'" in err and "5 (1.25mm LUNG)" in err
+    assert main(["tags", str(synthetic_study), "--series", "4", "--varying", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_frames"] == int(round(320 / (STUDY_SERIES[2].thickness / 0.125))) + 1
+    assert {t["keyword"] for t in out["tags"]} == {"ImagePositionPatient", "SliceLocation", "InstanceNumber", "SOPInstanceUID", "MediaStorageSOPInstanceUID"}
+    assert main(["tags", str(synthetic_study), "-s", "2", "--tag", "SliceLocation"]) == 0
+    text = capsys.readouterr().out
+    assert "-320" in text and text.count(".dcm") == 9
+    assert main(["tags", str(synthetic_study), "-s", "2"]) == 0
+    assert "ConvolutionKernel" in capsys.readouterr().out
+    assert tree_digest(synthetic_study) == before
