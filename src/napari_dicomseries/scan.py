@@ -10,7 +10,9 @@ and a :class:`Skipped` entry with a reason for everything else.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 import sys
 import warnings
@@ -74,6 +76,10 @@ ENHANCED_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.2.2": "Legacy Converted Enhanced CT Image Storage",
     "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR Image Storage",
 }
+#: Largest |cos| between the row and column directions of ImageOrientationPatient still taken as perpendicular.
+ORTHOGONALITY_TOLERANCE = 0.01
+DEFLATE = "1.2.840.10008.1.2.1.99"
+_NATIVE_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"}
 _VRS = {
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
     b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
@@ -193,9 +199,32 @@ def iter_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         if os.path.isdir(p):
             yield from _walk(p, recursive)
         elif os.path.lexists(p):
-            yield p, None if os.path.exists(p) else "broken symbolic link"
+            yield p, None if os.path.exists(p) else _link_problem(p)
         else:
             yield p, "no such file or directory"
+
+
+def _link_problem(path: str) -> str:
+    """Why a symbolic link cannot be followed: a loop, or a missing target."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (the link points back to itself)"
+    return "broken symbolic link (its target does not exist)"
+
+
+def _not_regular(path: str) -> str | None:
+    """Why ``path`` is not a regular file (a named pipe, socket or device would block or never end), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # reported when the file is opened
+    if stat.S_ISREG(mode):
+        return None
+    kind = "named pipe (FIFO)" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device" if (
+        stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "special file"  # fmt: skip
+    return f"not a regular file but a {kind}: not read"
 
 
 def _walk(root: str, recursive: bool) -> Iterator[tuple[str, str | None]]:
@@ -228,7 +257,7 @@ def _walk(root: str, recursive: bool) -> Iterator[tuple[str, str | None]]:
             except OSError:
                 pass
             if e.is_symlink() and not os.path.exists(e.path):
-                yield e.path, "broken symbolic link"
+                yield e.path, _link_problem(e.path)
             else:
                 yield e.path, None
         stack.extend(reversed(subdirs))
@@ -252,6 +281,8 @@ def _looks_like_raw_dataset(head: bytes) -> bool:
 
 def is_dicom(path: str | os.PathLike[str]) -> bool:
     """Cheap test: does the file start like DICOM (preamble + ``DICM``, or a raw data set)?"""
+    if _not_regular(os.fspath(path)):
+        return False
     try:
         with open(path, "rb") as fh:
             head = fh.read(132)
@@ -343,7 +374,101 @@ def _orientation(v: Any) -> tuple[float, float, float, float, float, float] | No
     c = sum(x * x for x in o[3:]) ** 0.5
     if r < 1e-6 or c < 1e-6:
         return None
+    if abs(sum(a * b for a, b in zip(o[:3], o[3:], strict=True))) / (r * c) > ORTHOGONALITY_TOLERANCE:
+        return None  # row and column not perpendicular: no usable plane
     return tuple([x / r for x in o[:3]] + [x / c for x in o[3:]])  # type: ignore[return-value]
+
+
+def _spacing(v: Any) -> tuple[float, float] | None:
+    """PixelSpacing-like pair of positive numbers, or None."""
+    s = _floats(v, 2)
+    return s if s is not None and s[0] > 0 and s[1] > 0 else None  # type: ignore[return-value]
+
+
+#: Numeric tags checked for unusable values: (keyword, number of values, what happens then).
+_CHECKED_NUMBERS = (
+    ("ImagePositionPatient", 3, "the slice cannot be placed in space"),
+    ("ImageOrientationPatient", 6, "the slice orientation is unknown"),
+    ("PixelSpacing", 2, "it is ignored"),
+    ("SliceThickness", 1, "it is ignored"),
+    ("SpacingBetweenSlices", 1, "it is ignored"),
+    ("RescaleSlope", 1, "a slope of 1 is used"),
+    ("RescaleIntercept", 1, "an intercept of 0 is used"),
+    ("WindowCenter", 0, "it is ignored"),
+    ("WindowWidth", 0, "it is ignored"),
+    ("InstanceNumber", 1, "it is ignored"),
+)
+
+
+def _value_warnings(path: str, text: Callable[[str], str | None]) -> list[str]:
+    """Warnings for numeric tags that are present but unusable (text, NaN, wrong count, impossible values).
+
+    ``text(keyword)`` gives the raw value as text (values separated by backslashes), or None when absent.
+    """
+    out = []
+    for keyword, n, then in _CHECKED_NUMBERS:
+        t = text(keyword)
+        if t is None or not t.strip("\x00 "):
+            continue
+        parts = [x.strip("\x00 ") for x in t.split("\\")]
+        nums = [_float(x) for x in parts]
+        shown = t.strip("\x00 ")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        problem = None
+        if any(x is None for x in nums):
+            problem = "is not a valid number" if len(parts) == 1 else "holds values that are not valid numbers"
+        elif n and len(nums) != n:
+            problem = f"has {len(nums)} values instead of {n}"
+        elif keyword == "PixelSpacing" and min(nums) <= 0:  # type: ignore[type-var]
+            problem = "is not a positive distance"
+        elif keyword == "ImageOrientationPatient" and _orientation(nums) is None:
+            problem = "does not give two perpendicular directions"
+        elif keyword == "RescaleSlope" and nums[0] == 0:
+            problem = "is zero"
+            then = "a slope of 1 is used"
+        if problem:
+            out.append(f"{path}: {keyword} '{shown}' {problem}; {then}")
+    return out
+
+
+def _spacing_fallback(path: str, text: Callable[[str], str | None], warns: list[str]) -> tuple[float, float] | None:
+    """PixelSpacing, else the standard fallback ImagerPixelSpacing (projection images), with a warning."""
+    ps = _spacing(_split(text("PixelSpacing")))
+    if ps is not None:
+        return ps
+    ips = _spacing(_split(text("ImagerPixelSpacing")))
+    if ips is not None:
+        warns.append(
+            f"{path}: no usable PixelSpacing; ImagerPixelSpacing {ips[0]:g}\\{ips[1]:g} used "
+            "(spacing at the detector, not corrected for geometric magnification)"
+        )
+    return ips
+
+
+def _split(t: str | None) -> list[str] | None:
+    return None if t is None else [x.strip("\x00 ") for x in t.split("\\")]
+
+
+def _ds_text(ds: Dataset) -> Callable[[str], str | None]:
+    """``text(keyword)`` for a pydicom data set: the raw value as text, without pydicom's conversion."""
+
+    def text(keyword: str) -> str | None:
+        try:
+            elem = ds.get_item(keyword)
+        except Exception:  # noqa: BLE001 - unreadable element: treat as absent
+            return None
+        if elem is None:
+            return None
+        v = elem.value
+        if isinstance(v, bytes):
+            return v.decode("latin-1")
+        if v is None:
+            return None
+        if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, str)):
+            return "\\".join(str(x) for x in v)
+        return str(v)
+
+    return text
 
 
 # ----------------------------------------------------------------------------- headers
@@ -364,6 +489,9 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
     """
     path = os.fspath(path)
     try:
+        problem = _not_regular(path)
+        if problem:
+            raise NotDicomError(f"{path}: {problem}")
         size = os.path.getsize(path)
         if size == 0:
             raise NotDicomError(f"{path}: empty file (0 bytes)")
@@ -375,13 +503,20 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
             if raw is not None and not (raw.present & _NEEDS_PYDICOM):
                 fast = _make_file_fast(path, size, raw)
                 if fast is not None:
+                    elem = b""
+                    if fast.pixel_offset is not None:
+                        fh.seek(fast.pixel_offset)
+                        elem = fh.read(12)
+                    problem = _pixel_problem(fast, elem)
+                    if problem:
+                        raise NotDicomError(f"{path}: {problem}")
                     return fast
             fh.seek(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
                 pixel_offset = fh.tell()
-                nxt = fh.read(4)
+                nxt = fh.read(12)
     except NotDicomError:
         raise
     except PermissionError as exc:
@@ -407,17 +542,23 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
         if meta:
             raise NotDicomError(f"{path}: truncated DICOM file (it ends after the file meta header, with no data set)")
         raise NotDicomError(f"{path}: not a DICOM file (no data elements)")
-    series_uid = str(_get(ds, "SeriesInstanceUID") or "")
-    if not series_uid:
-        raise NotDicomError(f"{path}: no SeriesInstanceUID, so it cannot be put in a series")
     ts = str(_get(meta, "TransferSyntaxUID") or "")
     if not ts:  # no meta header: the encoding pydicom found while reading
         implicit, little = getattr(ds, "original_encoding", (True, True))
         ts = "1.2.840.10008.1.2" if implicit else ("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
     has_pixels = False
-    if len(nxt) == 4:
-        g, e = struct.unpack(">HH" if ts == "1.2.840.10008.1.2.2" else "<HH", nxt)
+    if ts == DEFLATE:  # the data set is compressed as a whole: the file position says nothing
+        has_pixels = _deflated_has_pixels(path)
+    elif len(nxt) >= 4:
+        g, e = struct.unpack(">HH" if ts == "1.2.840.10008.1.2.2" else "<HH", nxt[:4])
         has_pixels = (g, e) in PIXEL_TAGS
+    series_uid = str(_get(ds, "SeriesInstanceUID") or "")
+    if not series_uid:
+        if not has_pixels and len(nxt) < 4 and _is_image_class(sop_class):
+            raise NotDicomError(f"{path}: truncated: the file ends after {size} bytes, inside its header")
+        if not any(k in ds for k in ("SOPClassUID", "StudyInstanceUID", "SOPInstanceUID")):
+            raise NotDicomError(f"{path}: no DICOM identifiers (SOPClassUID, StudyInstanceUID, SeriesInstanceUID): damaged or not an image file")
+        raise NotDicomError(f"{path}: no SeriesInstanceUID, so it cannot be put in a series")
     rows = _int(_get(ds, "Rows"))
     cols = _int(_get(ds, "Columns"))
     nframes = _int(_get(ds, "NumberOfFrames")) or 1
@@ -431,8 +572,11 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
         if enhanced:
             frames = _enhanced_frames(path, ds, sop_uid, nframes, rows, cols, warns)
         else:
+            text = _ds_text(ds)
+            warns.extend(_value_warnings(path, text))
+            _spacing_fallback(path, text, warns)
             frames = tuple(_classic_frame(path, ds, sop_uid, i, rows, cols) for i in range(nframes))
-    return DicomFile(
+    f = DicomFile(
         path=path,
         size=size,
         _dataset=ds,
@@ -452,11 +596,85 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
         pixel_representation=_int(_get(ds, "PixelRepresentation")) or 0,
         samples_per_pixel=_int(_get(ds, "SamplesPerPixel")) or 1,
         has_pixel_data=has_pixels,
-        pixel_offset=pixel_offset if has_pixels else None,
+        pixel_offset=pixel_offset if has_pixels and ts != DEFLATE else None,
         frames=frames,
         enhanced=enhanced,
         warnings=warns,
     )
+    problem = _pixel_problem(f, nxt)
+    if problem:
+        raise NotDicomError(f"{path}: {problem}")
+    return f
+
+
+def _deflated_has_pixels(path: str) -> bool:
+    """Whether a deflated file holds pixel data (its data set must be inflated as a whole to know)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = pydicom.dcmread(path, force=True)
+    return any(k in full for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+
+
+def _is_image_class(sop_class: str) -> bool:
+    """True for an image storage SOP class (CT Image Storage, Enhanced MR Image Storage, ...)."""
+    if not sop_class or sop_class in NON_IMAGE_SOP_CLASSES:
+        return False
+    try:
+        from pydicom.uid import UID
+
+        return "Image Storage" in UID(sop_class).name
+    except Exception:  # noqa: BLE001 - not a UID pydicom can name
+        return False
+
+
+def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
+    """Why the pixel data of ``f`` cannot hold its image (checked from sizes only, without reading it), or None.
+
+    ``elem`` is the first 12 bytes of the pixel data element. Catches truncated
+    files and headers that declare far more pixels than the file holds (so a
+    wrong Rows x Columns x NumberOfFrames never leads to a huge allocation).
+    """
+    ts = f.transfer_syntax_uid
+    if ts == DEFLATE:
+        return None
+    if not f.has_pixel_data:
+        if _is_image_class(f.sop_class_uid) or (f.rows and f.columns and f.sop_class_uid not in NON_IMAGE_SOP_CLASSES):
+            return f"truncated: the file ends after {f.size} bytes, before its pixel data"
+        return None
+    if not (f.rows and f.columns) or f.pixel_offset is None:
+        return None
+    if len(elem) < 8:
+        return "truncated: the file ends inside the pixel data element"
+    endian = ">" if ts == "1.2.840.10008.1.2.2" else "<"
+    if ts == "1.2.840.10008.1.2":
+        (length,) = struct.unpack("<I", elem[4:8])
+        start = f.pixel_offset + 8
+    elif elem[4:6] in _NATIVE_LONG_VRS:
+        if len(elem) < 12:
+            return "truncated: the file ends inside the pixel data element"
+        (length,) = struct.unpack(endian + "I", elem[8:12])
+        start = f.pixel_offset + 12
+    else:
+        (length,) = struct.unpack(endian + "H", elem[6:8])
+        start = f.pixel_offset + 8
+    available = max(f.size - start, 0)
+    n = max(f.number_of_frames, 1)
+    if length == 0xFFFFFFFF:  # encapsulated: an offset table item and at least one 8-byte item per frame
+        if (n + 1) * 8 > available:
+            return f"truncated: {n} frame(s) of compressed pixel data cannot fit in the {available} bytes left in the file"
+        return None
+    if ts in UNCOMPRESSED:
+        need = -(-f.rows * f.columns * n * f.samples_per_pixel * f.bits_allocated // 8)
+        if length < need:
+            return (
+                f"pixel data holds {length} bytes but {f.rows} x {f.columns} pixels x {n} frame(s) of {f.bits_allocated} bits "
+                f"need {need}: the header does not describe this image"
+            )
+        if available < need:
+            return f"truncated: the pixel data needs {need} bytes but the file holds only {available} after the header"
+    elif available < length:
+        return f"truncated: the pixel data element declares {length} bytes but the file holds only {available}"
+    return None
 
 
 def _read_dataset(path: str) -> Dataset:
@@ -481,6 +699,7 @@ _T = {
     "RescaleIntercept": 0x00281052, "WindowCenter": 0x00281050, "WindowWidth": 0x00281051,
     "SliceThickness": 0x00180050, "SpacingBetweenSlices": 0x00180088, "EchoNumbers": 0x00180086, "EchoTime": 0x00180081,
     "TriggerTime": 0x00181060, "DiffusionBValue": 0x00189087, "DiffusionGradientOrientation": 0x00189089,
+    "ImagerPixelSpacing": 0x00181164,
 }  # fmt: skip
 _FAST_TAGS = set(_T.values())
 _BINARY = {0x00280010: "H", 0x00280011: "H", 0x00280100: "H", 0x00280101: "H", 0x00280103: "H", 0x00280002: "H",
@@ -528,16 +747,22 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
     has_pixels = raw.pixel_offset is not None
     sop_uid = str(v("SOPInstanceUID") or path)
     frames: tuple[Frame, ...] = ()
+    warns: list[str] = []
     if rows and cols and has_pixels and sop_class not in NON_IMAGE_SOP_CLASSES:
         if rows <= 0 or cols <= 0 or nframes <= 0:
             raise NotDicomError(f"{path}: impossible image size {rows} x {cols} x {nframes} frames")
+
+        def text(name: str) -> str | None:
+            return "\\".join(_raw_strings(raw, name)) if _T[name] in raw.values else None
+
+        warns.extend(_value_warnings(path, text))
         frame = Frame(
             path=path,
             index=0,
             sop_instance_uid=sop_uid,
             position=_floats(v("ImagePositionPatient"), 3),  # type: ignore[arg-type]
             orientation=_orientation(v("ImageOrientationPatient")),
-            pixel_spacing=_floats(v("PixelSpacing"), 2),  # type: ignore[arg-type]
+            pixel_spacing=_spacing_fallback(path, text, warns),
             slice_thickness=_float(v("SliceThickness")),
             spacing_between_slices=_float(v("SpacingBetweenSlices")),
             instance_number=_int(v("InstanceNumber")),
@@ -579,6 +804,7 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
         enhanced=False,
         series_number=str(v("SeriesNumber") or "").strip(),
         bits_stored=_int(v("BitsStored")),
+        warnings=warns,
     )
 
 
@@ -600,7 +826,7 @@ def _image_type(v: Any) -> tuple[str, ...]:
 
 
 def _classic_frame(path: str, ds: Dataset, sop_uid: str, index: int, rows: int, cols: int) -> Frame:
-    spacing = _floats(_get(ds, "PixelSpacing"), 2)
+    spacing = _spacing(_get(ds, "PixelSpacing")) or _spacing(_get(ds, "ImagerPixelSpacing"))
     diff_dir = _floats(_get(ds, "DiffusionGradientOrientation"), 3)
     return Frame(
         path=path,
@@ -673,8 +899,7 @@ def _enhanced_frames(path: str, ds: Dataset, sop_uid: str, nframes: int, rows: i
                 or _floats(_get(ds, "ImagePositionPatient"), 3),
                 orientation=_orientation(_get(ori, "ImageOrientationPatient"))
                 or _orientation(_get(ds, "ImageOrientationPatient")),
-                pixel_spacing=_floats(_get(meas, "PixelSpacing"), 2)  # type: ignore[arg-type]
-                or _floats(_get(ds, "PixelSpacing"), 2),
+                pixel_spacing=_spacing(_get(meas, "PixelSpacing")) or _spacing(_get(ds, "PixelSpacing")),
                 slice_thickness=_float(_get(meas, "SliceThickness")) or _float(_get(ds, "SliceThickness")),
                 spacing_between_slices=_float(_get(meas, "SpacingBetweenSlices")) or _float(_get(ds, "SpacingBetweenSlices")),
                 instance_number=_int(_get(ds, "InstanceNumber")),

@@ -115,7 +115,7 @@ class Volume:
 
     @property
     def loadable(self) -> bool:
-        return self.is_image and all(decoder_for(f.transfer_syntax_uid) for f in self.files)
+        return self.is_image and all(decoder_for(f.transfer_syntax_uid) and not pixel_format_problem(f) for f in self.files)
 
     def affine_lps(self) -> np.ndarray:
         """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm."""
@@ -219,6 +219,8 @@ _SPLIT_KEYS = (
     ("Rows/Columns", lambda f: (f.rows, f.columns)),
     ("PixelSpacing", lambda f: _round_tuple(f.pixel_spacing, 4)),
     ("ImageType ", lambda f: "\\".join(f.image_type)),
+    # images without a usable position cannot join those with one: they go apart (with default geometry)
+    ("ImagePositionPatient", lambda f: "" if f.position is None else "present"),
 )
 
 
@@ -393,7 +395,7 @@ def _geometry(frames: list[Frame], n_time: int, warnings: list[str], axis_name: 
     if ps is None:
         warnings.append("no PixelSpacing: in-plane spacing set to 1 mm (sizes and distances are not in mm)")
         ps = (1.0, 1.0)
-    if first.orientation is None or first.position is None:
+    if any(f.orientation is None or f.position is None for f in frames[:nz]):
         o = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
         normal = _normal(o)
         step_len = first.spacing_between_slices or first.slice_thickness or 1.0
@@ -489,7 +491,11 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
     if len(ts) > 1:
         warnings.append(f"files use {len(ts)} transfer syntaxes ({', '.join(ts)}); each is decoded with its engine")
     for f in files:
-        warnings.extend(f.warnings)
+        problem = pixel_format_problem(f)
+        if problem:
+            warnings.append(f"{problem}: the volume is listed but cannot be loaded (files such as {f.path})")
+            break
+    warnings.extend(_file_warnings(files))
     f0 = frames[0]
     acq_dt = _str(ds, "AcquisitionDateTime") or (_str(ds, "AcquisitionDate") + _str(ds, "AcquisitionTime"))
     tilt_tag = None
@@ -534,6 +540,31 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
         rescale=(f0.rescale_slope, f0.rescale_intercept),
         gantry_tilt=geo["tilt"] if geo["tilt"] > 0.01 else (abs(tilt_tag) if tilt_tag else 0.0),
     )
+
+
+def pixel_format_problem(f: DicomFile) -> str | None:
+    """Why the pixels of ``f`` cannot be loaded whatever the decoder (unsupported bit depth or colour), or None."""
+    if f.bits_allocated not in (8, 16, 32):
+        return f"BitsAllocated {f.bits_allocated} is not supported (8, 16 or 32 only)"
+    if f.samples_per_pixel != 1:
+        return f"colour images ({f.samples_per_pixel} samples per pixel) are not supported"
+    return None
+
+
+def _file_warnings(files: list[DicomFile]) -> list[str]:
+    """The files' own warnings; one line for a message that several files repeat (naming the first file)."""
+    by_msg: dict[str, list[str]] = {}
+    for f in files:
+        prefix = f"{f.path}: "
+        for w in f.warnings:
+            by_msg.setdefault(w[len(prefix) :] if w.startswith(prefix) else w, []).append(f.path)
+    out = []
+    for msg, paths in by_msg.items():
+        if len(paths) == 1:
+            out.append(f"{paths[0]}: {msg}")
+        else:
+            out.append(f"{len(paths)} files, e.g. {paths[0]}: {msg}")
+    return out
 
 
 def _ts_name(uid: str) -> str:
