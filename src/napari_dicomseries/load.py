@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import DecodeError
 from .scan import DicomFile, Frame, decoder_for
-from .volume import Volume
+from .volume import Volume, pixel_format_problem
 
 __all__ = ["read_stored", "read_frame", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
 
@@ -131,11 +131,26 @@ def read_stored(f: DicomFile, index: int = 0) -> np.ndarray:
         raise DecodeError(f"{f.path}: no installed decoder for transfer syntax {f.transfer_syntax_uid}")
     if not f.has_pixel_data:
         raise DecodeError(f"{f.path}: the file has no pixel data")
-    if engine == "numpy":
-        return _read_raw(f, index)
-    if engine == "gdcm":
-        return _read_gdcm(f, index)
-    return _read_pydicom(f, index)
+    if not 0 <= index < max(f.number_of_frames, 1):
+        raise DecodeError(f"{f.path}: frame {index + 1} asked for, but the file has {f.number_of_frames} frame(s)")
+    try:
+        if engine == "numpy":
+            arr = _read_raw(f, index)
+        elif engine == "gdcm":
+            arr = _read_gdcm(f, index)
+        else:
+            arr = _read_pydicom(f, index)
+        if arr.shape != (f.rows, f.columns):
+            raise DecodeError(f"{f.path}: decoded image is {arr.shape[-2:]} pixels but the header says {f.rows} x {f.columns}")
+        return arr
+    except DecodeError:
+        raise
+    except PermissionError as exc:
+        raise DecodeError(f"{f.path}: permission denied while reading pixel data") from exc
+    except OSError as exc:  # the file vanished or became unreadable since the scan
+        raise DecodeError(f"{f.path}: cannot read pixel data ({exc.strerror or exc})") from exc
+    except (ValueError, struct.error, IndexError, MemoryError) as exc:  # sizes in the header that do not match the data
+        raise DecodeError(f"{f.path}: pixel data do not match the header ({type(exc).__name__}: {exc})") from exc
 
 
 def output_dtype(volume: Volume) -> np.dtype:
@@ -195,6 +210,10 @@ def _check_loadable(volume: Volume) -> None:
             f"series {volume.key} ({volume.series_description!r}): no installed decoder for transfer syntax {', '.join(bad)} "
             f"(files such as {volume.files[0].path})"
         )
+    for f in volume.files:
+        problem = pixel_format_problem(f)
+        if problem:
+            raise DecodeError(f"series {volume.key} ({volume.series_description!r}): {problem} (files such as {f.path})")
 
 
 def load_volume(
@@ -216,7 +235,13 @@ def load_volume(
     """
     _check_loadable(volume)
     dtype = np.dtype(dtype or output_dtype(volume))
-    out = np.empty(volume.shape, dtype=dtype)
+    try:
+        out = np.empty(volume.shape, dtype=dtype)
+    except (MemoryError, ValueError) as exc:
+        raise DecodeError(
+            f"series {volume.key} ({volume.series_description!r}): not enough memory for {'x'.join(map(str, volume.shape))} "
+            f"voxels of {dtype} ({voxel_bytes(volume) / 1e9:.1f} GB); load it lazily instead"
+        ) from exc
     flat = out.reshape((-1, *volume.shape[-2:]))
     total = len(volume.frames)
     done = 0
