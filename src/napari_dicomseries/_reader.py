@@ -41,7 +41,7 @@ from . import load
 from .classify import classify
 from .errors import DecodeError, DicomSeriesError
 from .gaps import Geometry, find_gaps, resample_uniform, split_at_gaps
-from .scan import UNCOMPRESSED, DicomFile, is_dicom, iter_paths, scan
+from .scan import UNCOMPRESSED, DicomFile, Skipped, is_dicom, iter_paths, scan
 from .volume import Volume, build_volumes
 
 __all__ = [
@@ -194,14 +194,32 @@ def read_volumes(
             DicomReaderWarning,
             stacklevel=2,
         )
+    broken = _broken_files(result.skipped)
+    uids = {v.series_instance_uid for v in chosen}
+    orphans = [msg for uid, msgs in broken.items() if uid not in uids for msg in msgs]
+    if orphans:
+        warnings.warn(
+            f"{len(orphans)} DICOM file(s) could not be read and were left out: " + "; ".join(orphans),
+            DicomReaderWarning,
+            stacklevel=2,
+        )
     shown = _pick_visible(chosen)
     out: list[LayerDataTuple] = []
     names: set[str] = set()
     for v in chosen:
         name = _unique(_layer_name(v), names)
+        extra = broken.get(v.series_instance_uid, [])
+        if extra:
+            extra = [f"{len(extra)} file(s) of this series could not be read and were left out: " + "; ".join(extra)]
         try:
             layer = volume_layer_data(
-                v, lazy=lazy, visible=v is shown, resample=gaps == "resample", private_tags=private_tags, name=name
+                v,
+                lazy=lazy,
+                visible=v is shown,
+                resample=gaps == "resample",
+                private_tags=private_tags,
+                name=name,
+                extra_warnings=extra,
             )
         except DicomSeriesError as exc:
             warnings.warn(f"{name} not opened: {exc}", DicomReaderWarning, stacklevel=2)
@@ -210,6 +228,30 @@ def read_volumes(
         out.append(layer)
     if out and not any(kw.get("visible", True) for _, kw, _ in out):
         out[0][1]["visible"] = True
+    return out
+
+
+def _broken_files(skipped: Sequence[Skipped]) -> dict[str, list[str]]:
+    """Files the scan skipped although they start like DICOM (truncated, corrupt header), by SeriesInstanceUID.
+
+    Junk (no DICOM marker) and DICOMDIR indexes are not reported. The series
+    comes from whatever pydicom can still read of the header ('' if nothing).
+    """
+    import pydicom
+
+    out: dict[str, list[str]] = {}
+    for s in skipped:
+        if "DICOMDIR" in s.reason or not is_dicom(s.path):
+            continue
+        uid = ""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(s.path, stop_before_pixels=True, force=True, specific_tags=["SeriesInstanceUID"])
+            uid = str(ds.get("SeriesInstanceUID", "") or "")
+        except Exception:  # noqa: BLE001 - the header is broken too: report the file without its series
+            uid = ""
+        out.setdefault(uid, []).append(f"{s.path} ({s.reason})")
     return out
 
 
@@ -456,6 +498,7 @@ def volume_layer_data(
     resample: bool = False,
     private_tags: bool = False,
     name: str | None = None,
+    extra_warnings: Sequence[str] = (),
 ) -> LayerDataTuple:
     """Image layer data ``(data, kwargs, "image")`` for one volume, in patient space.
 
@@ -475,6 +518,8 @@ def volume_layer_data(
         Include private tags in the per-slice header table.
     name : str, optional
         Layer name; default ``"S{SeriesNumber} {SeriesDescription}"`` (+ ``[key]`` for split series).
+    extra_warnings : sequence of str
+        More warnings to show and keep in the metadata (e.g. files of the series the scan could not read).
 
     Returns
     -------
@@ -498,14 +543,15 @@ def volume_layer_data(
         lazy = load.voxel_bytes(volume) > LAZY_THRESHOLD_BYTES
     if resample and gaps:
         lazy = False
-    problems: list[str] = []
+    problems: list[str] = list(extra_warnings)
     if lazy:
         data = _lazy(volume, dtype, name)
         bad = _truncated_files(volume)
         if bad:
             problems.append(f"{len(bad)} file(s) have truncated pixel data and are shown blank: " + ", ".join(bad))
     else:
-        data, problems = _eager(volume, dtype, name)
+        data, eager_problems = _eager(volume, dtype, name)
+        problems += eager_problems
     geometry: Volume | Geometry = volume
     resampled = None
     if resample and gaps:
