@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dask.array as da
 import nibabel as nib
-import numpy as np
 import npe2
+import numpy as np
 import pydicom
 import pytest
 from napari.components import ViewerModel
