@@ -348,6 +348,12 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
                 for t in range(k):
                     grid.extend(frames[c[t]] for c in clusters)
                 values: list[Any] = list(range(1, k + 1))
+                if all(f.index == 0 for f in frames):  # single-frame files: nothing but their order tells the times apart
+                    warnings.append(
+                        f"each of the {len(clusters)} slice position(s) holds {k} images and no tag tells them apart "
+                        "(TemporalPositionIndex, TriggerTime, DiffusionBValue, AcquisitionNumber, EchoTime): "
+                        f"read as {k} time points in InstanceNumber order"
+                    )
             else:
                 rank = {v: n for n, v in enumerate(ordered)}
                 by_pos = [sorted(c, key=lambda i: rank[_time_value(frames[i], tag)]) for c in clusters]
