@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.multival import MultiValue
 
 from .errors import DicomSeriesError, OutputExistsError, SeriesNotFoundError
 from .scan import DicomFile
@@ -454,11 +455,11 @@ def _row_value(elem: Any) -> Any:
         return _MISSING
     if isinstance(v, (bytes, bytearray)):
         return _MISSING
-    multi = isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, str))
+    multi = isinstance(v, (list, tuple, MultiValue))
     items = list(v) if multi else [v]
     out: list[Any] = []
     for x in items:
-        if isinstance(x, (bytes, bytearray)):
+        if isinstance(x, (bytes, bytearray)) or hasattr(x, "VR"):  # binary, or a nested data set
             return _MISSING
         if vr in ("DS", "FL", "FD", "IS", "US", "SS", "UL", "SL", "UV", "SV"):
             try:
@@ -779,6 +780,9 @@ def _safe(text: str) -> str:
     return s.strip("._-")
 
 
+_FIELDS = ("key", "series", "description", "kernel", "modality", "kind", "kernel_class", "thickness_class", "orientation", "uid")
+
+
 def _fields(v: Volume) -> dict[str, str]:
     return {
         "series": str(v.series_number) if v.series_number is not None else v.key,
@@ -807,17 +811,17 @@ def output_stems(volumes: Sequence[Volume], template: str = DEFAULT_TEMPLATE, ma
     ValueError
         If the template names an unknown field.
     """
+    try:
+        template.format(**dict.fromkeys(_FIELDS, "x"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"bad file name template {template!r} ({exc}); fields: {', '.join(_FIELDS)}") from exc
     stems: list[str] = []
     taken: set[str] = set()
     for v in volumes:
         f = {k: _safe(x) for k, x in _fields(v).items()}
         if f["kernel"] and re.search(rf"(^|[^A-Za-z0-9]){re.escape(f['kernel'].lower())}($|[^A-Za-z0-9])", f["description"].lower()):
             f["kernel"] = ""
-        try:
-            name = template.format(**f)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"bad file name template {template!r} ({exc}); fields: {', '.join(sorted(f))}") from exc
-        name = _safe(name)[:max_length].strip("._-") or _safe(v.key) or "volume"
+        name = _safe(template.format(**f))[:max_length].strip("._-") or _safe(v.key) or "volume"
         base, n = name, 2
         while name.lower() in taken:
             name = f"{base}_{n}"
@@ -937,6 +941,7 @@ def export_folder(
     from . import load, open_folder
     from .scan import scan as _scan
 
+    output_stems([], template)  # a bad template fails before the scan
     srcs = [src] if isinstance(src, (str, os.PathLike)) else list(src)
     out = Path(out_dir).expanduser().resolve()
     if not allow_inside_input:
