@@ -486,7 +486,15 @@ def test_undecodable_slice_is_blank_with_a_warning(synthetic_study: Path, monkey
             raise DecodeError(f"{victim}: cannot decode pixel data (corrupt JPEG stream)")
         return real(volume, frame, dtype)
 
+    real_into = load.read_frame_into
+
+    def failing_into(volume, frame, out):
+        if frame.path == victim:
+            raise DecodeError(f"{victim}: cannot decode pixel data (corrupt JPEG stream)")
+        return real_into(volume, frame, out)
+
     monkeypatch.setattr(load, "read_frame", failing)
+    monkeypatch.setattr(load, "read_frame_into", failing_into)
     monkeypatch.setenv("NAPARI_DICOMSERIES_LAZY", lazy)
     viewer = ViewerModel()
     with pytest.warns(DicomReaderWarning) as record:
@@ -544,14 +552,19 @@ def long_series(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_lazy_volume_reads_only_the_shown_slice(long_series: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    real = load.read_frame
+    calls: list[int] = []  # frames decoded, by either entry point of load
+    real, real_into = load.read_frame, load.read_frame_into
 
     def counting(volume, frame, dtype=None):
         calls.append(frame.instance_number)
         return real(volume, frame, dtype)
 
+    def counting_into(volume, frame, out):
+        calls.append(frame.instance_number)
+        real_into(volume, frame, out)
+
     monkeypatch.setattr(load, "read_frame", counting)
+    monkeypatch.setattr(load, "read_frame_into", counting_into)
     monkeypatch.setenv("NAPARI_DICOMSERIES_LAZY", "1")
     viewer = ViewerModel()
     (layer,) = viewer.open(str(long_series), plugin=PLUGIN)
@@ -604,3 +617,46 @@ def test_volume_layer_data_for_widgets(synthetic_study: Path) -> None:
     assert data.shape == (1, 118, 122) and data.dtype == np.int16
     layer = ViewerModel().add_image(data, **kw)
     check_slices_against_files(layer, n_points=3)
+
+
+def test_slice_table_is_read_on_first_use_and_json_friendly(synthetic_study: Path) -> None:
+    import copy
+    import json
+    import pickle
+
+    from napari_dicomseries._reader import SliceTable
+
+    (data, kw, _), *_ = read_volumes(synthetic_study)
+    table = kw["metadata"]["dicom"]["slices"]
+    assert isinstance(table, SliceTable) and not table.built
+    assert len(table) == data.shape[0] and not table.built  # the length needs no header
+    rows = json.loads(json.dumps(list(table)))
+    assert table.built and rows == table.to_list()
+    assert copy.deepcopy(table) == rows and pickle.loads(pickle.dumps(table)) == rows
+    assert all(isinstance(v, (str, int, float, list, type(None))) for row in rows for v in row.values())
+
+
+def test_read_frame_into_matches_read_frame(shared_data: Path, tmp_path: Path) -> None:
+    """The reader's fast path (read straight into the array, rescale in place) gives read_frame's values."""
+    from napari_dicomseries import open_folder
+
+    (vol,), _ = open_folder(shared_data / "ct_ge_lightspeed_lung")
+    out = np.empty(vol.shape[-2:], load.output_dtype(vol))
+    for frame in vol.frames[::7]:
+        load.read_frame_into(vol, frame, out)
+        np.testing.assert_array_equal(out, load.read_frame(vol, frame))
+    # stored values so low that adding the intercept (-1024) would wrap around: clipped like read_frame
+    src = tmp_path / "low"
+    src.mkdir()
+    (path, *_) = write_series(src, STUDY_SERIES[0], scale=0.125)
+    ds = pydicom.dcmread(path)
+    px = ds.pixel_array.copy()
+    px[0, :10] = -32768
+    ds.PixelData = px.tobytes()
+    ds.save_as(path)
+    (vol,), _ = open_folder(src)
+    frame = next(f for f in vol.frames if f.path == str(path))
+    out = np.empty(vol.shape[-2:], np.int16)
+    load.read_frame_into(vol, frame, out)
+    np.testing.assert_array_equal(out, load.read_frame(vol, frame))
+    assert out[0, 0] == -32768 and out[5, 5] == px[5, 5] - 1024

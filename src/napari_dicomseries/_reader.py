@@ -33,6 +33,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ __all__ = [
     "volume_layer_data",
     "layer_geometry",
     "slice_table",
+    "SliceTable",
     "DicomReaderWarning",
     "LAZY_THRESHOLD_BYTES",
 ]
@@ -348,6 +350,15 @@ class _SafeReader:
                 warnings.warn(f"{self.name}: {exc} -- slice {k + 1} shown blank", DicomReaderWarning, stacklevel=2)
             return np.full(self.volume.shape[-2:], self.fill, dtype=self.dtype)
 
+    def into(self, k: int, out: np.ndarray) -> None:
+        """Frame ``k`` into ``out`` (the fast path of :func:`load.read_frame_into`), blank if it cannot be decoded."""
+        try:
+            load.read_frame_into(self.volume, self.volume.frames[k], out)
+        except DecodeError as exc:
+            with self._lock:
+                self.failed.setdefault(self.volume.frames[k].path, str(exc))
+            out[...] = self.fill
+
 
 def _truncated_files(volume: Volume) -> list[str]:
     """Uncompressed files too short for their pixel data (found from the scan, without reading pixels)."""
@@ -360,16 +371,24 @@ def _truncated_files(volume: Volume) -> list[str]:
     return bad
 
 
-def _eager(volume: Volume, dtype: np.dtype, name: str) -> tuple[np.ndarray, list[str]]:
+def _eager(volume: Volume, dtype: np.dtype, name: str, workers: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read every frame into one preallocated array (a few threads: reads release the GIL)."""
     try:
-        return load.load_volume(volume, dtype=dtype), []
-    except DecodeError:
-        pass
-    reader = _SafeReader(volume, dtype, name)
-    out = np.empty(volume.shape, dtype=dtype)
+        out = np.empty(volume.shape, dtype=dtype)
+    except (MemoryError, ValueError) as exc:
+        raise DecodeError(f"not enough memory for {'x'.join(map(str, volume.shape))} voxels of {dtype}; open it lazily") from exc
     flat = out.reshape((-1, *volume.shape[-2:]))
-    for k in range(len(volume.frames)):
-        flat[k] = reader(k, warn=False)
+    reader = _SafeReader(volume, dtype, name)
+    n = len(volume.frames)
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if workers <= 1 or n < 8:
+        for k in range(n):
+            reader.into(k, flat[k])
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda k: reader.into(k, flat[k]), range(n)))
+    if not reader.failed:
+        return out, []
     if len(reader.failed) == len(volume.files):
         raise DecodeError(f"no slice could be decoded: {next(iter(reader.failed.values()))}")
     problems = [
@@ -490,6 +509,67 @@ def slice_table(volume: Volume, *, private: bool = False) -> list[dict[str, Any]
     return out
 
 
+class SliceTable(Sequence):
+    """The per-slice header table of :func:`slice_table`, built on first use.
+
+    Re-reading every header and converting its values costs about 1 ms per
+    file, which would double the time to open a study; most layers never need
+    the table, so it is a read-only sequence of dicts that fills itself when
+    first indexed or iterated. ``list(table)`` (or :meth:`to_list`) gives a
+    plain, JSON-serialisable list; copying or pickling gives a list too.
+    """
+
+    def __init__(self, volume: Volume, *, private: bool = False) -> None:
+        self._volume: Volume | None = volume
+        self._private = private
+        self._n = len(volume.frames)
+        self._rows: list[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The rows as a plain list (built now if needed)."""
+        if self._rows is None:
+            with self._lock:
+                if self._rows is None:
+                    assert self._volume is not None
+                    self._rows = slice_table(self._volume, private=self._private)
+                    self._volume = None
+        return self._rows
+
+    @property
+    def built(self) -> bool:
+        """True once the rows have been read."""
+        return self._rows is not None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.to_list()[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.to_list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SliceTable):
+            other = other.to_list()
+        return isinstance(other, list) and self.to_list() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        state = "read" if self.built else "not read yet"
+        return f"<SliceTable of {self._n} slices ({state})>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[dict[str, Any]]:
+        import copy
+
+        return copy.deepcopy(self.to_list(), memo)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (self.to_list(),))
+
+
 def volume_layer_data(
     volume: Volume,
     *,
@@ -528,7 +608,8 @@ def volume_layer_data(
         (int16 Hounsfield units for CT) and float32 otherwise. ``dict`` holds
         name, scale, affine, units, axis_labels, contrast limits, gray colormap,
         visibility and ``metadata["dicom"]`` (``volume`` summary, per-slice
-        ``slices`` table, ``files``, ``warnings``, ``affine_lps``, ``lazy``).
+        ``slices`` table -- a :class:`SliceTable`, read on first use --, ``files``,
+        ``warnings``, ``affine_lps``, ``lazy``).
 
     Raises
     ------
@@ -579,7 +660,7 @@ def volume_layer_data(
         units = ("", *units)
     meta = {
         "volume": summary,
-        "slices": slice_table(volume, private=private_tags),
+        "slices": SliceTable(volume, private=private_tags),
         "files": volume.paths,
         "warnings": all_warnings,
         "affine_lps": geometry.affine_lps().round(6).tolist(),

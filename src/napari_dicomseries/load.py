@@ -22,7 +22,7 @@ from .errors import DecodeError
 from .scan import DicomFile, Frame, decoder_for
 from .volume import Volume, pixel_format_problem
 
-__all__ = ["read_stored", "read_frame", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
+__all__ = ["read_stored", "read_frame", "read_frame_into", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
 
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _IMPLICIT = "1.2.840.10008.1.2"
@@ -186,6 +186,69 @@ def read_frame(volume: Volume, frame: Frame, dtype: np.dtype | None = None) -> n
         out = stored.astype(np.int32) * int(slope) + int(inter)
         return np.clip(out, info.min, info.max).astype(dtype)
     return (stored.astype(np.float32) * np.float32(slope) + np.float32(inter)).astype(dtype, copy=False)
+
+
+def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
+    """Like :func:`read_frame`, writing into ``out`` (shape (rows, columns), C-contiguous) without temporaries.
+
+    Uncompressed little-endian frames whose stored type is ``out``'s type are
+    read straight into ``out`` and rescaled in place when slope is 1 and the
+    intercept cannot overflow (CT: int16 + -1024); everything else goes
+    through :func:`read_frame`. Same results, same errors.
+    """
+    f = _file_of(volume, frame)
+    slope, inter = frame.rescale_slope, frame.rescale_intercept
+    direct = (
+        f.transfer_syntax_uid in (_IMPLICIT, "1.2.840.10008.1.2.1")
+        and f.samples_per_pixel == 1
+        and f.pixel_offset is not None
+        and out.flags.c_contiguous
+        and out.shape == (f.rows, f.columns)
+        and _stored_dtype(f).newbyteorder("=") == out.dtype
+        and slope == 1.0
+        and float(inter).is_integer()
+        and 0 <= frame.index < max(f.number_of_frames, 1)
+    )
+    if not direct:
+        out[...] = read_frame(volume, frame, out.dtype)
+        return
+    nbytes = _frame_bytes(f)
+    try:
+        with open(f.path, "rb", buffering=0) as fh:
+            fh.seek(f.pixel_offset)
+            head = fh.read(12)
+            if f.transfer_syntax_uid == _IMPLICIT:
+                (length,) = struct.unpack("<I", head[4:8])
+                start = f.pixel_offset + 8
+            elif head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+                (length,) = struct.unpack("<I", head[8:12])
+                start = f.pixel_offset + 12
+            else:
+                (length,) = struct.unpack("<H", head[6:8])
+                start = f.pixel_offset + 8
+            if length == 0xFFFFFFFF or length < nbytes * f.number_of_frames:
+                raise _Fallback
+            fh.seek(start + frame.index * nbytes)
+            got = fh.readinto(memoryview(out).cast("B"))
+    except _Fallback:
+        out[...] = read_frame(volume, frame, out.dtype)  # gives the precise error
+        return
+    except (OSError, struct.error):
+        out[...] = read_frame(volume, frame, out.dtype)
+        return
+    if got < nbytes:
+        out[...] = read_frame(volume, frame, out.dtype)
+        return
+    if inter:
+        info = np.iinfo(out.dtype) if out.dtype.kind in "iu" else None
+        if info is not None and (int(out.min()) + int(inter) < info.min or int(out.max()) + int(inter) > info.max):
+            out[...] = read_frame(volume, frame, out.dtype)  # would overflow: clip as read_frame does
+            return
+        out += out.dtype.type(inter)
+
+
+class _Fallback(Exception):
+    """Internal: the direct read does not apply to this frame."""
 
 
 def _file_of(volume: Volume, frame: Frame) -> DicomFile:
