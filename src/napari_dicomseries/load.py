@@ -162,7 +162,7 @@ def output_dtype(volume: Volume) -> np.dtype:
         return stored
     integral = all(float(s).is_integer() and float(i).is_integer() for s, i in pairs)
     if integral and stored.itemsize <= 2:
-        bits = f.bits_stored or f.bits_allocated
+        bits = f.bits_stored if f.bits_stored and 0 < f.bits_stored <= f.bits_allocated else f.bits_allocated
         lo = -(2 ** (bits - 1)) if stored.kind == "i" else 0
         hi = 2 ** (bits - 1) - 1 if stored.kind == "i" else 2**bits - 1
         ends = [v for s, i in pairs for v in (lo * s + i, hi * s + i)]

@@ -23,7 +23,6 @@ from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from . import rawheader
 from .errors import NotDicomError
@@ -157,7 +156,11 @@ class DicomFile:
     def dataset(self) -> Dataset:
         """The full header (pydicom data set without pixel data), read on first use."""
         if self._dataset is None:
-            self._dataset = _read_dataset(self.path)
+            try:
+                self._dataset = _read_dataset(self.path)
+            except NotDicomError as exc:  # changed since the scan, or beyond pydicom: keep going without its tags
+                self.warnings.append(f"{exc}; its descriptive tags are missing")
+                self._dataset = Dataset()
         return self._dataset
 
     @property
@@ -522,9 +525,11 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
     except PermissionError as exc:
         raise NotDicomError(f"{path}: permission denied") from exc
     except OSError as exc:
+        if exc.errno is None:  # raised by pydicom's parser, not by the file system
+            raise NotDicomError(f"{path}: truncated or damaged DICOM header ({exc})") from exc
         raise NotDicomError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except (InvalidDicomError, EOFError, ValueError, KeyError, struct.error, OverflowError, MemoryError, TypeError, IndexError, AttributeError, NotImplementedError) as exc:
-        raise NotDicomError(f"{path}: unreadable or truncated DICOM header ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # pydicom on damaged bytes raises many kinds (BytesLengthException, struct.error, ...)
+        raise NotDicomError(f"{path}: unreadable or damaged DICOM header ({type(exc).__name__}: {exc})") from exc
     try:
         return _make_file(path, size, ds, pixel_offset, nxt)
     except NotDicomError:
@@ -555,7 +560,10 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
     series_uid = str(_get(ds, "SeriesInstanceUID") or "")
     if not series_uid:
         if not has_pixels and len(nxt) < 4 and _is_image_class(sop_class):
-            raise NotDicomError(f"{path}: truncated: the file ends after {size} bytes, inside its header")
+            raise NotDicomError(
+                f"{path}: truncated or damaged header: it runs to the end of the file ({size} bytes) without a SeriesInstanceUID "
+                "or pixel data (the file is cut short, or a length in its header is wrong)"
+            )
         if not any(k in ds for k in ("SOPClassUID", "StudyInstanceUID", "SOPInstanceUID")):
             raise NotDicomError(f"{path}: no DICOM identifiers (SOPClassUID, StudyInstanceUID, SeriesInstanceUID): damaged or not an image file")
         raise NotDicomError(f"{path}: no SeriesInstanceUID, so it cannot be put in a series")
@@ -639,7 +647,10 @@ def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
         return None
     if not f.has_pixel_data:
         if _is_image_class(f.sop_class_uid) or (f.rows and f.columns and f.sop_class_uid not in NON_IMAGE_SOP_CLASSES):
-            return f"truncated: the file ends after {f.size} bytes, before its pixel data"
+            return (
+                f"truncated or damaged: the header runs to the end of the file ({f.size} bytes) without reaching the pixel data "
+                "(the file is cut short, or a length in its header is wrong)"
+            )
         return None
     if not (f.rows and f.columns) or f.pixel_offset is None:
         return None

@@ -198,6 +198,18 @@ def _str(ds: Any, keyword: str) -> str:
     return str(v).strip()
 
 
+def _tag_number(ds: Any, keyword: str, conv: type[int] | type[float]) -> Any:
+    """A finite number from tag ``keyword``, or None when it is absent or unusable (text, NaN, a damaged element)."""
+    try:
+        v = ds.get(keyword)
+        if v is None or v == "":
+            return None
+        x = conv(v)
+    except Exception:  # noqa: BLE001 - pydicom raises many kinds of errors on damaged values
+        return None
+    return x if math.isfinite(x) else None
+
+
 def _round_tuple(v: tuple[float, ...] | None, nd: int) -> tuple[float, ...] | None:
     return None if v is None else tuple(round(x, nd) + 0.0 for x in v)
 
@@ -504,16 +516,8 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
     warnings.extend(_file_warnings(files))
     f0 = frames[0]
     acq_dt = _str(ds, "AcquisitionDateTime") or (_str(ds, "AcquisitionDate") + _str(ds, "AcquisitionTime"))
-    tilt_tag = None
-    try:
-        tilt_tag = float(ds.get("GantryDetectorTilt")) if ds.get("GantryDetectorTilt") is not None else None
-    except (TypeError, ValueError):
-        tilt_tag = None
-    number = None
-    try:
-        number = int(ds.get("SeriesNumber")) if ds.get("SeriesNumber") is not None else None
-    except (TypeError, ValueError):
-        number = None
+    tilt_tag = _tag_number(ds, "GantryDetectorTilt", float)
+    number = _tag_number(ds, "SeriesNumber", int)
     return Volume(
         key="",
         series_instance_uid=series_uid,
@@ -586,10 +590,7 @@ def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
     first = files[0]
     ds = first.dataset
     what = NON_IMAGE_SOP_CLASSES.get(first.sop_class_uid) or _ts_name(first.sop_class_uid)
-    try:
-        number = int(ds.get("SeriesNumber")) if ds.get("SeriesNumber") is not None else None
-    except (TypeError, ValueError):
-        number = None
+    number = _tag_number(ds, "SeriesNumber", int)
     return Volume(
         key="",
         series_instance_uid=series_uid,
