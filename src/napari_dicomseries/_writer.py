@@ -102,31 +102,34 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
 
     Raises
     ------
-    ValueError
-        For RGB layers or data that are not 2-D, 3-D or 4-D.
     DicomSeriesError
-        If writing fails (no partial file is left).
+        For RGB layers, data that are not 2-D, 3-D or 4-D, or when writing
+        fails (no partial file is left); the message names the file. (Not a
+        ValueError, which napari would turn into "not a valid writer".)
     """
-    if meta.get("rgb"):
-        raise ValueError("cannot save an RGB layer as NIfTI: only scalar images (grey values) are supported")
-    if meta.get("multiscale") or (isinstance(data, (list, tuple)) and data and hasattr(data[0], "shape")):
-        data = data[0]
-    arr = np.asarray(data)
-    if arr.ndim not in (2, 3, 4):
-        raise ValueError(f"cannot save a {arr.ndim}-D layer as NIfTI (2-D, 3-D or 4-D only), shape {arr.shape}")
-    full = layer_affine(meta, arr.ndim)
-    if arr.ndim == 2:
-        a = np.eye(4)
-        a[1:3, 1:3] = full[:2, :2]
-        a[1:3, 3] = full[:2, 2]
-        arr = arr[None]
-    else:
-        a = _spatial(full)
-    lps = export.lps_affine_from_layer(a)
-    side = layer_sidecar(meta, arr.shape)
-    tr = side.get("RepetitionTime")
-    desc = f"{export.SOFTWARE} layer {meta.get('name') or ''}".strip()
-    written = export.write_nifti_array(
-        arr, lps, path, side, force=True, time_spacing=tr if isinstance(tr, (int, float)) else None, description=desc
-    )
+    try:
+        if meta.get("rgb"):
+            raise ValueError("RGB layers cannot be saved as NIfTI: only scalar (grey value) images")
+        if meta.get("multiscale") or (isinstance(data, (list, tuple)) and data and hasattr(data[0], "shape")):
+            data = data[0]  # the full-resolution level
+        arr = np.asarray(data)
+        if arr.ndim not in (2, 3, 4):
+            raise ValueError(f"a {arr.ndim}-D layer cannot be saved as NIfTI (2-D, 3-D or 4-D only), shape {arr.shape}")
+        full = layer_affine(meta, arr.ndim)
+        if arr.ndim == 2:
+            a = np.eye(4)
+            a[1:3, 1:3] = full[:2, :2]
+            a[1:3, 3] = full[:2, 2]
+            arr = arr[None]
+        else:
+            a = _spatial(full)
+        lps = export.lps_affine_from_layer(a)
+        side = layer_sidecar(meta, arr.shape)
+        tr = side.get("RepetitionTime")
+        desc = f"{export.SOFTWARE} layer {meta.get('name') or ''}".strip()
+        written = export.write_nifti_array(
+            arr, lps, path, side, force=True, time_spacing=tr if isinstance(tr, (int, float)) else None, description=desc
+        )
+    except ValueError as exc:
+        raise DicomSeriesError(f"{path}: {exc}") from exc
     return [str(p) for p in written]

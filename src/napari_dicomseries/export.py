@@ -549,7 +549,7 @@ def _vr(keyword: str) -> str:
 
     try:
         return str(dictionary_VR(keyword))
-    except KeyError:
+    except (KeyError, ValueError):  # not a dictionary keyword
         return ""
 
 
@@ -617,7 +617,8 @@ def sidecar_from_rows(
     rows : sequence of mapping
         Keyword -> value per file (:func:`header_rows`) or per slice (the
         reader's ``metadata["dicom"]["slices"]`` table); keys that are not DICOM
-        keywords (``file``, ``frame``, private tags) are ignored.
+        keywords (``file``, ``frame``, private tags) are ignored, and so are
+        rows without any keyword (files that could not be read).
     summary : mapping, optional
         :meth:`Volume.summary` of the volume: becomes the ``"DicomSeries"`` entry.
     patient_tags : bool
@@ -626,6 +627,8 @@ def sidecar_from_rows(
         Added to the ``"DicomSeries"`` entry (e.g. export warnings).
     """
     clean = [{k: v for k, v in r.items() if k and k[0].isalpha() and _vr(k)} for r in rows]
+    unread = sum(not c for c in clean)
+    clean = [c for c in clean if c]  # rows of files that could not be read hold no tag at all
     const = _constant(clean, EARLIEST)
     tags: dict[str, Any] = {}
     for k, v in const.items():
@@ -671,6 +674,8 @@ def sidecar_from_rows(
                 f"rescaled: RescaleSlope {_number(float(slope))} and RescaleIntercept {_number(float(inter or 0))} "
                 "already applied (NIfTI scl_slope unset)"
             )
+    if unread:
+        ds_block["tags_from"] = f"{len(clean)} of {len(clean) + unread} slices (the others could not be read)"
     if extra:
         for k, v in extra.items():
             if k == "warnings":
@@ -993,16 +998,13 @@ def export_folder(
                 progress("exporting", base + d, total)
 
         try:
-            if not v.loadable:
-                raise DicomSeriesError(
-                    next((w for w in v.warnings if "no installed decoder" in w), "no decoder for its transfer syntax")
-                )
             arr = load.load_volume(v, progress=cb if progress else None)
             r = export_volume(v, nii, array=arr, gzip=gzip, force=force, patient_tags=patient_tags)
             del arr
         except DicomSeriesError as exc:
             r = _result_for(v)
-            r.error = f"series {v.key} ({v.series_description!r}): {exc}"
+            msg = str(exc)
+            r.error = msg if msg.startswith(f"series {v.key} ") else f"series {v.key} ({v.series_description!r}): {msg}"
         results.append(r)
         done += len(v.frames)
         if progress:

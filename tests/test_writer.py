@@ -1,0 +1,180 @@
+"""napari NIfTI writer: layers saved through ViewerModel / npe2 (no Qt), read back with SimpleITK and nibabel.
+
+The reference for geometry and voxels is SimpleITK's own GDCM DICOM series
+reader on the same files (independent of this project's scan), and the
+project's core export for the 4-D case that GDCM cannot read as one image.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import npe2
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from napari.components import ViewerModel
+
+from napari_dicomseries import open_folder
+from napari_dicomseries._reader import read_volumes, volume_layer_data
+from napari_dicomseries.errors import DicomSeriesError
+from napari_dicomseries.export import export_volume
+from napari_dicomseries.synthetic import SeriesSpec, write_series
+
+PLUGIN = "napari-dicomseries"
+OBLIQUE = (0.866025, 0.5, 0, -0.17101, 0.296198, -0.939693)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _discover() -> None:
+    npe2.PluginManager.instance().discover()
+
+
+def gdcm_series(folder: Path, series_uid: str) -> sitk.Image:
+    """The series as SimpleITK's GDCM reader builds it (sorted by GDCM, rescale applied)."""
+    names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_uid)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(names)
+    return reader.Execute()
+
+
+def assert_same_image(got: sitk.Image, ref: sitk.Image) -> None:
+    assert got.GetSize() == ref.GetSize()
+    np.testing.assert_allclose(got.GetSpacing(), ref.GetSpacing(), rtol=1e-5)
+    np.testing.assert_allclose(got.GetOrigin(), ref.GetOrigin(), atol=1e-3)
+    np.testing.assert_allclose(got.GetDirection(), ref.GetDirection(), atol=1e-5)
+    assert np.array_equal(sitk.GetArrayFromImage(got), sitk.GetArrayFromImage(ref).astype(sitk.GetArrayFromImage(got).dtype))
+
+
+def save_layer(layer_data: tuple, path: Path) -> list[str]:
+    data, kw, _ = layer_data
+    viewer = ViewerModel()
+    layer = viewer.add_image(data, **kw)
+    return layer.save(str(path), plugin=PLUGIN)
+
+
+def test_round_trip_axial_lazy_layer(synthetic_study: Path, tmp_path: Path) -> None:
+    volumes, _ = open_folder(synthetic_study, progress=False)
+    v = next(v for v in volumes if v.series_number == 4)
+    written = save_layer(volume_layer_data(v, lazy=True), tmp_path / "s4.nii.gz")
+    assert written == [str(tmp_path / "s4.nii.gz"), str(tmp_path / "s4.json")]
+    got = sitk.ReadImage(written[0])
+    assert_same_image(got, gdcm_series(synthetic_study, v.series_instance_uid))
+    assert got.GetPixelID() == sitk.sitkInt16  # Hounsfield units stay int16
+    side = json.loads(Path(written[1]).read_text())
+    assert side["SeriesNumber"] == 4 and side["ConvolutionKernel"] == "STANDARD" and side["SliceThickness"] == 1.25
+    assert side["DicomSeries"]["kind"] == "image" and side["DicomSeries"]["thickness_class"] == "thin"
+    assert side["DicomSeries"]["layer_name"] == "S4 1.25mm STANDARD"
+    assert "PatientName" not in side
+
+
+def test_round_trip_oblique_and_real_ct(shared_data: Path, tmp_path: Path) -> None:
+    src = tmp_path / "obl"
+    src.mkdir()
+    write_series(src, SeriesSpec(8, "OBL MPR", "LUNG", 5.0, (40.0, 400.0), 6.0, "102100"), scale=0.125, orientation=OBLIQUE)
+    for folder in (src, shared_data / "ct_ge_lightspeed_lung"):
+        ((data, kw, kind),) = read_volumes(folder)
+        out = tmp_path / f"{folder.name}.nii.gz"
+        save_layer((data, kw, kind), out)
+        uid = kw["metadata"]["dicom"]["volume"]["series_instance_uid"]
+        assert_same_image(sitk.ReadImage(str(out)), gdcm_series(folder, uid))
+
+
+def test_4d_layer_is_one_4d_nifti(shared_data: Path, tmp_path: Path) -> None:
+    folder = shared_data / "enhanced_siemens_xa10"
+    ((data, kw, kind),) = read_volumes(folder)
+    assert np.shape(data) == (4, 6, 64, 64)
+    (nii, js) = save_layer((data, kw, kind), tmp_path / "fmri.nii.gz")
+    volumes, _ = open_folder(folder, progress=False)
+    core = export_volume(volumes[0], tmp_path / "core" / "fmri")
+    a, b = nib.load(nii), nib.load(core.nifti)
+    assert a.shape == b.shape == (64, 64, 6, 4)
+    np.testing.assert_allclose(a.affine, b.affine, atol=1e-4)
+    assert np.array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
+    side = json.loads(Path(js).read_text())
+    assert a.header["pixdim"][4] == pytest.approx(side["RepetitionTime"]) == pytest.approx(0.5)
+    assert side["DicomSeries"]["time_tag"] is not None and side["DicomSeries"]["shape"] == [4, 6, 64, 64]
+    # the voxels of each time point are those of the matching frames of the DICOM files (GDCM reads each file)
+    for t, f in enumerate(volumes[0].frame_grid()):
+        ref = sitk.GetArrayFromImage(sitk.ReadImage(f[0].path))  # one file = one time point, (6, 64, 64)
+        ours = np.asanyarray(a.dataobj)[..., t].transpose(2, 1, 0)
+        assert sorted(np.unique(ours).tolist()[:5]) == sorted(np.unique(ref).tolist()[:5])
+        assert np.array_equal(np.sort(ours.ravel()), np.sort(ref.ravel().astype(ours.dtype)))
+
+
+def test_sidecar_from_slice_table_when_files_are_gone(synthetic_study: Path, tmp_path: Path) -> None:
+    src = tmp_path / "dicom"
+    shutil.copytree(synthetic_study, src)
+    volumes, _ = open_folder(src, progress=False)
+    v = next(v for v in volumes if v.series_number == 3)
+    layer = volume_layer_data(v, lazy=False)
+    assert len(list(layer[1]["metadata"]["dicom"]["slices"])) == 9  # the table is read (e.g. shown) while the files exist
+    for p in v.paths:
+        Path(p).unlink()
+    (nii, js) = save_layer(layer, tmp_path / "s3")  # no extension: npe2 adds the writer's first, .nii
+    assert nii.endswith("s3.nii") and js.endswith("s3.json")
+    side = json.loads(Path(js).read_text())
+    assert side["SeriesNumber"] == 3 and side["ConvolutionKernel"] == "LUNG" and side["KVP"] == 120
+    assert side["ManufacturersModelName"] == "LightSpeed VCT"
+    assert "InstanceNumber" not in side and "ImagePositionPatient" not in side
+    assert "tags_from" not in side["DicomSeries"]
+    assert side["DicomSeries"]["kernel_class"] == "lung"
+    assert nib.load(nii).shape == (64, 64, 9)
+
+
+def test_layer_without_dicom_metadata(tmp_path: Path) -> None:
+    """Geometry from scale / translate / affine alone (world axes z, y, x in LPS mm), by hand."""
+    data = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    viewer = ViewerModel()
+    flip_z = np.diag([-1.0, 1.0, 1.0, 1.0])  # world z runs opposite to the slice index
+    layer = viewer.add_image(data, scale=(2.0, 0.5, 0.25), translate=(10.0, 20.0, 30.0), affine=flip_z, name="plain")
+    (nii, js) = layer.save(str(tmp_path / "plain.nii.gz"), plugin=PLUGIN)
+    img = sitk.ReadImage(nii)
+    assert img.GetSize() == (5, 4, 3)
+    np.testing.assert_allclose(img.GetSpacing(), (0.25, 0.5, 2.0))
+    np.testing.assert_allclose(img.GetOrigin(), (30.0, 20.0, -10.0))  # (x, y, z) of voxel 0: z = -(10 + 0)
+    np.testing.assert_allclose(img.GetDirection(), (1, 0, 0, 0, 1, 0, 0, 0, -1), atol=1e-12)
+    assert np.array_equal(sitk.GetArrayFromImage(img), data)
+    side = json.loads(Path(js).read_text())
+    assert side["ConversionSoftware"] == "napari-dicomseries" and "SeriesNumber" not in side
+    assert side["DicomSeries"]["layer_name"] == "plain" and "without DICOM metadata" in side["DicomSeries"]["note"]
+    # a 2-D layer is one slice
+    layer2 = viewer.add_image(data[0], scale=(0.5, 0.25), translate=(1.0, 2.0), name="one")
+    (nii2, _) = layer2.save(str(tmp_path / "one.nii"), plugin=PLUGIN)
+    img2 = sitk.ReadImage(nii2)
+    assert img2.GetSize() == (5, 4, 1)
+    np.testing.assert_allclose(img2.GetSpacing(), (0.25, 0.5, 1.0))
+    np.testing.assert_allclose(img2.GetOrigin(), (2.0, 1.0, 0.0))
+
+
+def test_rgb_layer_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    viewer = ViewerModel()
+    layer = viewer.add_image(np.zeros((4, 5, 3), np.uint8), rgb=True)
+    with pytest.raises(DicomSeriesError, match="RGB"):
+        npe2.write(str(tmp_path / "rgb.nii.gz"), [layer], plugin_name=PLUGIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_replaces_atomically(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_dicomseries import export
+
+    volumes, _ = open_folder(synthetic_study, progress=False)
+    v = next(v for v in volumes if v.series_number == 2)
+    layer = volume_layer_data(v, lazy=False)
+    out = tmp_path / "s2.nii.gz"
+    save_layer(layer, out)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def fail(image, path, compress):
+        Path(path).write_bytes(b"partial")
+        raise RuntimeError("simulated disk failure")
+
+    monkeypatch.setattr(export, "_write_image", fail)
+    data, kw, _ = layer
+    viewer = ViewerModel()
+    with pytest.raises(DicomSeriesError, match="s2.nii.gz: cannot write NIfTI"):
+        npe2.write(str(out), [viewer.add_image(data, **kw)], plugin_name=PLUGIN)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
