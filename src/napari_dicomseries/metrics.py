@@ -108,6 +108,10 @@ class Grid:
         p = np.eye(4)[[2, 1, 0, 3]]  # swap z and x rows
         return cls(tuple(shape[-3:]), p @ a)  # type: ignore[arg-type]
 
+    def affine_lps(self) -> np.ndarray:
+        """The 4 x 4 index (k, j, i, 1) -> LPS (x, y, z, 1) matrix (as :meth:`Volume.affine_lps`)."""
+        return self.affine.copy()
+
     @property
     def spacing(self) -> tuple[float, float, float]:
         """Distance between neighbouring voxels (slice, row, column) in mm."""

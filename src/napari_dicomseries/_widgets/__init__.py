@@ -1,0 +1,1 @@
+"""napari dock widgets: thin wiring of the core (compare, metrics, scan) to magicgui controls."""

@@ -1,0 +1,416 @@
+"""Pieces the dock widgets share: a result table with copy and CSV export, layer geometry, a histogram picture."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import Container, EmptyWidget, Label, ProgressBar, PushButton, Table
+from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
+from qtpy.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from qtpy.QtWidgets import QAbstractItemView, QApplication, QFileDialog, QHeaderView, QLabel, QVBoxLayout
+
+from ..compare import rows_to_csv
+from ..metrics import Grid
+
+__all__ = [
+    "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
+    "displayable", "start_worker",
+]  # fmt: skip
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers before text, numbers by value, text case-insensitively; empty cells last."""
+    if value is None or value == "":
+        return (2, "")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return (0, float(value))
+    try:
+        return (0, float(str(value)))
+    except ValueError:
+        return (1, str(value).lower())
+
+
+class ResultTable(Container):
+    """A read-only table (click a header to sort by it) with "Copy" (tab separated) and "Save CSV..." buttons."""
+
+    def __init__(self, headers: Sequence[str] = (), *, label: str = "", min_height: int = 160, **kwargs: Any) -> None:
+        self.table = Table(value=([], [], list(headers)))
+        self.copy_button = PushButton(text="Copy")
+        self.csv_button = PushButton(text="Save CSV...")
+        self.count = Label(value="")
+        buttons = Container(widgets=[self.count, self.copy_button, self.csv_button], layout="horizontal", labels=False)
+        buttons.margins = (0, 0, 0, 0)
+        super().__init__(widgets=[self.table, buttons], labels=False, **kwargs)
+        self.margins = (0, 0, 0, 0)
+        self._headers: list[str] = list(headers)
+        self._rows: list[list[Any]] = []
+        self._payload: list[Any] = []
+        self._sort: tuple[int, bool] | None = None
+        q = self.table.native
+        q.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        q.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        q.setMinimumHeight(min_height)
+        q.verticalHeader().setVisible(False)
+        q.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        q.horizontalHeader().setStretchLastSection(True)
+        q.horizontalHeader().sectionClicked.connect(self._header_clicked)
+        self.copy_button.changed.connect(self.copy)
+        self.csv_button.changed.connect(self._ask_csv)
+        self._selection_callbacks: list[Callable[[], None]] = []
+        q.itemSelectionChanged.connect(self._selection_changed)
+        self._quiet = False
+
+    # -- content
+    @property
+    def headers(self) -> list[str]:
+        return list(self._headers)
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """The rows in display order (after sorting)."""
+        return [list(r) for r in self._rows]
+
+    @property
+    def payloads(self) -> list[Any]:
+        """The objects behind the rows (volumes, tag rows ...), in display order."""
+        return list(self._payload)
+
+    def set_rows(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], payloads: Sequence[Any] | None = None) -> None:
+        """Show ``rows`` under ``headers``; ``payloads`` (one per row) travel with the rows when sorting."""
+        self._headers = list(headers)
+        self._rows = [list(r) for r in rows]
+        self._payload = list(payloads) if payloads is not None else [None] * len(self._rows)
+        if self._sort is not None and self._sort[0] < len(self._headers):
+            self._apply_sort()
+        self._refresh()
+
+    def sort_by(self, column: int | str, descending: bool = False) -> None:
+        """Sort the rows by a column (index or header), numbers as numbers."""
+        col = self._headers.index(column) if isinstance(column, str) else int(column)
+        self._sort = (col, descending)
+        self._apply_sort()
+        self._refresh()
+
+    def _apply_sort(self) -> None:
+        col, desc = self._sort  # type: ignore[misc]
+        order = sorted(range(len(self._rows)), key=lambda n: _sort_key(self._rows[n][col]), reverse=desc)
+        self._rows = [self._rows[n] for n in order]
+        self._payload = [self._payload[n] for n in order]
+
+    def _header_clicked(self, col: int) -> None:
+        desc = self._sort is not None and self._sort[0] == col and not self._sort[1]
+        selected = {id(p) for p in self.selected_payloads() if p is not None}
+        self.sort_by(col, desc)
+        if selected:
+            self.select_payloads(lambda p: p is not None and id(p) in selected)
+
+    def _refresh(self) -> None:
+        self._quiet = True
+        try:
+            # the (data, index, columns) form: a {"data", "columns"} dict with no rows would be read as two columns
+            self.table.value = ([["" if c is None else str(c) for c in r] for r in self._rows], [], list(self._headers))
+            q = self.table.native
+            q.horizontalHeader().setSortIndicatorShown(self._sort is not None)
+            if self._sort is not None:
+                order = Qt.SortOrder.DescendingOrder if self._sort[1] else Qt.SortOrder.AscendingOrder
+                q.horizontalHeader().setSortIndicator(self._sort[0], order)
+            q.resizeColumnsToContents()
+            for c in range(q.columnCount()):
+                q.setColumnWidth(c, min(q.columnWidth(c), 320))
+        finally:
+            self._quiet = False
+        self.count.value = f"{len(self._rows)} row(s)"
+        self._selection_changed()
+
+    # -- selection
+    def selected_indices(self) -> list[int]:
+        sel = self.table.native.selectionModel()
+        return sorted({i.row() for i in sel.selectedRows()}) if sel is not None else []
+
+    def selected_payloads(self) -> list[Any]:
+        return [self._payload[i] for i in self.selected_indices() if i < len(self._payload)]
+
+    def select_rows(self, indices: Sequence[int]) -> None:
+        q = self.table.native
+        model = q.selectionModel()
+        sel = QItemSelection()
+        last = q.columnCount() - 1
+        for i in indices:
+            if 0 <= i < q.rowCount():
+                sel.select(q.model().index(i, 0), q.model().index(i, max(last, 0)))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        model.select(sel, flags)
+        if indices and 0 <= indices[0] < q.rowCount():
+            q.scrollToItem(q.item(indices[0], 0))
+
+    def select_payloads(self, predicate: Callable[[Any], bool]) -> list[int]:
+        idx = [n for n, p in enumerate(self._payload) if predicate(p)]
+        self.select_rows(idx)
+        return idx
+
+    def on_selection(self, callback: Callable[[], None]) -> None:
+        self._selection_callbacks.append(callback)
+
+    def _selection_changed(self) -> None:
+        if self._quiet:
+            return
+        for cb in self._selection_callbacks:
+            cb()
+
+    # -- export
+    def to_csv(self) -> str:
+        return rows_to_csv(self._headers, self._rows)
+
+    def to_tsv(self) -> str:
+        lines = ["\t".join(self._headers)]
+        lines += ["\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in r) for r in self._rows]
+        return "\n".join(lines) + "\n"
+
+    def copy(self) -> str:
+        """Put the table on the clipboard as tab-separated text (pastes into a spreadsheet); return it."""
+        text = self.to_tsv()
+        QApplication.clipboard().setText(text)
+        return text
+
+    def save_csv(self, path: str | os.PathLike[str]) -> str:
+        """Write the table as CSV to ``path`` (overwrites: the user chose the name in a save dialog)."""
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(self.to_csv())
+        return os.fspath(path)
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.native, "Save table as CSV", "table.csv", "CSV files (*.csv)")
+        if path:
+            self.save_csv(path)
+
+
+class StatusBar(Container):
+    """A progress bar and a one-line message (errors in red)."""
+
+    def __init__(self) -> None:
+        self.progress = ProgressBar(value=0, min=0, max=100, visible=False)
+        self.message = Label(value="")
+        super().__init__(widgets=[self.progress, self.message], labels=False)
+        self.margins = (0, 0, 0, 0)
+        self.message.native.setWordWrap(True)
+        self.message.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def start(self, total: int = 0) -> None:
+        self.progress.visible = True
+        self.progress.max = max(total, 0)
+        self.progress.value = 0
+
+    def step(self, done: int, total: int | None = None) -> None:
+        if total is not None and total != self.progress.max:
+            self.progress.max = total
+        self.progress.value = min(done, self.progress.max) if self.progress.max else 0
+
+    def done(self, message: str = "") -> None:
+        self.progress.visible = False
+        self.say(message)
+
+    def say(self, message: str, error: bool = False) -> None:
+        self.message.value = message
+        self.message.native.setStyleSheet("color: #e05555;" if error else "")
+
+
+# ----------------------------------------------------------------------------- background work
+
+
+class _Refused:
+    """What a background job returns when the core refused its input (a DicomSeriesError's message)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def start_worker(
+    widget: Any,
+    generator: Callable[[], Any],
+    *,
+    on_yield: Callable[[Any], None],
+    on_result: Callable[[Any], None],
+) -> Any:
+    """Run ``generator`` in a napari ``thread_worker``; ``widget`` has ``status`` (a :class:`StatusBar`) and ``_worker``.
+
+    What the generator yields goes to ``on_yield`` and what it returns to
+    ``on_result``, both in the main thread. The project's errors about the
+    input (:class:`DicomSeriesError`) become a red message in the status line;
+    anything else is also shown by napari as an error notification.
+    """
+    from napari.qt.threading import thread_worker
+
+    from ..errors import DicomSeriesError
+
+    @thread_worker
+    def work() -> Any:
+        try:
+            result = yield from generator()
+        except DicomSeriesError as exc:
+            return _Refused(str(exc))  # not the exception itself: superqt re-raises returned exceptions
+        return result
+
+    def returned(result: Any) -> None:
+        if isinstance(result, _Refused):
+            widget.status.done()
+            widget.status.say(result.message, error=True)
+        else:
+            on_result(result)
+
+    def failed(exc: BaseException) -> None:
+        widget.status.done()
+        widget.status.say(f"{type(exc).__name__}: {exc}", error=True)
+
+    def finished() -> None:
+        widget._worker = None
+
+    worker = work()
+    worker.yielded.connect(on_yield)
+    worker.returned.connect(returned)
+    worker.errored.connect(failed)
+    worker.finished.connect(finished)
+    widget._worker = worker
+    worker.start()
+    return worker
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+def image_layers(viewer: Any, kinds: tuple[str, ...] = ("image",)) -> list[Any]:
+    """The viewer's layers of the given kinds ("image", "labels"), in layer-list order."""
+    import napari.layers
+
+    types = tuple({"image": napari.layers.Image, "labels": napari.layers.Labels}[k] for k in kinds)
+    return [layer for layer in viewer.layers if isinstance(layer, types)]
+
+
+def layer_summary(layer: Any) -> dict[str, Any] | None:
+    """The ``Volume.summary()`` a layer carries in ``metadata["dicom"]`` (None for other layers)."""
+    meta = getattr(layer, "metadata", None) or {}
+    dicom = meta.get("dicom") if isinstance(meta, dict) else None
+    if not isinstance(dicom, dict):
+        return None
+    s = dicom.get("summary") or dicom.get("volume")
+    return s if isinstance(s, dict) else None
+
+
+def layer_files(layer: Any) -> list[str]:
+    meta = getattr(layer, "metadata", None) or {}
+    dicom = meta.get("dicom") if isinstance(meta, dict) else None
+    files = dicom.get("files") if isinstance(dicom, dict) else None
+    return [str(f) for f in files] if files else []
+
+
+def layer_grid(layer: Any) -> Grid:
+    """The grid of a layer's last three axes in world space (z, y, x), from its full data-to-world transform.
+
+    World axes are read as (z, y, x) in mm, as this plugin's reader sets them
+    (DICOM patient LPS); the result maps (k, j, i) to (x, y, z).
+    """
+    nd = layer.ndim
+    if nd < 3:
+        from ..errors import GeometryError
+
+        raise GeometryError(f"layer {layer.name!r} is {nd}-D: a 3-D image is needed")
+    zero = [0.0] * nd
+    o = np.asarray(layer.data_to_world(zero), float)[-3:]
+    cols = []
+    for ax in range(nd - 3, nd):
+        p = list(zero)
+        p[ax] = 1.0
+        cols.append(np.asarray(layer.data_to_world(p), float)[-3:] - o)
+    aff = np.eye(4)
+    aff[:3, :3] = np.column_stack(cols)
+    aff[:3, 3] = o
+    return Grid.from_world_zyx(tuple(layer.data.shape[-3:]), aff)
+
+
+def displayable(layer: Any, viewer: Any) -> bool:
+    """True if napari can draw ``layer`` in the viewer's current display.
+
+    napari draws a layer by slicing its array along its own axes: the data
+    axes shown must map onto the world axes shown by an invertible block of
+    the layer's transform. A coronal scout in patient space (rows along z)
+    cannot be drawn in an axial 2-D view: adding it would break the canvas.
+    """
+    nd = layer.ndim
+    offset = viewer.dims.ndim - nd
+    shown = [d - offset for d in viewer.dims.displayed]
+    if len(shown) < 2 or any(d < 0 for d in shown):
+        shown = list(range(max(nd - viewer.dims.ndisplay, 0), nd))
+    zero = [0.0] * nd
+    o = np.asarray(layer.data_to_world(zero), float)
+    block = np.empty((len(shown), len(shown)))
+    for c, ax in enumerate(shown):
+        p = list(zero)
+        p[ax] = 1.0
+        block[:, c] = (np.asarray(layer.data_to_world(p), float) - o)[shown]
+    scale = float(np.abs(block).max()) or 1.0
+    return abs(float(np.linalg.det(block / scale))) > 1e-6
+
+
+# ----------------------------------------------------------------------------- histogram picture
+
+
+def histogram_image(counts: np.ndarray, edges: np.ndarray, width: int = 360, height: int = 140) -> QImage:
+    """A bar chart of ``counts`` (log scale) as a QImage: negative bins magenta, positive green, 0 marked."""
+    counts = np.asarray(counts, float)
+    pad_l, pad_b, pad_t = 6, 18, 14
+    w, h = width - 2 * pad_l, height - pad_b - pad_t
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgba[...] = (30, 32, 38, 255)
+    if counts.size and counts.max() > 0:
+        vals = np.log10(counts + 1) / np.log10(counts.max() + 1)
+        n = counts.size
+        centres = (edges[:-1] + edges[1:]) / 2
+        x0 = pad_l + (np.arange(n) * w) // n
+        x1 = pad_l + ((np.arange(n) + 1) * w) // n
+        for k in range(n):
+            top = pad_t + int(round(h * (1 - vals[k])))
+            colour = (208, 90, 160) if centres[k] < 0 else (120, 190, 80)
+            if edges[k] <= 0 <= edges[k + 1]:
+                colour = (200, 200, 200)
+            rgba[top : pad_t + h, x0[k] : max(x1[k] - (1 if x1[k] - x0[k] > 2 else 0), x0[k] + 1), :3] = colour
+    rgba[pad_t + h, pad_l : pad_l + w, :3] = 160
+    img = QImage(rgba.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
+    p = QPainter(img)
+    p.setPen(QColor(220, 220, 220))
+    font = QFont()
+    font.setPointSize(8)
+    p.setFont(font)
+    lo, hi = (float(edges[0]), float(edges[-1])) if len(edges) else (0.0, 0.0)
+    p.drawText(pad_l, height - 4, f"{lo:.4g}")
+    p.drawText(width // 2 - 4, height - 4, "0")
+    txt = f"{hi:.4g}"
+    p.drawText(width - pad_l - 7 * len(txt), height - 4, txt)
+    p.drawText(pad_l, 11, f"B - A, {int(counts.sum())} voxels (log counts)")
+    p.end()
+    return img
+
+
+class HistogramView(EmptyWidget):
+    """A magicgui widget showing a histogram picture (drawn with numpy and Qt; no matplotlib)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._label = QLabel()
+        self._label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = self.native.layout()
+        if layout is None:
+            layout = QVBoxLayout()
+            self.native.setLayout(layout)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._label)
+        self.image: QImage | None = None
+
+    def set_histogram(self, counts: np.ndarray, edges: np.ndarray) -> None:
+        self.image = histogram_image(counts, edges)
+        self._label.setPixmap(QPixmap.fromImage(self.image))
+
+    def clear(self) -> None:
+        self.image = None
+        self._label.clear()

@@ -1,0 +1,291 @@
+"""Image difference and overlap dock: B - A on A's grid, statistics, histogram, Dice and Hausdorff of masks.
+
+All computation is :func:`napari_dicomseries.metrics.compare_arrays`; this
+module reads the layers (data, world geometry, FrameOfReferenceUID) and adds
+the results as layers and a table.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton
+
+from ..errors import DicomSeriesError, GeometryError
+from ..metrics import HU_PRESETS, ImageComparison, compare_arrays
+from ._common import HistogramView, ResultTable, StatusBar, image_layers, layer_grid, layer_summary, start_worker
+
+__all__ = ["ImageCompare", "Interpolation", "MaskSource", "HUPreset", "DIFFERENCE_COLORMAP"]
+
+#: A diverging colormap napari knows; contrast limits are set symmetric about 0.
+DIFFERENCE_COLORMAP = "PiYG"
+
+
+class Interpolation(Enum):
+    """How the second image is resampled onto the first's grid."""
+
+    linear = "linear"
+    nearest = "nearest"
+
+
+class MaskSource(Enum):
+    """Where the masks for the overlap measures come from."""
+
+    none = "no overlap measures"
+    hu = "HU range of both images"
+    labels = "two label layers"
+
+
+class HUPreset(Enum):
+    """Hounsfield ranges (see :data:`napari_dicomseries.metrics.HU_PRESETS`)."""
+
+    air_lung = "air/lung"
+    soft_tissue = "soft tissue"
+    bone = "bone"
+    custom = "custom"
+
+    def __str__(self) -> str:
+        if self is HUPreset.custom:
+            return "custom range"
+        lo, hi = HU_PRESETS[self.value]
+        return f"{self.value} ({lo:g} .. {hi:g})" if math.isfinite(hi) else f"{self.value} (>= {lo:g})"
+
+
+def _current_index(viewer: Any, layer: Any) -> int:
+    """The index of the leading (time) axis of a 4-D layer that the viewer shows now."""
+    try:
+        pos = layer.world_to_data(viewer.dims.point)
+        k = int(round(float(pos[0])))
+    except Exception:  # noqa: BLE001 - fall back on the first time point
+        k = 0
+    return int(np.clip(k, 0, layer.data.shape[0] - 1))
+
+
+def _volume_of(viewer: Any, layer: Any) -> np.ndarray:
+    data = layer.data
+    if layer.ndim == 4:
+        data = data[_current_index(viewer, layer)]
+    elif layer.ndim != 3:
+        raise GeometryError(f"layer {layer.name!r} is {layer.ndim}-D: choose a 3-D (or 4-D) image")
+    return np.asarray(data)
+
+
+class ImageCompare(Container):
+    """Compare two image layers: difference layer and statistics, histogram, overlap of masks.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Its image layers are compared; results are added to it as layers.
+    """
+
+    def __init__(self, viewer: Any) -> None:
+        self.viewer = viewer
+        self.difference_layer: Any = None
+        self.mask_layers: list[Any] = []
+        self.layer_a = ComboBox(choices=self._images, label="First (A, reference)", nullable=True)
+        self.layer_b = ComboBox(choices=self._images, label="Second (B)", nullable=True)
+        self.interpolation = ComboBox(choices=Interpolation, value=Interpolation.linear, label="Resample B with")
+        self.allow_frame = CheckBox(value=False, text="Compare even if the frames of reference differ")
+        self.mask_source = ComboBox(choices=MaskSource, value=MaskSource.hu, label="Masks")
+        self.preset = ComboBox(choices=[(str(p), p) for p in HUPreset], value=HUPreset.soft_tissue, label="HU range")
+        self.hu_lo = FloatSpinBox(value=-100.0, min=-100000.0, max=100000.0, step=10.0, label="lower HU")
+        self.hu_hi = FloatSpinBox(value=200.0, min=-100000.0, max=100000.0, step=10.0, label="upper HU")
+        self.label_a = ComboBox(choices=self._labels, label="Labels A", nullable=True)
+        self.label_b = ComboBox(choices=self._labels, label="Labels B", nullable=True)
+        self.tolerance = FloatSpinBox(value=0.0, min=0.0, max=1e6, step=1.0, label="Differ if |B-A| >")
+        self.add_difference = CheckBox(value=True, text="Add difference layer")
+        self.add_masks = CheckBox(value=False, text="Add masks as label layers")
+        self.compute_button = PushButton(text="Compare")
+        self.histogram = HistogramView()
+        self.table = ResultTable(("section", "measure", "value"), min_height=220)
+        self.status = StatusBar()
+        outs = Container(widgets=[self.add_difference, self.add_masks], layout="horizontal", labels=False)
+        outs.margins = (0, 0, 0, 0)
+        super().__init__(
+            widgets=[self.layer_a, self.layer_b, self.interpolation, self.allow_frame, self.mask_source, self.preset,
+                     self.hu_lo, self.hu_hi, self.label_a, self.label_b, self.tolerance, outs, self.compute_button,
+                     self.histogram, self.table, self.status]  # fmt: skip
+        )
+        self.result: ImageComparison | None = None
+        self._worker: Any = None
+        self.compute_button.changed.connect(lambda: self.compute())
+        self.mask_source.changed.connect(self._mask_source_changed)
+        self.preset.changed.connect(self._preset_changed)
+        viewer.layers.events.inserted.connect(self._reset)
+        viewer.layers.events.removed.connect(self._reset)
+        self._mask_source_changed()
+        self._preset_changed()
+        self._pick_defaults()
+
+    # ------------------------------------------------------------------ choices
+    def _images(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        own = {id(self.difference_layer)}
+        return [(layer.name, layer) for layer in image_layers(self.viewer) if id(layer) not in own and layer.ndim >= 3]
+
+    def _labels(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in image_layers(self.viewer, ("labels",)) if layer.ndim >= 3]
+
+    def _reset(self, *_: Any) -> None:
+        for w in (self.layer_a, self.layer_b, self.label_a, self.label_b):
+            w.reset_choices()
+        self._pick_defaults()
+
+    def _pick_defaults(self) -> None:
+        imgs = [c[1] for c in self._images()]
+        if self.layer_a.value is None and imgs:
+            self.layer_a.value = imgs[0]
+        if self.layer_b.value is None and len(imgs) > 1:
+            self.layer_b.value = next(x for x in imgs if x is not self.layer_a.value)
+
+    def _mask_source_changed(self, *_: Any) -> None:
+        src = self.mask_source.value
+        self.preset.visible = src is MaskSource.hu
+        custom = src is MaskSource.hu and self.preset.value is HUPreset.custom
+        self.hu_lo.visible = self.hu_hi.visible = custom
+        self.label_a.visible = self.label_b.visible = src is MaskSource.labels
+        self.add_masks.enabled = src is not MaskSource.none
+
+    def _preset_changed(self, *_: Any) -> None:
+        p = self.preset.value
+        if p is not HUPreset.custom:
+            lo, hi = HU_PRESETS[p.value]
+            self.hu_lo.value = lo
+            self.hu_hi.value = hi if math.isfinite(hi) else self.hu_hi.max
+        self._mask_source_changed()
+
+    def hu_range(self) -> tuple[float, float] | None:
+        """The HU range in use, or None when the masks do not come from an HU range."""
+        if self.mask_source.value is not MaskSource.hu:
+            return None
+        p = self.preset.value
+        if p is not HUPreset.custom:
+            return HU_PRESETS[p.value]
+        return (float(self.hu_lo.value), float(self.hu_hi.value))
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    # ------------------------------------------------------------------ compute
+    def compute(self) -> Any:
+        """Compare B with A in a background thread; returns the worker (None when the inputs are refused)."""
+        a, b = self.layer_a.value, self.layer_b.value
+        if a is None or b is None or a is b:
+            self.status.say("choose two different image layers", error=True)
+            return None
+        sa, sb = layer_summary(a) or {}, layer_summary(b) or {}
+        uid_a, uid_b = str(sa.get("frame_of_reference_uid") or ""), str(sb.get("frame_of_reference_uid") or "")
+        if not (uid_a and uid_a == uid_b) and not self.allow_frame.value:
+            why = "different FrameOfReferenceUIDs" if uid_a and uid_b else "no FrameOfReferenceUID on one or both layers"
+            self.status.say(
+                f"{a.name!r} and {b.name!r} have {why}: their coordinates may not agree. "
+                "Tick 'Compare even if the frames of reference differ' to compare them anyway.",
+                error=True,
+            )
+            return None
+        src = self.mask_source.value
+        labels = None
+        if src is MaskSource.labels:
+            la, lb = self.label_a.value, self.label_b.value
+            if la is None or lb is None:
+                self.status.say("choose two label layers (or another mask source)", error=True)
+                return None
+            labels = (la, lb)
+        try:
+            grid_a, grid_b = layer_grid(a), layer_grid(b)
+            label_grids = (layer_grid(labels[0]), layer_grid(labels[1])) if labels else None
+        except DicomSeriesError as exc:
+            self.status.say(str(exc), error=True)
+            return None
+        hu = self.hu_range()
+        interp = self.interpolation.value.value
+        tol = float(self.tolerance.value)
+        viewer = self.viewer
+
+        def work() -> Any:
+            yield 0, 3, "reading A"
+            arr_a = _volume_of(viewer, a)
+            yield 1, 3, "reading B"
+            arr_b = _volume_of(viewer, b)
+            label_arrays = (_volume_of(viewer, labels[0]), _volume_of(viewer, labels[1])) if labels else None
+            yield 2, 3, "comparing"
+            return compare_arrays(
+                arr_a, grid_a, arr_b, grid_b, interpolation=interp, hu_range=hu, labels=label_arrays,
+                label_grids=label_grids, tolerance=tol, frame_of_reference=(uid_a, uid_b),
+                allow_different_frame=True,
+            )  # fmt: skip
+
+        names = (a.name, b.name)
+        self.status.start(3)
+        self.status.say("comparing ...")
+        return start_worker(
+            self,
+            work,
+            on_yield=lambda item: (self.status.step(item[0], item[1]), self.status.say(item[2] + " ...")),
+            on_result=lambda res: self._show(res, names),
+        )
+
+    # ------------------------------------------------------------------ results
+    def _show(self, res: ImageComparison, names: tuple[str, str]) -> None:
+        self.result = res
+        rows = [("layers", "A", names[0]), ("layers", "B", names[1]), *res.rows()]
+        self.table.set_rows(("section", "measure", "value"), rows)
+        self.histogram.set_histogram(*res.histogram)
+        if self.add_difference.value:
+            self._add_difference(res, names)
+        if self.add_masks.value and res.mask_a is not None and res.mask_b is not None:
+            self._add_masks(res, names)
+        s = res.stats
+        msg = f"RMSE {s.rmse:.4g}, MAE {s.mae:.4g}, max |B-A| {s.max_abs_difference:.4g}"
+        if res.overlap is not None:
+            msg += f"; Dice {res.overlap.dice:.4f}"
+        if res.resampled:
+            msg += f"; B was resampled onto A's grid ({res.interpolation})"
+        self.status.done(msg)
+
+    def _geometry_kwargs(self, res: ImageComparison) -> dict[str, Any]:
+        from .._reader import layer_geometry
+
+        scale, affine = layer_geometry(res.grid, 3)
+        a = self.layer_a.value
+        kw: dict[str, Any] = {"scale": list(scale), "affine": affine}
+        if a is not None:
+            kw["units"] = tuple(a.units)[-3:]
+            kw["axis_labels"] = tuple(a.axis_labels)[-3:]
+        return kw
+
+    def _replace(self, name: str, add: Any) -> Any:
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        return add()
+
+    def _add_difference(self, res: ImageComparison, names: tuple[str, str]) -> None:
+        # symmetric limits at the 99.9th percentile of |B - A| (of at most ~1M voxels), so a few outliers
+        # do not wash out the map; the full range stays in the statistics table
+        vals = res.difference[res.covered] if not res.covered.all() else res.difference.ravel()
+        step = max(1, vals.size // 1_000_000)
+        lim = float(np.percentile(np.abs(vals[::step].astype(np.float64)), 99.9)) if vals.size else 0.0
+        lim = lim or float(res.stats.max_abs_difference) or 1.0
+        name = f"{names[1]} - {names[0]}"
+        kw = self._geometry_kwargs(res)
+        self.difference_layer = self._replace(
+            name,
+            lambda: self.viewer.add_image(
+                res.difference, name=name, colormap=DIFFERENCE_COLORMAP, contrast_limits=(-lim, lim), blending="translucent",
+                metadata={"dicom_compare": {"a": names[0], "b": names[1], "stats": res.stats.to_dict()}}, **kw,
+            ),
+        )  # fmt: skip
+        self.layer_a.reset_choices()
+        self.layer_b.reset_choices()
+
+    def _add_masks(self, res: ImageComparison, names: tuple[str, str]) -> None:
+        kw = self._geometry_kwargs(res)
+        self.mask_layers = []
+        for n, (mask, src) in enumerate(((res.mask_a, names[0]), (res.mask_b, names[1])), start=1):
+            name = f"mask {'AB'[n - 1]}: {src} ({res.mask_description})"
+            data = mask.astype(np.uint8) * n
+            self.mask_layers.append(self._replace(name, lambda d=data, nm=name: self.viewer.add_labels(d, name=nm, opacity=0.5, **kw)))

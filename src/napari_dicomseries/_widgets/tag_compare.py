@@ -1,0 +1,231 @@
+"""Tag comparison dock: constant and varying tags of one volume, or the differences between two volumes.
+
+All logic is in :mod:`napari_dicomseries.compare`; volumes come from DICOM
+layers (their files are re-read, headers only) or from rows of the series
+browser (:meth:`TagCompare.set_volumes`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton
+
+from ..compare import DEFAULT_TOLERANCE, TagDiff, VolumeTags, diff_volumes, volume_tags
+from ..errors import SeriesNotFoundError
+from ..volume import Volume
+from ._common import ResultTable, StatusBar, image_layers, layer_files, layer_summary, start_worker
+
+__all__ = ["TagCompare", "TagMode", "WITHIN_COLUMNS", "BETWEEN_COLUMNS", "volume_of_layer"]
+
+WITHIN_COLUMNS = ("group", "tag", "keyword", "name", "VR", "private creator", "status", "value", "distinct", "min", "max")
+BETWEEN_COLUMNS = ("group", "tag", "keyword", "name", "VR", "private creator", "status", "A", "B")
+
+
+class TagMode(Enum):
+    """What to compare."""
+
+    within = "one volume: constant and varying tags"
+    between = "two volumes: differences"
+
+
+def volume_of_layer(layer: Any) -> Volume:
+    """The :class:`Volume` behind a DICOM layer: its files are scanned again (headers only) and matched by key and UID.
+
+    Raises
+    ------
+    SeriesNotFoundError
+        If the layer carries no DICOM files or its volume is not among them.
+    """
+    from .. import open_folder
+
+    files = layer_files(layer)
+    summary = layer_summary(layer)
+    if not files or summary is None:
+        raise SeriesNotFoundError(f"layer {layer.name!r} is not a DICOM volume (no metadata['dicom'] files and summary)")
+    volumes, _ = open_folder(files, progress=False)
+    for v in volumes:
+        if v.key == summary.get("key") and v.series_instance_uid == summary.get("series_instance_uid"):
+            return v
+    same_uid = [v for v in volumes if v.series_instance_uid == summary.get("series_instance_uid") and v.is_image]
+    if len(same_uid) == 1:
+        return same_uid[0]
+    raise SeriesNotFoundError(f"layer {layer.name!r}: volume {summary.get('key')} not found again in its {len(files)} file(s)")
+
+
+class TagCompare(Container):
+    """Compare DICOM tags within one volume (constant / varying) or between two volumes (differences).
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Its DICOM image layers are the volumes to choose from.
+    """
+
+    def __init__(self, viewer: Any) -> None:
+        self.viewer = viewer
+        self._extra: list[Volume] = []
+        self.mode = ComboBox(choices=TagMode, value=TagMode.between, label="Compare")
+        self.source_a = ComboBox(choices=self._choices, label="Volume A", nullable=True)
+        self.source_b = ComboBox(choices=self._choices, label="Volume B", nullable=True)
+        self.only_varying = CheckBox(value=False, text="Only varying tags")
+        self.show_all = CheckBox(value=False, text="Show equal tags")
+        self.identifiers = CheckBox(value=False, text="Show per-instance identifiers")
+        self.private = CheckBox(value=False, text="Private tags")
+        self.tolerance = FloatSpinBox(value=DEFAULT_TOLERANCE, min=0.0, max=1e6, step=1e-4, label="Numeric tolerance")
+        self.tolerance.native.setDecimals(6)
+        self.search = LineEdit(value="", label="Search")
+        self.search.native.setPlaceholderText("keyword, name or number, e.g. kernel or 0018,0050")
+        self.compare_button = PushButton(text="Compare")
+        self.table = ResultTable(BETWEEN_COLUMNS, min_height=240)
+        self.slices = ResultTable(("slice", "value", "file", "frame"), min_height=120)
+        self.status = StatusBar()
+        opts = Container(widgets=[self.only_varying, self.show_all, self.identifiers, self.private], layout="horizontal", labels=False)
+        opts.margins = (0, 0, 0, 0)
+        super().__init__(
+            widgets=[self.mode, self.source_a, self.source_b, opts, self.tolerance, self.search, self.compare_button,
+                     self.table, self.slices, self.status]  # fmt: skip
+        )
+        self.result: VolumeTags | TagDiff | None = None
+        self._tags_a: VolumeTags | None = None
+        self._tags_b: VolumeTags | None = None
+        self._worker: Any = None
+        self.compare_button.changed.connect(lambda: self.compare())
+        self.mode.changed.connect(self._mode_changed)
+        for w in (self.only_varying, self.show_all, self.identifiers, self.search):
+            w.changed.connect(self.render)
+        for w in (self.private, self.tolerance):
+            w.changed.connect(self._options_changed)
+        self.table.on_selection(self._row_selected)
+        viewer.layers.events.inserted.connect(self._reset)
+        viewer.layers.events.removed.connect(self._reset)
+        self._mode_changed()
+        self._pick_defaults()
+
+    # ------------------------------------------------------------------ sources
+    def _choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for layer in image_layers(self.viewer):
+            if layer_summary(layer) is not None and layer_files(layer):
+                out.append((f"layer: {layer.name}", layer))
+        for v in self._extra:
+            out.append((f"series {v.key}: {v.series_description}", v))
+        return out
+
+    def _reset(self, *_: Any) -> None:
+        self.source_a.reset_choices()
+        self.source_b.reset_choices()
+        self._pick_defaults()
+
+    def _pick_defaults(self) -> None:
+        choices = [c[1] for c in self._choices()]
+        if self.source_a.value is None and choices:
+            self.source_a.value = choices[0]
+        if self.source_b.value is None and len(choices) > 1:
+            self.source_b.value = next(c for c in choices if c is not self.source_a.value)
+
+    def set_volumes(self, volumes: list[Volume]) -> None:
+        """Offer ``volumes`` (e.g. rows of the series browser) as choices and select them as A (and B)."""
+        for v in volumes:
+            if all(v is not x for x in self._extra):
+                self._extra.append(v)
+        self.source_a.reset_choices()
+        self.source_b.reset_choices()
+        if volumes:
+            self.source_a.value = volumes[0]
+        if len(volumes) > 1:
+            self.source_b.value = volumes[1]
+
+    def _mode_changed(self, *_: Any) -> None:
+        between = self.mode.value is TagMode.between
+        self.source_b.visible = between
+        self.show_all.visible = between
+        self.identifiers.visible = between
+        self.only_varying.visible = not between
+        self.result = None
+        self.table.set_rows(BETWEEN_COLUMNS if between else WITHIN_COLUMNS, [])
+        self.slices.set_rows(("slice", "value", "file", "frame"), [])
+
+    def _options_changed(self, *_: Any) -> None:
+        if self.result is not None and not self.busy:
+            self.compare()
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    # ------------------------------------------------------------------ compute
+    def compare(self) -> Any:
+        """Read the chosen volumes' tags and compare them in a background thread; returns the worker."""
+        between = self.mode.value is TagMode.between
+        sources = [self.source_a.value] + ([self.source_b.value] if between else [])
+        if any(s is None for s in sources):
+            self.status.say("choose " + ("two volumes" if between else "a volume") + " (DICOM layers or browser rows)", error=True)
+            return None
+        private, tol = bool(self.private.value), float(self.tolerance.value)
+
+        def work() -> Any:
+            total = len(sources) + 1
+            vols = []
+            for n, s in enumerate(sources):
+                yield n, total
+                vols.append(s if isinstance(s, Volume) else volume_of_layer(s))
+            yield len(sources), total
+            tags = [volume_tags(v, private=private, tolerance=tol) for v in vols]
+            if between:
+                return tags, diff_volumes(vols[0], vols[1], private=private, tolerance=tol, tags_a=tags[0], tags_b=tags[1])
+            return tags, tags[0]
+
+        def done(out: Any) -> None:
+            tags, self.result = out
+            self._tags_a = tags[0]
+            self._tags_b = tags[1] if len(tags) > 1 else None
+            self.render()
+            if isinstance(self.result, TagDiff):
+                n = len(self.result.filtered(identifiers=bool(self.identifiers.value)))
+                self.status.done(f"A = {self.result.label_a}, B = {self.result.label_b}: {n} differing tag(s)")
+            else:
+                r = self.result
+                self.status.done(f"{r.label}: {r.n_frames} frame(s), {len(r.rows)} tags, {len(r.varying)} vary between frames")
+
+        self.status.start(len(sources) + 1)
+        self.status.say("reading tags ...")
+        return start_worker(self, work, on_yield=lambda dn: self.status.step(*dn), on_result=done)
+
+    # ------------------------------------------------------------------ display
+    def render(self, *_: Any) -> None:
+        """Fill the table from the last result and the display options (no re-reading)."""
+        r = self.result
+        query = str(self.search.value or "")
+        if isinstance(r, TagDiff):
+            rows = r.filtered(show_all=bool(self.show_all.value), identifiers=bool(self.identifiers.value), query=query)
+            data = [[d.info.category, d.info.tag, d.info.key, d.info.name, d.info.vr, d.info.private_creator, d.status, d.value_a, d.value_b] for d in rows]
+            self.table.set_rows(BETWEEN_COLUMNS, data, rows)
+        elif isinstance(r, VolumeTags):
+            rows = [s for s in (r.varying if self.only_varying.value else r.rows) if s.info.matches(query)]
+            data = [[s.info.category, s.info.tag, s.info.key, s.info.name, s.info.vr, s.info.private_creator,
+                     "constant" if s.constant else "varies", s.value, s.n_distinct, s.minimum, s.maximum] for s in rows]  # fmt: skip
+            self.table.set_rows(WITHIN_COLUMNS, data, rows)
+        self.slices.set_rows(self.slices.headers, [])
+
+    def _row_selected(self) -> None:
+        """Show the selected tag's value slice by slice (both volumes side by side for a difference)."""
+        sel = self.table.selected_payloads()
+        if not sel or self._tags_a is None:
+            return
+        key = sel[0].info.key
+        ta, tb = self._tags_a, self._tags_b
+        if key not in ta.frames.values and (tb is None or key not in tb.frames.values):
+            self.slices.set_rows(("slice", "value"), [])  # a derived (volume) row
+            return
+        if isinstance(self.result, TagDiff) and tb is not None:
+            va = ta.per_frame_values(key) if key in ta.frames.values else []
+            vb = tb.per_frame_values(key) if key in tb.frames.values else []
+            n = max(len(va), len(vb))
+            rows = [[i + 1, va[i] if i < len(va) else "", vb[i] if i < len(vb) else ""] for i in range(n)]
+            self.slices.set_rows(("slice", "A", "B"), rows)
+            return
+        vals = ta.per_frame_values(key)
+        rows = [[i + 1, v, f, k + 1] for i, ((f, k), v) in enumerate(zip(ta.frames.frames, vals, strict=True))]
+        self.slices.set_rows(("slice", "value", "file", "frame"), rows)

@@ -1,0 +1,328 @@
+"""Dock widgets driven end to end in a real viewer (run under ``xvfb-run -a python -m pytest tests/test_widgets.py``).
+
+Expected values come from the core run directly and from the files (pydicom),
+not from the widgets' own code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+pytestmark = pytest.mark.gui
+napari = pytest.importorskip("napari")
+
+from napari_dicomseries import open_folder  # noqa: E402
+from napari_dicomseries._reader import read_volumes  # noqa: E402
+from napari_dicomseries._widgets._common import layer_grid  # noqa: E402
+from napari_dicomseries._widgets.image_compare import HUPreset, ImageCompare, Interpolation, MaskSource  # noqa: E402
+from napari_dicomseries._widgets.series_browser import KernelFilter, SeriesBrowser  # noqa: E402
+from napari_dicomseries._widgets.tag_compare import TagCompare, TagMode  # noqa: E402
+from napari_dicomseries.metrics import Grid, range_mask  # noqa: E402
+
+from .conftest import tree_digest  # noqa: E402
+
+TIMEOUT_MS = 120_000
+
+
+def _wait(qtbot, widget) -> None:
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+
+
+def _add_study_layers(viewer, folder: Path, numbers: tuple[int, ...]) -> dict[int, object]:
+    """Add the volumes of ``numbers`` with the plugin's reader (as File > Open would)."""
+    out = {}
+    for data, kwargs, kind in read_volumes(folder, lazy=False):
+        n = kwargs["metadata"]["dicom"]["volume"]["series_number"]
+        if n in numbers:
+            kwargs = dict(kwargs, visible=True)
+            out[n] = viewer.add_layer(napari.layers.Layer.create(data, kwargs, kind))
+    return out
+
+
+def _column(table, name: str) -> list[str]:
+    i = table.headers.index(name)
+    return [str(r[i]) for r in table.rows]
+
+
+# ----------------------------------------------------------------------------- series browser
+
+
+def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
+    before = tree_digest(synthetic_study)
+    viewer = make_napari_viewer()
+    w = SeriesBrowser(viewer)
+    viewer.window.add_dock_widget(w, name="Series browser")
+    w.folder.value = synthetic_study
+    assert w.scan() is not None
+    _wait(qtbot, w)
+    volumes, _ = open_folder(synthetic_study)
+    by_key = {v.key: v for v in volumes}
+    # localizers hidden by default
+    assert _column(w.table, "key") == ["2", "3", "4", "5"]
+    for row in w.table.rows:
+        v = by_key[row[0]]
+        cells = dict(zip(w.table.headers, row, strict=True))
+        assert cells["description"] == v.series_description and cells["kernel"] == v.convolution_kernel
+        assert cells["kernel class"] == v.kernel_class and cells["kind"] == "image" and cells["orientation"] == "axial"
+        assert cells["size"] == "x".join(map(str, v.shape))
+    w.hide_localizers.value = False
+    assert _column(w.table, "kind") == ["localizer", "image", "image", "image", "image"]
+    w.only_thin.value = True
+    assert _column(w.table, "key") == ["1", "4", "5"]  # the scout has SliceThickness 1
+    w.hide_localizers.value = True
+    assert _column(w.table, "key") == ["4", "5"]
+    w.hide_localizers.value = False
+    w.kernel.value = KernelFilter.lung
+    assert _column(w.table, "key") == ["5"]
+    w.only_thin.value = False
+    assert _column(w.table, "key") == ["3", "5"]
+    w.kernel.value = KernelFilter.all
+    # sort by thickness (numbers as numbers), then descending by a click on the same header
+    w.table.sort_by("thickness mm")
+    assert _column(w.table, "thickness mm")[:2] == ["1", "1.25"]  # the scout's SliceThickness 1, then the thin ones
+    col = w.table.headers.index("series")
+    w.table._header_clicked(col)
+    w.table._header_clicked(col)
+    assert _column(w.table, "series") == ["5", "4", "3", "2", "1"]
+    # load two volumes
+    w.table.select_payloads(lambda v: v.key in ("2", "5"))
+    assert sorted(v.key for v in w.table.selected_payloads()) == ["2", "5"]
+    assert w.load_selected() is not None
+    _wait(qtbot, w)
+    assert len(viewer.layers) == 2
+    for layer in viewer.layers:
+        s = layer.metadata["dicom"]["volume"]
+        v = by_key[s["key"]]
+        assert layer.data.shape == v.shape and layer.data.dtype == np.int16
+        files = {str(p) for p in synthetic_study.iterdir() if int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber) == v.series_number}
+        assert set(layer.metadata["dicom"]["files"]) == files
+    layers = {layer.metadata["dicom"]["volume"]["key"]: layer for layer in viewer.layers}
+    assert dict(zip(_column(w.table, "key"), _column(w.table, "layer"), strict=True))["2"] == layers["2"].name
+    # selecting a layer selects its row
+    viewer.layers.selection.active = layers["2"]
+    assert [v.key for v in w.table.selected_payloads()] == ["2"]
+    viewer.layers.selection.active = layers["5"]
+    assert [v.key for v in w.table.selected_payloads()] == ["5"]
+    # loading it again adds nothing
+    w.load_selected()
+    _wait(qtbot, w)
+    assert len(viewer.layers) == 2
+    # the localizer, on request: a coronal slice that napari cannot draw in the axial view is refused with a
+    # clear message instead of breaking the canvas (see test_series_browser_shows_localizer)
+    w.table.select_payloads(lambda v: v.kind == "localizer")
+    w.load_selected()
+    _wait(qtbot, w)
+    assert len(viewer.layers) == 2 and "S1 Scout: not loaded" in w.status.message.value
+    # the folder of a loaded layer
+    w.folder.value = "."
+    w.volumes = []
+    w.refresh()
+    viewer.layers.selection.active = layers["5"]
+    assert w.use_selected_layer() == str(synthetic_study)
+    _wait(qtbot, w)
+    assert len(w.volumes) == 5 and [v.key for v in w.table.selected_payloads()] == ["5"]
+    # two rows -> a tag comparison dock with their differences
+    w.table.select_payloads(lambda v: v.key in ("2", "3"))
+    tc = w.compare_tags()
+    _wait(qtbot, tc)
+    assert tc.mode.value is TagMode.between
+    assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription"} <= set(_column(tc.table, "keyword"))
+    assert tree_digest(synthetic_study) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the reader keeps a coronal scout's array axes (normal, rows, columns); napari slices layers along their "
+    "own array axes, so the scout's rows (along z) cannot be drawn in an axial 2-D view; needs the reader to reorder "
+    "non-axial volumes' axes to the closest world axes",
+)
+def test_series_browser_shows_localizer(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
+    viewer = make_napari_viewer()
+    w = SeriesBrowser(viewer)
+    w.hide_localizers.value = False
+    w.scan(synthetic_study)
+    _wait(qtbot, w)
+    w.load_selected([v for v in w.volumes if v.key in ("2", "1")])
+    _wait(qtbot, w)
+    kinds = sorted(layer.metadata["dicom"]["volume"]["kind"] for layer in viewer.layers)
+    assert kinds == ["image", "localizer"], w.status.message.value
+
+
+def test_series_browser_errors(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    w = SeriesBrowser(viewer)
+    assert w.scan(tmp_path / "missing") is None and "not a folder" in w.status.message.value
+    (tmp_path / "notes.txt").write_text("not dicom")
+    w.scan(tmp_path)
+    _wait(qtbot, w)
+    assert w.table.rows == [] and "no DICOM images" in w.status.message.value
+    assert w.load_selected() is None and "select" in w.status.message.value
+
+
+# ----------------------------------------------------------------------------- tag comparison
+
+
+def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_study: Path, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    layers = _add_study_layers(viewer, synthetic_study, (2, 3, 4))
+    w = TagCompare(viewer)
+    viewer.window.add_dock_widget(w, name="Tag comparison")
+    headers = {int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber): pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(synthetic_study.iterdir())}
+    w.mode.value = TagMode.between
+    w.source_a.value, w.source_b.value = layers[2], layers[3]
+    w.compare()
+    _wait(qtbot, w)
+    rows = {r[2]: dict(zip(w.table.headers, r, strict=True)) for r in w.table.rows}
+    assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription", "SeriesNumber", "SeriesInstanceUID"} <= set(rows)
+    assert "SOPInstanceUID" not in rows and "ImagePositionPatient" not in rows
+    assert (rows["ConvolutionKernel"]["A"], rows["ConvolutionKernel"]["B"]) == (headers[2].ConvolutionKernel, headers[3].ConvolutionKernel)
+    assert rows["ConvolutionKernel"]["tag"] == "(0018,1210)" and rows["ConvolutionKernel"]["name"] == "Convolution Kernel"
+    n_diff = len(w.table.rows)
+    w.identifiers.value = True
+    assert "SOPInstanceUID" in _column(w.table, "keyword")
+    w.show_all.value = True
+    assert len(w.table.rows) > n_diff and "Modality" in _column(w.table, "keyword")
+    w.search.value = "kernel"
+    assert _column(w.table, "keyword") == ["ConvolutionKernel"]
+    # click the row: per-slice values of both volumes
+    w.table.select_rows([0])
+    assert w.slices.headers == ["slice", "A", "B"] and len(w.slices.rows) == layers[2].data.shape[0]
+    assert {r[1] for r in w.slices.rows} == {"STANDARD"} and {r[2] for r in w.slices.rows} == {"LUNG"}
+    # CSV and clipboard
+    w.search.value = ""
+    w.show_all.value = False
+    out = w.table.save_csv(tmp_path / "diff.csv")
+    parsed = list(csv.reader(io.StringIO(Path(out).read_text())))
+    assert parsed[0] == list(w.table.headers) and len(parsed) == 1 + len(w.table.rows)
+    assert w.table.copy() == napari.qt.get_qapp().clipboard().text()
+    # thick vs thin: thickness and slice count
+    w.identifiers.value = False
+    w.source_b.value = layers[4]
+    w.compare()
+    _wait(qtbot, w)
+    rows = {r[2]: dict(zip(w.table.headers, r, strict=True)) for r in w.table.rows}
+    assert (float(rows["SliceThickness"]["A"]), float(rows["SliceThickness"]["B"])) == (float(headers[2].SliceThickness), float(headers[4].SliceThickness))
+    assert (int(rows["(volume) slices"]["A"]), int(rows["(volume) slices"]["B"])) == (layers[2].data.shape[0], layers[4].data.shape[0])
+    assert "ConvolutionKernel" not in rows
+    # one volume: constant and varying tags; click a varying tag to see it per slice
+    w.mode.value = TagMode.within
+    w.source_a.value = layers[4]
+    w.compare()
+    _wait(qtbot, w)
+    rows = {r[2]: dict(zip(w.table.headers, r, strict=True)) for r in w.table.rows}
+    assert rows["ConvolutionKernel"]["status"] == "constant" and rows["ConvolutionKernel"]["value"] == "STANDARD"
+    assert rows["ImagePositionPatient"]["status"] == "varies" and int(rows["ImagePositionPatient"]["distinct"]) == layers[4].data.shape[0]
+    w.only_varying.value = True
+    assert set(_column(w.table, "status")) == {"varies"}
+    w.table.select_payloads(lambda s: s.info.key == "SliceLocation")
+    z = [float(r[1]) for r in w.slices.rows]
+    assert z == sorted(z) and len(z) == layers[4].data.shape[0]
+    # the slice order of the table is the layer's: world z of slice k is its SliceLocation
+    grid = layer_grid(layers[4])
+    assert [grid.affine[2] @ [k, 0, 0, 1] for k in range(len(z))] == pytest.approx(z, abs=1e-3)
+
+
+def test_tag_compare_enhanced_per_frame(make_napari_viewer, qtbot, shared_data: Path) -> None:
+    viewer = make_napari_viewer()
+    ((data, kwargs, kind),) = read_volumes(shared_data / "enhanced_siemens_xa10", lazy=False)
+    layer = viewer.add_layer(napari.layers.Layer.create(data, kwargs, kind))
+    w = TagCompare(viewer)
+    w.mode.value = TagMode.within
+    w.source_a.value = layer
+    w.only_varying.value = True
+    w.compare()
+    _wait(qtbot, w)
+    keys = _column(w.table, "keyword")
+    assert "PerFrameFunctionalGroupsSequence.PlanePositionSequence[0].ImagePositionPatient" in keys
+    w.table.select_payloads(lambda s: s.info.key.endswith("TemporalPositionIndex"))
+    assert len(w.slices.rows) == 24 and {r[1] for r in w.slices.rows} == {"1", "2", "3", "4"}
+
+
+# ----------------------------------------------------------------------------- image comparison
+
+
+def test_image_compare_same_grid_and_resampled(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
+    viewer = make_napari_viewer()
+    layers = _add_study_layers(viewer, synthetic_study, (2, 3, 4))
+    w = ImageCompare(viewer)
+    viewer.window.add_dock_widget(w, name="Image difference")
+    w.layer_a.value, w.layer_b.value = layers[2], layers[3]
+    w.mask_source.value = MaskSource.hu
+    w.preset.value = HUPreset.soft_tissue
+    w.add_masks.value = True
+    assert w.compute() is not None
+    _wait(qtbot, w)
+    a, b = np.asarray(layers[2].data), np.asarray(layers[3].data)
+    diff_layer = viewer.layers[f"{layers[3].name} - {layers[2].name}"]
+    assert diff_layer.data.dtype == np.int32
+    assert np.array_equal(diff_layer.data, b.astype(np.int32) - a.astype(np.int32))
+    lo, hi = diff_layer.contrast_limits
+    assert lo == -hi and hi > 0 and diff_layer.colormap.name == "PiYG"
+    assert layer_grid(diff_layer).same_as(layer_grid(layers[2]))
+    table = {r[1]: r[2] for r in w.table.rows}
+    d = (b.astype(float) - a.astype(float)).ravel()
+    assert float(table["RMSE"]) == pytest.approx(np.sqrt(np.mean(d**2)), rel=1e-5)
+    assert float(table["max |difference|"]) == np.abs(d).max()
+    ma, mb = range_mask(a, -100, 200), range_mask(b, -100, 200)
+    assert float(table["Dice"]) == pytest.approx(2 * (ma & mb).sum() / (ma.sum() + mb.sum()), rel=1e-5)
+    assert w.histogram.image is not None and w.histogram.image.width() > 100
+    masks = [lyr for lyr in viewer.layers if isinstance(lyr, napari.layers.Labels)]
+    assert len(masks) == 2 and int((masks[0].data > 0).sum()) == int(ma.sum()) and int((masks[1].data > 0).sum()) == int(mb.sum())
+    # different grids: 1.25 mm resampled onto 5 mm
+    w.layer_b.value = layers[4]
+    w.interpolation.value = Interpolation.linear
+    w.compute()
+    _wait(qtbot, w)
+    assert w.result.resampled and any("resampled" in r[2] for r in w.table.rows)
+    thin = np.asarray(layers[4].data)
+    assert np.allclose(w.result.second, thin[::4], atol=1e-3)  # every 5 mm slice lies on a 1.25 mm slice
+    assert viewer.layers[f"{layers[4].name} - {layers[2].name}"].data.shape == a.shape
+    assert "resampled" in w.status.message.value
+
+
+def test_image_compare_refusals(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
+    viewer = make_napari_viewer()
+    layers = _add_study_layers(viewer, synthetic_study, (2,))
+    a = layers[2]
+    # a plain layer: no FrameOfReferenceUID -> an explicit choice is required
+    plain = viewer.add_image(np.asarray(a.data), name="plain", scale=a.scale, affine=a.affine, translate=(0, 0, 0))
+    w = ImageCompare(viewer)
+    w.layer_a.value, w.layer_b.value = a, plain
+    n_layers = len(viewer.layers)
+    assert w.compute() is None and "frames of reference" in w.status.message.value
+    w.allow_frame.value = True
+    w.compute()
+    _wait(qtbot, w)
+    assert w.result.stats.max_abs_difference == 0 and not w.result.resampled
+    assert float({r[1]: r[2] for r in w.table.rows}["Dice"]) == 1.0
+    assert len(viewer.layers) == n_layers + 1
+    # far away in space: refused with a clear message
+    far = viewer.add_image(np.asarray(a.data), name="far", scale=a.scale, affine=a.affine, translate=(5000, 0, 0))
+    w.layer_b.value = far
+    w.compute()
+    _wait(qtbot, w)
+    assert "do not overlap" in w.status.message.value
+    # label layers as mask source, on the image's grid
+    mask = range_mask(np.asarray(a.data), 300).astype(np.uint8)
+    la = viewer.add_labels(mask, name="bone A", scale=a.scale, affine=a.affine)
+    lb = viewer.add_labels(mask.copy(), name="bone B", scale=a.scale, affine=a.affine)
+    w.layer_b.value = plain
+    w.mask_source.value = MaskSource.labels
+    w.label_a.value, w.label_b.value = la, lb
+    w.compute()
+    _wait(qtbot, w)
+    assert w.result.overlap.dice == 1.0 and w.result.overlap.voxels_a == int(mask.sum())
+
+
+def test_layer_grid_is_the_volume_grid(make_napari_viewer, synthetic_study: Path) -> None:
+    viewer = make_napari_viewer()
+    layers = _add_study_layers(viewer, synthetic_study, (2, 4))
+    vols = {v.series_number: v for v in open_folder(synthetic_study)[0]}
+    for n in (2, 4):
+        assert layer_grid(layers[n]).same_as(Grid.from_volume(vols[n]))
