@@ -681,6 +681,27 @@ def bad_bits_allocated(root: Path, d: Path, src: Sources, n: int) -> Case:
 
 
 @case
+def damaged_vr(root: Path, d: Path, src: Sources, n: int) -> Case:
+    def edit(k: int, ds: Dataset) -> Dataset:
+        ds.CTDIvol = 1.5
+        return ds
+
+    paths = tiny_series(d, n, 3, edit=edit)
+    for p in paths:  # VR codes no dictionary knows: SeriesNumber 'Is', SeriesDescription 'Lo'
+        data = p.read_bytes()
+        fd = b"\x18\x00\x45\x93FD\x08\x00" + struct.pack("<d", 1.5)
+        assert data.count(fd) == 1
+        data = data.replace(fd, b"\x18\x00\x45\x93FD\x04\x00abcd")  # an FD (8 bytes) of 4 bytes
+        for tag, vr, bad in ((b"\x20\x00\x11\x00", b"IS", b"Is"), (b"\x08\x00\x3e\x10", b"LO", b"Lo")):
+            assert data.count(tag + vr) == 1
+            data = data.replace(tag + vr, tag + bad)
+        p.write_bytes(data)
+    return Case("damaged_vr", "elements with an unknown VR code ('Is', 'Lo') and an FD value of 4 bytes", "warn", "invalid VR",
+                expect={"shape": (3, ROWS, COLS), "slices": [0, 1, 2], "description": "corpus",
+                        "warn": ["SeriesNumber", "kept as raw bytes: CTDIvol"]})  # fmt: skip
+
+
+@case
 def real_truncated(root: Path, d: Path, src: Sources, n: int) -> Case:
     assert src.shared is not None
     d.mkdir()

@@ -158,6 +158,7 @@ class DicomFile:
         if self._dataset is None:
             try:
                 self._dataset = _read_dataset(self.path)
+                self.warnings.extend(_tame(self._dataset, self.path))
             except NotDicomError as exc:  # changed since the scan, or beyond pydicom: keep going without its tags
                 self.warnings.append(f"{exc}; its descriptive tags are missing")
                 self._dataset = Dataset()
@@ -539,6 +540,7 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
 
 
 def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes) -> DicomFile:
+    tamed = _tame(ds, path)
     meta = getattr(ds, "file_meta", None)
     sop_class = str(_get(ds, "SOPClassUID") or _get(meta, "MediaStorageSOPClassUID") or "")
     if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
@@ -570,7 +572,7 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
     rows = _int(_get(ds, "Rows"))
     cols = _int(_get(ds, "Columns"))
     nframes = _int(_get(ds, "NumberOfFrames")) or 1
-    warns: list[str] = []
+    warns: list[str] = list(tamed)
     enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     frames: tuple[Frame, ...] = ()
     sop_uid = str(_get(ds, "SOPInstanceUID") or _get(meta, "MediaStorageSOPInstanceUID") or path)
@@ -695,6 +697,52 @@ def _read_dataset(path: str) -> Dataset:
             return pydicom.dcmread(path, stop_before_pixels=True, force=True)
     except Exception as exc:
         raise NotDicomError(f"{path}: cannot read the header again ({type(exc).__name__}: {exc})") from exc
+
+
+def _tame(ds: Dataset, path: str) -> list[str]:
+    """Convert the top-level values of ``ds`` now; keep those pydicom cannot convert as raw bytes (VR OB).
+
+    pydicom converts values on first access, so a damaged element (unknown VR
+    code, a binary value of the wrong length) would raise in whatever code
+    touches it later (``for elem in ds``, ``ds.get(...)``). After this, every
+    top-level element can be read. Conversion warnings are silenced here once.
+    Sequences are left alone (their items are converted when used). Returns
+    warnings naming the elements read with the dictionary's VR or kept as bytes.
+    """
+    from pydicom.datadict import dictionary_has_tag, dictionary_VR, keyword_for_tag
+    from pydicom.dataelem import RawDataElement
+
+    bad: list[str] = []
+    fixed: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for tag in list(ds.keys()):
+            raw = ds.get_item(tag)
+            if not isinstance(raw, RawDataElement) or raw.length == 0xFFFFFFFF or raw.VR == "SQ":
+                continue
+            if raw.VR is None and dictionary_has_tag(tag) and dictionary_VR(tag) == "SQ":
+                continue
+            try:
+                ds[tag]
+                continue
+            except Exception:  # noqa: BLE001 - whatever pydicom raises, the value is unusable as it is
+                pass
+            value = raw.value if isinstance(raw.value, bytes) else b""
+            # as UN, pydicom reads the bytes with the dictionary's VR (this rescues an unknown VR code) ...
+            ds[tag] = RawDataElement(tag, "UN", len(value), value, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian)
+            try:
+                ds[tag]
+                fixed.append(f"{keyword_for_tag(tag) or 'private tag'} {tag}")
+                continue
+            except Exception:  # noqa: BLE001 - ... or the value stays raw bytes
+                ds[tag] = RawDataElement(tag, "OB", len(value), value, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian)
+                bad.append(f"{keyword_for_tag(tag) or 'private tag'} {tag}")
+    out = []
+    if fixed:
+        out.append(f"{path}: {len(fixed)} element(s) with an invalid VR read with the dictionary's VR: {', '.join(fixed[:5])}")
+    if bad:
+        out.append(f"{path}: {len(bad)} element(s) with a malformed value kept as raw bytes: {', '.join(bad[:5])}")
+    return out
 
 
 # ----------------------------------------------------------------------------- fast path
