@@ -185,7 +185,8 @@ def read_volumes(
         if v.kind == "localizer" and not include_localizers:
             continue
         if not v.loadable:
-            why = next((w for w in v.warnings if "no installed decoder" in w), "no decoder for its transfer syntax")
+            # the scan's warning says why: no decoder for the transfer syntax, or an unsupported pixel format
+            why = next((w for w in v.warnings if "cannot be loaded" in w), "its pixel data cannot be decoded here")
             warnings.warn(f"{_label(v)} not opened: {why}", DicomReaderWarning, stacklevel=2)
             continue
         if gaps == "split" and find_gaps(v):
