@@ -81,13 +81,11 @@ def layer_sidecar(meta: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any
 
 
 def _rows_from_files(files: list[str]) -> list[dict[str, Any]] | None:
-    """Header rows of the layer's DICOM files, or None when they cannot all be read any more."""
+    """The constant tags of the layer's DICOM files (one row), or None when they cannot all be read any more."""
     if not files or not all(isinstance(f, str) and os.path.isfile(f) for f in files):
         return None
-    from .scan import read_header
-
     try:
-        return export.header_rows([read_header(f) for f in files]) or None
+        return [export.constant_tags(files)] or None
     except DicomSeriesError:
         return None
 

@@ -38,8 +38,10 @@ import re
 import secrets
 import shutil
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,7 @@ from typing import Any
 import numpy as np
 from pydicom.multival import MultiValue
 
-from .errors import DicomSeriesError, OutputExistsError, SeriesNotFoundError
+from .errors import DicomSeriesError, HeaderError, OutputExistsError, SeriesNotFoundError
 from .scan import DicomFile
 from .volume import Volume
 
@@ -60,7 +62,7 @@ __all__ = [
     "ras_affine",
     "itk_geometry",
     "write_nifti_array",
-    "header_rows",
+    "constant_tags",
     "sidecar",
     "sidecar_from_rows",
     "export_volume",
@@ -73,6 +75,8 @@ SOFTWARE = "napari-dicomseries"
 #: File name template of :func:`export_folder`; fields: series, key, description, kernel, modality, kind,
 #: kernel_class, thickness_class, orientation, uid (last 8 characters of the SeriesInstanceUID).
 DEFAULT_TEMPLATE = "{key}_{description}_{kernel}"
+#: Above this many voxel bytes for the two largest volumes, :func:`export_folder` exports one volume at a time.
+MAX_PARALLEL_BYTES = 2 * 2**30
 #: Relative tolerance under which the voxel axes count as orthogonal (no shear).
 SHEAR_TOLERANCE = 1e-4
 
@@ -483,37 +487,120 @@ def _leaves(item: Any, row: dict[str, Any]) -> None:
                         row[e.keyword] = v
 
 
-def header_rows(volume: Volume | Iterable[DicomFile]) -> list[dict[str, Any]]:
-    """One dict per file of ``volume`` (or per file given): public top-level keyword -> value (numbers, text or lists).
+def _read_fresh(path: str) -> Any:
+    """The header of ``path`` read again by pydicom, elements left raw (unconverted)."""
+    import warnings
 
-    Enhanced multi-frame files also contribute the elements of their shared
-    functional groups and those per-frame ones that are the same in every
-    frame of the file (e.g. EchoTime, RepetitionTime, FlipAngle, SliceThickness).
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception as exc:  # any failure to re-read is the file's
+        raise HeaderError(f"{path}: cannot read the header again for the sidecar ({type(exc).__name__}: {exc})") from exc
+
+
+def _value_of(ds: Any, tag: Any) -> Any:
+    """The value of ``ds[tag]`` as :func:`_row_value` gives it; _MISSING when pydicom cannot decode it."""
+    try:
+        elem = ds[tag]
+    except Exception:  # noqa: BLE001 - an undecodable element (bad VR, bad value) is left out
+        return _MISSING
+    return _row_value(elem)
+
+
+def _groups_row(ds: Any) -> dict[str, Any]:
+    """Elements of an enhanced file's shared functional groups and the per-frame ones equal in every frame."""
+    try:
+        return _groups_row_unsafe(ds)
+    except Exception:  # noqa: BLE001 - functional groups pydicom cannot decode add nothing
+        return {}
+
+
+def _groups_row_unsafe(ds: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        _leaves(shared[0], row)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame:
+        frame_rows = []
+        for item in per_frame:
+            r: dict[str, Any] = {}
+            _leaves(item, r)
+            frame_rows.append(r)
+        for k, v in _constant(frame_rows).items():
+            row.setdefault(k, v)
+    return row
+
+
+def constant_tags(files: Volume | Iterable[DicomFile | str | os.PathLike[str]]) -> dict[str, Any]:
+    """Public top-level tags with the same value in every file: keyword -> value (numbers, text or lists).
+
+    Headers are read again (no pixels) and compared as stored bytes, so only
+    the constant values are decoded. Tags of :data:`EARLIEST` that change from
+    file to file give their earliest value. Enhanced multi-frame files add the
+    elements of their shared functional groups and the per-frame ones that are
+    the same in every frame (EchoTime, RepetitionTime, FlipAngle,
+    SliceThickness ...).
+
+    Raises
+    ------
+    HeaderError
+        If a header cannot be read again (the message names the file).
     """
-    rows = []
-    for f in volume.files if isinstance(volume, Volume) else volume:
-        ds = f.dataset
-        row: dict[str, Any] = {}
-        for elem in ds:
-            if elem.tag.group % 2 == 1 or elem.tag.group <= 0x0002 or not elem.keyword:
+    from pydicom.datadict import keyword_for_tag
+    from pydicom.dataelem import RawDataElement
+
+    items = files.files if isinstance(files, Volume) else list(files)
+    paths = [x.path if isinstance(x, DicomFile) else os.fspath(x) for x in items]
+    if not paths:
+        return {}
+
+    def raw_items(ds: Any) -> dict[Any, Any]:
+        out = {}
+        for e in ds.elements():
+            tag = e.tag
+            if tag.group % 2 == 1 or tag.group <= 0x0002 or e.VR == "SQ":
                 continue
-            v = _row_value(elem)
-            if v is not _MISSING:
-                row[elem.keyword] = v
-        shared = ds.get("SharedFunctionalGroupsSequence")
-        if shared:
-            _leaves(shared[0], row)
-        per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-        if per_frame:
-            frame_rows = []
-            for item in per_frame:
-                r: dict[str, Any] = {}
-                _leaves(item, r)
-                frame_rows.append(r)
-            for k, v in _constant(frame_rows).items():
-                row.setdefault(k, v)
-        rows.append(row)
-    return rows
+            out[tag] = (e.VR, bytes(e.value or b"")) if isinstance(e, RawDataElement) else ("=", repr(e.value))
+        return out
+
+    first = _read_fresh(paths[0])
+    ref = raw_items(first)
+    keep = set(ref)
+    varying: dict[Any, list[Any]] = {}
+    earliest_tags = {t for t in ref if keyword_for_tag(t) in EARLIEST}
+    groups = [_groups_row(first)] if "PerFrameFunctionalGroupsSequence" in first else []
+    for path in paths[1:]:
+        ds = _read_fresh(path)
+        cur = raw_items(ds)
+        for t in list(keep):
+            if cur.get(t) != ref[t]:
+                keep.discard(t)
+        for t in earliest_tags:
+            if t in cur:
+                varying.setdefault(t, []).append(_value_of(ds, t))
+        if groups:
+            groups.append(_groups_row(ds))
+    out: dict[str, Any] = {}
+    for t in ref:  # tag order
+        kw = keyword_for_tag(t)
+        if not kw:
+            continue
+        if t in keep:
+            v = _value_of(first, t)
+        elif t in earliest_tags and len(varying.get(t, [])) == len(paths) - 1:
+            vals = [v for v in [_value_of(first, t), *varying[t]] if v is not _MISSING]
+            v = min(vals, key=str) if len(vals) == len(paths) else _MISSING
+        else:
+            continue
+        if v is not _MISSING:
+            out[kw] = v
+    for k, v in _constant(groups).items():
+        out.setdefault(k, v)
+    return out
 
 
 def _constant(rows: Sequence[Mapping[str, Any]], earliest: Iterable[str] = ()) -> dict[str, Any]:
@@ -615,7 +702,7 @@ def sidecar_from_rows(
     Parameters
     ----------
     rows : sequence of mapping
-        Keyword -> value per file (:func:`header_rows`) or per slice (the
+        Keyword -> value (:func:`constant_tags`) or per slice (the
         reader's ``metadata["dicom"]["slices"]`` table); keys that are not DICOM
         keywords (``file``, ``frame``, private tags) are ignored, and so are
         rows without any keyword (files that could not be read).
@@ -691,7 +778,7 @@ def sidecar(volume: Volume, *, patient_tags: bool = False, extra: Mapping[str, A
 
     Reads the full headers of the volume's files (no pixels).
     """
-    return sidecar_from_rows(header_rows(volume), volume.summary(), patient_tags=patient_tags, extra=extra)
+    return sidecar_from_rows([constant_tags(volume)], volume.summary(), patient_tags=patient_tags, extra=extra)
 
 
 # ----------------------------------------------------------------------------- one volume
@@ -899,6 +986,7 @@ def export_folder(
     patient_tags: bool = False,
     allow_inside_input: bool = False,
     recursive: bool = True,
+    workers: int | None = None,
 ) -> list[ExportResult]:
     """Export every volume under ``src`` (or those of ``series``) to ``out_dir``: NIfTI + JSON each.
 
@@ -922,11 +1010,18 @@ def export_folder(
         anything if one target exists.
     progress : callable, optional
         ``progress(stage, done, total)`` with stage ``"scanning"`` (files) and
-        ``"exporting"`` (frames).
+        ``"exporting"`` (two units per frame: read, written).
     template : str
         File name template (see :func:`output_stems`).
     patient_tags : bool
         Keep the tags that identify the patient in the sidecars.
+    allow_inside_input : bool
+        Allow ``out_dir`` to be an input folder or inside one.
+    recursive : bool
+        Walk the sub-folders of ``src``.
+    workers : int, optional
+        Volumes exported at once (default 2, or 1 when the two largest
+        volumes take more than :data:`MAX_PARALLEL_BYTES` together).
 
     Returns
     -------
@@ -987,27 +1082,43 @@ def export_folder(
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise OutputExistsError(f"{existing[0]} exists already{more}: nothing written (use --force to replace)")
     out.mkdir(parents=True, exist_ok=True)
-    total = sum(len(v.frames) for v in chosen) or 1
-    done = 0
-    results: list[ExportResult] = []
-    for v, (nii, _js) in zip(chosen, targets, strict=True):
-        base = done
+    total = 2 * sum(len(v.frames) for v in chosen) or 1  # each frame: read, then written
+    lock = threading.Lock()
+    state = {"done": 0}
 
-        def cb(d: int, t: int, base: int = base) -> None:
-            if progress:
-                progress("exporting", base + d, total)
+    def report(n: int) -> None:
+        if progress:
+            with lock:
+                state["done"] += n
+                progress("exporting", state["done"], total)
+
+    def one(v: Volume, nii: Path) -> ExportResult:
+        reported = [0]
+
+        def cb(d: int, t: int) -> None:  # frames read; the write counts as much again
+            report(d - reported[0])
+            reported[0] = d
 
         try:
-            arr = load.load_volume(v, progress=cb if progress else None)
+            arr = load.load_volume(v, progress=cb if progress else None, workers=2)
             r = export_volume(v, nii, array=arr, gzip=gzip, force=force, patient_tags=patient_tags)
             del arr
         except DicomSeriesError as exc:
             r = _result_for(v)
             msg = str(exc)
             r.error = msg if msg.startswith(f"series {v.key} ") else f"series {v.key} ({v.series_description!r}): {msg}"
-        results.append(r)
-        done += len(v.frames)
-        if progress:
-            progress("exporting", done, total)
+        report(2 * len(v.frames) - reported[0])
+        return r
+
+    if workers is None:
+        sizes = sorted((load.voxel_bytes(v) if v.loadable else 0 for v in chosen), reverse=True)
+        workers = 1 if len(chosen) < 2 or sum(sizes[:2]) > MAX_PARALLEL_BYTES else min(2, os.cpu_count() or 1)
+    if workers <= 1:
+        results = [one(v, nii) for v, (nii, _js) in zip(chosen, targets, strict=True)]
+    else:
+        # two volumes at a time: one is read and its headers compared while the other is compressed
+        # (SimpleITK releases the GIL while it writes)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, chosen, [nii for nii, _js in targets]))
     by_key = {r.key: r for r in results + skipped}
     return [by_key[v.key] for v in volumes if v.key in by_key]

@@ -52,7 +52,8 @@ class _Bar:
         self.t0 = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled or time.monotonic() - self.t0 < 0.3:
+        # the scan draws its own bar on a terminal
+        if not self.enabled or stage == "scanning" or time.monotonic() - self.t0 < 0.3:
             return
         pct = int(100 * done / max(total, 1))
         if (stage, pct) == self.last:
@@ -61,7 +62,7 @@ class _Bar:
             sys.stderr.write("\n")
         self.stage = stage
         self.last = (stage, pct)
-        sys.stderr.write(f"\r{stage:<10} {'#' * (pct // 4):<25} {pct:3d}% ({done}/{total})")
+        sys.stderr.write(f"\r{stage:<10} {'#' * (pct // 4):<25} {pct:3d}%")
         sys.stderr.flush()
 
     def close(self) -> None:
