@@ -45,6 +45,11 @@ def _add_study_layers(viewer, folder: Path, numbers: tuple[int, ...]) -> dict[in
     return out
 
 
+def _by_keyword(table) -> dict[str, dict[str, str]]:
+    i = table.headers.index("keyword")
+    return {r[i]: dict(zip(table.headers, r, strict=True)) for r in table.rows}
+
+
 def _column(table, name: str) -> list[str]:
     i = table.headers.index(name)
     return [str(r[i]) for r in table.rows]
@@ -178,7 +183,7 @@ def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_stu
     w.source_a.value, w.source_b.value = layers[2], layers[3]
     w.compare()
     _wait(qtbot, w)
-    rows = {r[2]: dict(zip(w.table.headers, r, strict=True)) for r in w.table.rows}
+    rows = _by_keyword(w.table)
     assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription", "SeriesNumber", "SeriesInstanceUID"} <= set(rows)
     assert "SOPInstanceUID" not in rows and "ImagePositionPatient" not in rows
     assert (rows["ConvolutionKernel"]["A"], rows["ConvolutionKernel"]["B"]) == (headers[2].ConvolutionKernel, headers[3].ConvolutionKernel)
@@ -206,7 +211,7 @@ def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_stu
     w.source_b.value = layers[4]
     w.compare()
     _wait(qtbot, w)
-    rows = {r[2]: dict(zip(w.table.headers, r, strict=True)) for r in w.table.rows}
+    rows = _by_keyword(w.table)
     assert (float(rows["SliceThickness"]["A"]), float(rows["SliceThickness"]["B"])) == (float(headers[2].SliceThickness), float(headers[4].SliceThickness))
     assert (int(rows["(volume) slices"]["A"]), int(rows["(volume) slices"]["B"])) == (layers[2].data.shape[0], layers[4].data.shape[0])
     assert "ConvolutionKernel" not in rows
@@ -215,7 +220,7 @@ def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_stu
     w.source_a.value = layers[4]
     w.compare()
     _wait(qtbot, w)
-    rows = {r[2]: dict(zip(w.table.headers, r, strict=True)) for r in w.table.rows}
+    rows = _by_keyword(w.table)
     assert rows["ConvolutionKernel"]["status"] == "constant" and rows["ConvolutionKernel"]["value"] == "STANDARD"
     assert rows["ImagePositionPatient"]["status"] == "varies" and int(rows["ImagePositionPatient"]["distinct"]) == layers[4].data.shape[0]
     w.only_varying.value = True

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from enum import Enum
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import Container, EmptyWidget, Label, ProgressBar, PushButton, Table
+from magicgui.widgets import Container, Label, ProgressBar, PushButton, Table, TextEdit
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter, QPixmap
-from qtpy.QtWidgets import QAbstractItemView, QApplication, QFileDialog, QHeaderView, QLabel, QVBoxLayout
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QHeaderView,
+    QSizePolicy,
+    QStyledItemDelegate,
+)
 
 from ..compare import rows_to_csv
 from ..metrics import Grid
 
 __all__ = [
     "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
-    "displayable", "start_worker",
+    "displayable", "start_worker", "enum_choices",
 ]  # fmt: skip
+
+
+def enum_choices(enum: type[Enum]) -> list[tuple[str, Enum]]:
+    """ComboBox choices that show an Enum's values (readable text) rather than its member names."""
+    return [(str(m) if type(m).__str__ is not Enum.__str__ else str(m.value), m) for m in enum]
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -45,12 +58,16 @@ class ResultTable(Container):
         buttons.margins = (0, 0, 0, 0)
         super().__init__(widgets=[self.table, buttons], labels=False, **kwargs)
         self.margins = (0, 0, 0, 0)
+        self.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._headers: list[str] = list(headers)
         self._rows: list[list[Any]] = []
         self._payload: list[Any] = []
         self._sort: tuple[int, bool] | None = None
         q = self.table.native
         q.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # magicgui's delegate rounds anything that looks like a number to 4 decimals: show values exactly
+        q.setItemDelegate(QStyledItemDelegate(q))
+        q.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         q.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         q.setMinimumHeight(min_height)
         q.verticalHeader().setVisible(False)
@@ -62,6 +79,7 @@ class ResultTable(Container):
         self._selection_callbacks: list[Callable[[], None]] = []
         q.itemSelectionChanged.connect(self._selection_changed)
         self._quiet = False
+        self.max_column_width = 260
 
     # -- content
     @property
@@ -119,7 +137,7 @@ class ResultTable(Container):
                 q.horizontalHeader().setSortIndicator(self._sort[0], order)
             q.resizeColumnsToContents()
             for c in range(q.columnCount()):
-                q.setColumnWidth(c, min(q.columnWidth(c), 320))
+                q.setColumnWidth(c, min(q.columnWidth(c), self.max_column_width))
         finally:
             self._quiet = False
         self.count.value = f"{len(self._rows)} row(s)"
@@ -192,11 +210,14 @@ class StatusBar(Container):
 
     def __init__(self) -> None:
         self.progress = ProgressBar(value=0, min=0, max=100, visible=False)
-        self.message = Label(value="")
+        self.message = TextEdit(value="")
         super().__init__(widgets=[self.progress, self.message], labels=False)
         self.margins = (0, 0, 0, 0)
-        self.message.native.setWordWrap(True)
-        self.message.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.native.setReadOnly(True)
+        self.message.native.setFrameStyle(0)
+        self.message.native.setFixedHeight(58)
+        self.message.native.setStyleSheet("background: transparent;")
+        self.native.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     def start(self, total: int = 0) -> None:
         self.progress.visible = True
@@ -214,7 +235,7 @@ class StatusBar(Container):
 
     def say(self, message: str, error: bool = False) -> None:
         self.message.value = message
-        self.message.native.setStyleSheet("color: #e05555;" if error else "")
+        self.message.native.setStyleSheet("background: transparent;" + (" color: #e05555;" if error else ""))
 
 
 # ----------------------------------------------------------------------------- background work
@@ -392,25 +413,18 @@ def histogram_image(counts: np.ndarray, edges: np.ndarray, width: int = 360, hei
     return img
 
 
-class HistogramView(EmptyWidget):
-    """A magicgui widget showing a histogram picture (drawn with numpy and Qt; no matplotlib)."""
+class HistogramView(Label):
+    """A magicgui label showing a histogram picture (drawn with numpy and Qt; no matplotlib)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._label = QLabel()
-        self._label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout = self.native.layout()
-        if layout is None:
-            layout = QVBoxLayout()
-            self.native.setLayout(layout)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._label)
+        super().__init__(value="", **kwargs)
+        self.native.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image: QImage | None = None
 
     def set_histogram(self, counts: np.ndarray, edges: np.ndarray) -> None:
         self.image = histogram_image(counts, edges)
-        self._label.setPixmap(QPixmap.fromImage(self.image))
+        self.native.setPixmap(QPixmap.fromImage(self.image))
 
     def clear(self) -> None:
         self.image = None
-        self._label.clear()
+        self.native.clear()

@@ -16,7 +16,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushBu
 
 from ..errors import DicomSeriesError, GeometryError
 from ..metrics import HU_PRESETS, ImageComparison, compare_arrays
-from ._common import HistogramView, ResultTable, StatusBar, image_layers, layer_grid, layer_summary, start_worker
+from ._common import HistogramView, ResultTable, StatusBar, enum_choices, image_layers, layer_grid, layer_summary, start_worker
 
 __all__ = ["ImageCompare", "Interpolation", "MaskSource", "HUPreset", "DIFFERENCE_COLORMAP"]
 
@@ -88,10 +88,10 @@ class ImageCompare(Container):
         self.mask_layers: list[Any] = []
         self.layer_a = ComboBox(choices=self._images, label="First (A, reference)", nullable=True)
         self.layer_b = ComboBox(choices=self._images, label="Second (B)", nullable=True)
-        self.interpolation = ComboBox(choices=Interpolation, value=Interpolation.linear, label="Resample B with")
+        self.interpolation = ComboBox(choices=enum_choices(Interpolation), value=Interpolation.linear, label="Resample B with")
         self.allow_frame = CheckBox(value=False, text="Compare even if the frames of reference differ")
-        self.mask_source = ComboBox(choices=MaskSource, value=MaskSource.hu, label="Masks")
-        self.preset = ComboBox(choices=[(str(p), p) for p in HUPreset], value=HUPreset.soft_tissue, label="HU range")
+        self.mask_source = ComboBox(choices=enum_choices(MaskSource), value=MaskSource.hu, label="Masks")
+        self.preset = ComboBox(choices=enum_choices(HUPreset), value=HUPreset.soft_tissue, label="HU range")
         self.hu_lo = FloatSpinBox(value=-100.0, min=-100000.0, max=100000.0, step=10.0, label="lower HU")
         self.hu_hi = FloatSpinBox(value=200.0, min=-100000.0, max=100000.0, step=10.0, label="upper HU")
         self.label_a = ComboBox(choices=self._labels, label="Labels A", nullable=True)

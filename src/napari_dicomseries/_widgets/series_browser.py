@@ -17,7 +17,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 from ..classify import THIN_MAX_MM, classify
 from ..errors import DicomSeriesError
 from ..volume import Volume, build_volumes
-from ._common import ResultTable, StatusBar, displayable, layer_files, layer_summary, start_worker
+from ._common import ResultTable, StatusBar, displayable, enum_choices, layer_files, layer_summary, start_worker
 
 __all__ = ["SeriesBrowser", "KernelFilter", "LoadMode", "COLUMNS", "volume_row"]
 
@@ -91,9 +91,9 @@ class SeriesBrowser(Container):
         self.scan_button = PushButton(text="Scan")
         self.hide_localizers = CheckBox(value=True, text="Hide localizers")
         self.only_thin = CheckBox(value=False, text=f"Only thin (<= {THIN_MAX_MM:g} mm)")
-        self.kernel = ComboBox(choices=KernelFilter, value=KernelFilter.all, label="Kernel class")
+        self.kernel = ComboBox(choices=enum_choices(KernelFilter), value=KernelFilter.all, label="Kernel class")
         self.table = ResultTable(COLUMNS, min_height=220)
-        self.load_mode = ComboBox(choices=LoadMode, value=LoadMode.auto, label="Load")
+        self.load_mode = ComboBox(choices=enum_choices(LoadMode), value=LoadMode.auto, label="Load")
         self.load_button = PushButton(text="Load selected as layers")
         self.tags_button = PushButton(text="Compare tags of selected")
         self.status = StatusBar()

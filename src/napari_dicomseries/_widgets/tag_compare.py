@@ -15,12 +15,12 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 from ..compare import DEFAULT_TOLERANCE, TagDiff, VolumeTags, diff_volumes, volume_tags
 from ..errors import SeriesNotFoundError
 from ..volume import Volume
-from ._common import ResultTable, StatusBar, image_layers, layer_files, layer_summary, start_worker
+from ._common import ResultTable, StatusBar, enum_choices, image_layers, layer_files, layer_summary, start_worker
 
 __all__ = ["TagCompare", "TagMode", "WITHIN_COLUMNS", "BETWEEN_COLUMNS", "volume_of_layer"]
 
-WITHIN_COLUMNS = ("group", "tag", "keyword", "name", "VR", "private creator", "status", "value", "distinct", "min", "max")
-BETWEEN_COLUMNS = ("group", "tag", "keyword", "name", "VR", "private creator", "status", "A", "B")
+WITHIN_COLUMNS = ("group", "keyword", "status", "value", "distinct", "min", "max", "tag", "name", "VR", "private creator")
+BETWEEN_COLUMNS = ("group", "keyword", "A", "B", "status", "tag", "name", "VR", "private creator")
 
 
 class TagMode(Enum):
@@ -66,7 +66,7 @@ class TagCompare(Container):
     def __init__(self, viewer: Any) -> None:
         self.viewer = viewer
         self._extra: list[Volume] = []
-        self.mode = ComboBox(choices=TagMode, value=TagMode.between, label="Compare")
+        self.mode = ComboBox(choices=enum_choices(TagMode), value=TagMode.between, label="Compare")
         self.source_a = ComboBox(choices=self._choices, label="Volume A", nullable=True)
         self.source_b = ComboBox(choices=self._choices, label="Volume B", nullable=True)
         self.only_varying = CheckBox(value=False, text="Only varying tags")
@@ -200,12 +200,12 @@ class TagCompare(Container):
         query = str(self.search.value or "")
         if isinstance(r, TagDiff):
             rows = r.filtered(show_all=bool(self.show_all.value), identifiers=bool(self.identifiers.value), query=query)
-            data = [[d.info.category, d.info.tag, d.info.key, d.info.name, d.info.vr, d.info.private_creator, d.status, d.value_a, d.value_b] for d in rows]
+            data = [[d.info.category, d.info.key, d.value_a, d.value_b, d.status, d.info.tag, d.info.name, d.info.vr, d.info.private_creator] for d in rows]
             self.table.set_rows(BETWEEN_COLUMNS, data, rows)
         elif isinstance(r, VolumeTags):
             rows = [s for s in (r.varying if self.only_varying.value else r.rows) if s.info.matches(query)]
-            data = [[s.info.category, s.info.tag, s.info.key, s.info.name, s.info.vr, s.info.private_creator,
-                     "constant" if s.constant else "varies", s.value, s.n_distinct, s.minimum, s.maximum] for s in rows]  # fmt: skip
+            data = [[s.info.category, s.info.key, "constant" if s.constant else "varies", s.value, s.n_distinct, s.minimum,
+                     s.maximum, s.info.tag, s.info.name, s.info.vr, s.info.private_creator] for s in rows]  # fmt: skip
             self.table.set_rows(WITHIN_COLUMNS, data, rows)
         self.slices.set_rows(self.slices.headers, [])
 
