@@ -456,3 +456,14 @@ def test_cli_reports_failed_volume(synthetic_study: Path, tmp_path: Path, monkey
     err = capsys.readouterr().err
     assert "series 4" in err and "simulated failure" in err
     assert os.listdir(tmp_path / "out") == []
+
+
+def test_progress_reports_scan_then_export_to_the_end(synthetic_study: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    export_folder(synthetic_study, tmp_path / "out", progress=lambda *a: calls.append(a))
+    scans = [c for c in calls if c[0] == "scanning"]
+    exports = [c for c in calls if c[0] == "exporting"]
+    assert scans[-1] == ("scanning", 85, 85)  # every file of the study
+    assert calls.index(scans[-1]) < calls.index(exports[0])
+    done = [d for _, d, _ in exports]
+    assert done == sorted(done) and exports[-1][1] == exports[-1][2] == 2 * 85  # each frame read, then written

@@ -25,6 +25,10 @@ number) are left out unless asked for.
 Writes are atomic: each file is written to a hidden temporary file in the
 target folder and renamed into place; nothing is overwritten without
 ``force``, and a failure leaves neither a partial file nor a temporary one.
+:func:`export_folder` checks every target before writing the first, so a
+run without ``force`` writes all or nothing; it refuses an output folder that
+is an input folder or lies inside one (``allow_inside_input`` lifts that), and
+never writes over an input file, even with ``force``.
 """
 
 from __future__ import annotations
