@@ -350,7 +350,9 @@ def test_reader_over_mixed_corpus(mixed: tuple[Path, list[Case], dict], deny_unr
     for layer in layers:
         vol = layer.metadata["dicom"]["volume"]
         if layer.metadata["dicom"]["files"][0].startswith(good):
-            shapes[vol["series_number"]] = tuple(layer.data.shape)
+            shapes[vol["series_number"]] = tuple(vol["shape"])
+            axes = layer.metadata["dicom"]["axes"]  # non-axial volumes are transposed to the world's axis order
+            assert tuple(layer.data.shape) == tuple(vol["shape"][a] for a in axes)
     assert shapes == GOOD_SHAPES
     # the broken inputs are reported as warnings (napari notifications) naming the file, not as tracebacks
     messages = [str(w.message) for w in caught]

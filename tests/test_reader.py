@@ -95,11 +95,17 @@ def layer_by_name(layers, name: str):
 
 
 def check_slices_against_files(layer, n_points: int = 6, seed: int = 0) -> None:
-    """Corner voxels and random voxels: value equals pydicom's HU; world position equals the file's geometry."""
+    """Corner voxels and random voxels: value equals pydicom's HU; world position equals the file's geometry.
+
+    Indices (k, j, i) are DICOM's (slice, row, column); the layer holds the array in the axis order
+    ``metadata["dicom"]["axes"]`` (non-axial volumes are transposed to the closest world axes).
+    """
     data = np.asarray(layer.data) if not isinstance(layer.data, da.Array) else layer.data
     meta = layer.metadata["dicom"]
     rows = meta["slices"]
-    shape = layer.data.shape
+    axes = meta["axes"]
+    shape = tuple(meta["volume"]["shape"])
+    assert layer.data.shape == (*shape[:-3], *(shape[-3:][a] for a in axes))
     nz, ny, nx = shape[-3:]
     lead = shape[:-3]
     rng = np.random.default_rng(seed)
@@ -111,7 +117,9 @@ def check_slices_against_files(layer, n_points: int = 6, seed: int = 0) -> None:
             flat = (t or 0) * nz + k
             row = rows[flat]
             frame = row.get("frame")
-            idx = (k, j, i) if t is None else (t, k, j, i)
+            kji = (k, j, i)
+            layer_kji = tuple(kji[a] for a in axes)
+            idx = layer_kji if t is None else (t, *layer_kji)
             # values
             assert float(np.asarray(data[idx])) == pydicom_hu(row["file"], frame)[j, i], (layer.name, idx)
             # positions
@@ -224,7 +232,9 @@ def test_localizers_on_request(synthetic_study: Path, monkeypatch: pytest.Monkey
     assert len(layers) == 5
     data, kw, _ = layers[0]
     assert kw["name"] == "S1 Scout" and kw["visible"] is False
-    assert data.shape == (1, 118, 122)
+    # a coronal scout: array axes reordered to the closest world axes (z, y, x) so napari can draw it
+    assert kw["metadata"]["dicom"]["axes"] == [1, 0, 2]
+    assert data.shape == (118, 1, 122)
     assert kw["metadata"]["dicom"]["volume"]["kind"] == "localizer"
     assert [kw["visible"] for _, kw, _ in layers].count(True) == 1
     assert len(read_volumes(synthetic_study, include_localizers=True)) == 5
@@ -614,7 +624,7 @@ def test_volume_layer_data_for_widgets(synthetic_study: Path) -> None:
     scout = next(v for v in vols if v.kind == "localizer")
     data, kw, kind = volume_layer_data(scout, visible=False)
     assert kind == "image" and kw["visible"] is False and kw["name"] == "S1 Scout"
-    assert data.shape == (1, 118, 122) and data.dtype == np.int16
+    assert data.shape == (118, 1, 122) and data.dtype == np.int16
     layer = ViewerModel().add_image(data, **kw)
     check_slices_against_files(layer, n_points=3)
 

@@ -118,12 +118,14 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
     w.load_selected()
     _wait(qtbot, w)
     assert len(viewer.layers) == 2
-    # the localizer, on request: a coronal slice that napari cannot draw in the axial view is refused with a
-    # clear message instead of breaking the canvas (see test_series_browser_shows_localizer)
+    # the localizer, on request: a coronal slice, its axes ordered like the world's so napari can draw it
     w.table.select_payloads(lambda v: v.kind == "localizer")
     w.load_selected()
     _wait(qtbot, w)
-    assert len(viewer.layers) == 2 and "S1 Scout: not loaded" in w.status.message.value
+    assert len(viewer.layers) == 3
+    scout = viewer.layers[-1]
+    assert scout.metadata["dicom"]["volume"]["kind"] == "localizer" and scout.data.shape == (118, 1, 122)
+    viewer.layers.remove(scout)
     # the folder of a loaded layer
     w.folder.value = "."
     w.volumes = []
@@ -141,12 +143,6 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
     assert tree_digest(synthetic_study) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the reader keeps a coronal scout's array axes (normal, rows, columns); napari slices layers along their "
-    "own array axes, so the scout's rows (along z) cannot be drawn in an axial 2-D view; needs the reader to reorder "
-    "non-axial volumes' axes to the closest world axes",
-)
 def test_series_browser_shows_localizer(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
     viewer = make_napari_viewer()
     w = SeriesBrowser(viewer)

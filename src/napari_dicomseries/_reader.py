@@ -9,7 +9,9 @@ Every layer maps array index (k, j, i) -- or (t, k, j, i) -- to DICOM patient
 coordinates (LPS, mm) in napari world axis order (z, y, x): ``layer.scale``
 holds the voxel size (slice step, row spacing, column spacing) and
 ``layer.affine`` the orientation (direction cosines, gantry-tilt shear) and
-the position of voxel 0.
+the position of voxel 0. Non-axial volumes are transposed to the array axis
+order closest to the world's (``metadata["dicom"]["axes"]``), since napari
+draws 2-D views from a layer's last two array axes.
 
 Options (environment variables, read at each call):
 
@@ -52,6 +54,7 @@ __all__ = [
     "read_volumes",
     "volume_layer_data",
     "layer_geometry",
+    "world_axis_order",
     "slice_table",
     "SliceTable",
     "DicomReaderWarning",
@@ -298,17 +301,39 @@ def _pick_visible(volumes: Sequence[Volume]) -> Volume | None:
 # ----------------------------------------------------------------------------- one volume
 
 
-def layer_geometry(geometry: Volume | Geometry, ndim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def world_axis_order(geometry: Volume | Geometry) -> tuple[int, int, int]:
+    """The DICOM array axes (0 = slices, 1 = rows, 2 = columns) closest to world z, y, x, in that order.
+
+    napari draws a 2-D view from a layer's last two array axes: they must run
+    roughly along the displayed world axes (y, x), or the view is singular.
+    An axial volume gives (0, 1, 2); a coronal one (1, 0, 2); a sagittal one
+    (1, 2, 0). The permutation maximises the summed |cosine| between array
+    and world axes, so oblique volumes get their nearest axis order.
+    """
+    from itertools import permutations
+
+    lin = geometry.affine_lps()[[2, 1, 0], :3]  # rows (z, y, x), columns (k, j, i)
+    norms = np.linalg.norm(lin, axis=0)
+    cos = np.abs(lin / np.where(norms == 0, 1.0, norms))
+    best = max(permutations(range(3)), key=lambda p: (sum(cos[w, p[w]] for w in range(3)), p == (0, 1, 2)))
+    return best  # type: ignore[return-value]
+
+
+def layer_geometry(
+    geometry: Volume | Geometry, ndim: int | None = None, axes: Sequence[int] = (0, 1, 2)
+) -> tuple[np.ndarray, np.ndarray]:
     """napari ``scale`` and ``affine`` that put array index (k, j, i) at patient LPS, world axes (z, y, x), in mm.
 
     ``scale`` is the voxel size (|slice step|, row spacing, column spacing);
     ``affine`` the rest: direction cosines (with the gantry-tilt shear) and
     the position of voxel 0. With ``ndim`` 4 a leading time axis of scale 1
-    is added. ``world = affine @ diag(scale) @ index``.
+    is added. ``world = affine @ diag(scale) @ index``. With ``axes`` (see
+    :func:`world_axis_order`) the layer's array is the DICOM array transposed
+    to that axis order, and the geometry follows it.
     """
     a = geometry.affine_lps()  # index (k, j, i) -> (x, y, z)
     m = a[[2, 1, 0], :]  # rows (z, y, x)
-    lin = m[:, :3]
+    lin = m[:, list(axes)]
     scale = np.linalg.norm(lin, axis=0)
     scale[scale == 0] = 1.0
     aff = np.eye(4)
@@ -615,7 +640,9 @@ def volume_layer_data(
         name, scale, affine, units, axis_labels, contrast limits, gray colormap,
         visibility and ``metadata["dicom"]`` (``volume`` summary, per-slice
         ``slices`` table -- a :class:`SliceTable`, read on first use --, ``files``,
-        ``warnings``, ``affine_lps``, ``lazy``).
+        ``warnings``, ``affine_lps`` (DICOM index order), ``axes`` (the DICOM axes in the layer's
+        array order: ``[0, 1, 2]`` for axial volumes, ``[1, 0, 2]`` for coronal, ``[1, 2, 0]`` for
+        sagittal), ``lazy``).
 
     Raises
     ------
@@ -653,7 +680,13 @@ def volume_layer_data(
             f"{len(gaps)} gap(s) in slice spacing: resampled linearly from {volume.n_slices} to {geometry.shape[-3]} slices "
             f"of {geometry.spacing[0]:.4g} mm"
         )
-    scale, affine = layer_geometry(geometry, len(volume.shape))
+    contrast = _contrast_limits(volume, data)
+    # non-axial volumes: array axes in the order of the closest world axes, so napari can draw 2-D views
+    axes = world_axis_order(geometry)
+    if axes != (0, 1, 2):
+        lead = tuple(range(len(volume.shape) - 3))
+        data = data.transpose((*lead, *(a + len(lead) for a in axes)))
+    scale, affine = layer_geometry(geometry, len(volume.shape), axes)
     all_warnings = list(volume.warnings) + problems
     for w in all_warnings:
         warnings.warn(f"{name}: {w}", DicomReaderWarning, stacklevel=2)
@@ -670,6 +703,7 @@ def volume_layer_data(
         "files": volume.paths,
         "warnings": all_warnings,
         "affine_lps": geometry.affine_lps().round(6).tolist(),
+        "axes": list(axes),
         "world_axes": "z, y, x in the DICOM patient system (LPS: x to the patient's left, y posterior, z superior), mm",
         "lazy": bool(lazy),
         "resampled": resampled,
@@ -680,7 +714,7 @@ def volume_layer_data(
         "affine": affine,
         "units": units,
         "axis_labels": labels,
-        "contrast_limits": _contrast_limits(volume, data),
+        "contrast_limits": contrast,
         "colormap": "gray",
         "visible": visible,
         "metadata": {"dicom": meta},

@@ -59,6 +59,21 @@ def _spatial(m: np.ndarray) -> np.ndarray:
     return a
 
 
+def _dicom_axis_order(arr: np.ndarray, a: np.ndarray, meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Undo the reader's transpose of non-axial volumes (``metadata["dicom"]["axes"]``), so the NIfTI
+    keeps the DICOM voxel order (slices, rows, columns) as dcm2niix writes it. The geometry is the same."""
+    md = meta.get("metadata") or {}
+    axes = (md.get("dicom") or {}).get("axes") if isinstance(md, dict) else None
+    if not axes or list(axes) == [0, 1, 2] or sorted(axes) != [0, 1, 2]:
+        return arr, a
+    inv = [int(i) for i in np.argsort(axes)]  # DICOM axis d is layer axis inv[d]
+    lead = list(range(arr.ndim - 3))
+    arr = arr.transpose([*lead, *(len(lead) + i for i in inv)])
+    b = a.copy()
+    b[:3, :3] = a[:3, :3][:, inv]
+    return arr, b
+
+
 def layer_sidecar(meta: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
     """The sidecar for a layer: from ``metadata["dicom"]`` when there is one, else a minimal one."""
     md = meta.get("metadata") or {}
@@ -121,6 +136,7 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
             arr = arr[None]
         else:
             a = _spatial(full)
+            arr, a = _dicom_axis_order(arr, a, meta)
         lps = export.lps_affine_from_layer(a)
         side = layer_sidecar(meta, arr.shape)
         tr = side.get("RepetitionTime")
