@@ -354,8 +354,15 @@ def test_sagittal_and_oblique_series(tmp_path: Path) -> None:
 
 
 def test_core_and_cli_import_no_gui() -> None:
+    """The CLI, every core module and every command import no napari, Qt or magicgui."""
     code = (
-        "import sys, napari_dicomseries.cli, napari_dicomseries.load, napari_dicomseries.header;"
+        "import importlib, pkgutil, sys, napari_dicomseries, napari_dicomseries.cli, napari_dicomseries.commands as c;"
+        "core = [m.name for m in pkgutil.iter_modules(napari_dicomseries.__path__) if not m.name.startswith('_')];"
+        "cmds = [m.name for m in pkgutil.iter_modules(c.__path__)];"
+        "[importlib.import_module('napari_dicomseries.' + n) for n in core];"
+        "[importlib.import_module('napari_dicomseries.commands.' + n) for n in cmds];"
+        "napari_dicomseries.cli.build_parser();"
+        "assert {'scan', 'volume', 'load', 'compare', 'metrics', 'export'} <= set(core), core;"
         "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PySide2', 'PyQt6', 'PySide6', 'magicgui', 'vispy') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
