@@ -378,6 +378,13 @@ def test_cli_ls_table_and_inspect(shared_data: Path, capsys: pytest.CaptureFixtu
     rep = json.loads(capsys.readouterr().out)
     rows = {t["keyword"]: t for t in rep["tags"]}
     assert rows["ConvolutionKernel"]["value"] == "LUNG"
+    # a PersonName is one value, not a list of letters
+    ds = pydicom.dcmread(shared_data / "ct_ge_lightspeed_lung" / "1-031.dcm", stop_before_pixels=True)
+    assert rows["PatientName"]["value"] == str(ds.PatientName) and "\\" not in rows["PatientName"]["value"]
+    from napari_dicomseries._reader import slice_table
+
+    (vol,), _ = open_folder(shared_data / "ct_ge_lightspeed_lung")
+    assert slice_table(vol)[0]["PatientName"] == str(ds.PatientName)
     assert rows["SliceThickness"]["name"] == "Slice Thickness" and rows["SliceThickness"]["vr"] == "DS"
     assert rep["image_shape"] == [1, 512, 512] and rep["pixel_type"] == "int16"
     assert rep["origin"][2] == pytest.approx(-64.0)

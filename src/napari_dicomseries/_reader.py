@@ -45,7 +45,7 @@ from . import load
 from .classify import classify
 from .errors import DecodeError, DicomSeriesError
 from .gaps import Geometry, find_gaps, resample_uniform, split_at_gaps
-from .scan import UNCOMPRESSED, DicomFile, Skipped, is_dicom, iter_paths, scan
+from .scan import UNCOMPRESSED, DicomFile, Skipped, is_dicom, is_multivalue, iter_paths, scan
 from .volume import Volume, build_volumes
 
 __all__ = [
@@ -470,7 +470,7 @@ def _json_value(elem: Any) -> Any:
         return None
     if isinstance(v, (bytes, bytearray)):
         return f"<{len(v)} bytes>"
-    multi = isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, str))
+    multi = is_multivalue(v)
     items = list(v) if multi else [v]
     if items and isinstance(items[0], (bytes, bytearray)):
         return f"<{len(items)} binary values>"

@@ -32,6 +32,7 @@ from pydicom.dataset import Dataset
 
 from .errors import SeriesNotFoundError
 from .header import format_value
+from .scan import is_multivalue
 from .volume import Volume
 
 __all__ = [
@@ -109,7 +110,7 @@ def _numbers(elem: DataElement) -> tuple[float, ...] | None:
         return None
     if v is None or v == "":
         return ()
-    items = list(v) if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, (str, bytes))) else [v]
+    items = list(v) if is_multivalue(v) else [v]
     try:
         out = tuple(float(x) for x in items)
     except (TypeError, ValueError):

@@ -17,7 +17,7 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .scan import read_header
+from .scan import is_multivalue, read_header
 from .volume import build_volumes
 
 __all__ = ["TagRow", "FileReport", "tag_rows", "inspect_file", "format_value"]
@@ -82,7 +82,7 @@ def format_value(elem: DataElement) -> str:
         return f"<unreadable value: {exc}>"
     if isinstance(v, (bytes, bytearray)):
         return f"<{len(v)} bytes>"
-    if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, str)):
+    if is_multivalue(v):
         items = list(v)
         if items and isinstance(items[0], (bytes, bytearray)):
             return f"<{len(items)} binary values>"

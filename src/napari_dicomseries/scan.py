@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from . import rawheader
 from .errors import NotDicomError
@@ -37,6 +38,7 @@ __all__ = [
     "iter_paths",
     "is_dicom",
     "decoder_for",
+    "is_multivalue",
     "NON_IMAGE_SOP_CLASSES",
 ]
 
@@ -316,6 +318,11 @@ def decoder_for(transfer_syntax_uid: str) -> str | None:
 # ----------------------------------------------------------------------------- values
 
 
+def is_multivalue(v: Any) -> bool:
+    """True for a multi-valued element value (pydicom MultiValue, list, tuple), not for text or a PersonName."""
+    return isinstance(v, (list, tuple, MultiValue))
+
+
 def _float(v: Any) -> float | None:
     try:
         f = float(v)
@@ -335,7 +342,7 @@ def _floats(v: Any, n: int) -> tuple[float, ...] | None:
     if v is None:
         return None
     try:
-        vals = [float(x) for x in (v if isinstance(v, (list, tuple)) or hasattr(v, "__iter__") and not isinstance(v, (str, bytes)) else [v])]
+        vals = [float(x) for x in (v if is_multivalue(v) else [v])]
     except (TypeError, ValueError):
         return None
     if len(vals) != n or any(x != x or abs(x) == float("inf") for x in vals):
@@ -346,7 +353,7 @@ def _floats(v: Any, n: int) -> tuple[float, ...] | None:
 def _first(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, (str, bytes))):
+    if is_multivalue(v):
         v = list(v)
         return v[0] if v else None
     return v
@@ -468,7 +475,7 @@ def _ds_text(ds: Dataset) -> Callable[[str], str | None]:
             return v.decode("latin-1")
         if v is None:
             return None
-        if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, str)):
+        if is_multivalue(v):
             return "\\".join(str(x) for x in v)
         return str(v)
 
@@ -1069,7 +1076,7 @@ def scan(
         else:
             todo.append(p)
     callback = progress if callable(progress) else None
-    bar = _Progress(len(todo), enabled=progress if isinstance(progress, bool) else None)
+    bar = _Progress(len(todo), enabled=progress if isinstance(progress, bool) else (False if callback else None))
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if len(todo) >= 5000 else 1
     results: list[DicomFile | Skipped] = []

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for
+from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for, is_multivalue
 
 __all__ = ["Volume", "build_volumes", "TIME_TAGS"]
 
@@ -193,7 +193,7 @@ def _str(ds: Any, keyword: str) -> str:
         return ""
     if v is None:
         return ""
-    if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and not isinstance(v, (str, bytes))):
+    if is_multivalue(v):
         return "\\".join(str(x) for x in v)
     return str(v).strip()
 
