@@ -163,6 +163,20 @@ class TagInfo:
     def is_private(self) -> bool:
         return bool(self.tag) and (self.group or 0) % 2 == 1
 
+    def to_dict(self) -> dict[str, Any]:
+        """The tag's description as JSON-friendly fields (shared by the rows of both tables)."""
+        return {
+            "key": self.key,
+            "tag": self.tag,
+            "keyword": self.keyword,
+            "name": self.name,
+            "vr": self.vr,
+            "private_creator": self.private_creator,
+            "path": self.path,
+            "per_frame": self.per_frame,
+            "category": self.category,
+        }
+
     @property
     def identifier(self) -> bool:
         """True for a per-instance identifier (ignored when comparing volumes unless asked)."""
@@ -332,15 +346,7 @@ class TagSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key": self.info.key,
-            "tag": self.info.tag,
-            "keyword": self.info.keyword,
-            "name": self.info.name,
-            "vr": self.info.vr,
-            "private_creator": self.info.private_creator,
-            "path": self.info.path,
-            "per_frame": self.info.per_frame,
-            "category": self.info.category,
+            **self.info.to_dict(),
             "constant": self.constant,
             "value": self.value,
             "n_distinct": self.n_distinct,
@@ -476,14 +482,7 @@ class TagDifference:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key": self.info.key,
-            "tag": self.info.tag,
-            "keyword": self.info.keyword,
-            "name": self.info.name,
-            "vr": self.info.vr,
-            "private_creator": self.info.private_creator,
-            "category": self.info.category,
-            "per_frame": self.info.per_frame,
+            **self.info.to_dict(),
             "status": self.status,
             "a": self.value_a,
             "b": self.value_b,

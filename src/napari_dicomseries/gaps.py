@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .volume import POSITION_TOLERANCE, Volume, _axis_name, _geometry, _normal
+from .volume import POSITION_TOLERANCE, Volume, _axis_name, _geometry, _normal, index_to_lps
 
 __all__ = ["Gap", "Geometry", "find_gaps", "split_at_gaps", "resample_uniform", "slice_distances"]
 
@@ -50,13 +50,7 @@ class Geometry:
 
     def affine_lps(self) -> np.ndarray:
         """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm."""
-        d = np.asarray(self.direction, float).reshape(3, 3)
-        a = np.eye(4)
-        a[:3, 0] = self.slice_step
-        a[:3, 1] = d[:, 1] * self.spacing[1]
-        a[:3, 2] = d[:, 0] * self.spacing[2]
-        a[:3, 3] = self.origin
-        return a
+        return index_to_lps(self.direction, self.spacing, self.slice_step, self.origin)
 
     @classmethod
     def of(cls, volume: Volume) -> Geometry:

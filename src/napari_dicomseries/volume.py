@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,28 @@ import numpy as np
 
 from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for, is_multivalue
 
-__all__ = ["Volume", "build_volumes", "TIME_TAGS"]
+__all__ = ["Volume", "build_volumes", "index_to_lps", "TIME_TAGS"]
 
 POSITION_TOLERANCE = 0.01  # mm: positions closer than this are the same slice
 TIME_TAGS = ("TemporalPositionIndex", "TriggerTime", "DiffusionBValue", "AcquisitionNumber", "EchoTime", "file")
+
+
+def index_to_lps(
+    direction: Sequence[float], spacing: Sequence[float], slice_step: Sequence[float], origin: Sequence[float]
+) -> np.ndarray:
+    """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm.
+
+    ``direction`` is the ITK 3 x 3 (row-major; columns: row cosine, column cosine,
+    normal), ``spacing`` (slice, row, column), ``slice_step`` the vector between
+    slices (it carries any gantry-tilt shear), ``origin`` the position of voxel 0.
+    """
+    d = np.asarray(direction, float).reshape(3, 3)
+    a = np.eye(4)
+    a[:3, 0] = slice_step
+    a[:3, 1] = d[:, 1] * spacing[1]
+    a[:3, 2] = d[:, 0] * spacing[2]
+    a[:3, 3] = origin
+    return a
 
 
 @dataclass(eq=False)
@@ -119,13 +137,7 @@ class Volume:
 
     def affine_lps(self) -> np.ndarray:
         """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm."""
-        d = np.asarray(self.direction, float).reshape(3, 3)
-        a = np.eye(4)
-        a[:3, 0] = self.slice_step
-        a[:3, 1] = d[:, 1] * self.spacing[1]
-        a[:3, 2] = d[:, 0] * self.spacing[2]
-        a[:3, 3] = self.origin
-        return a
+        return index_to_lps(self.direction, self.spacing, self.slice_step, self.origin)
 
     def world_position(self, index: Iterable[float]) -> tuple[float, float, float]:
         """Patient LPS position (mm) of array index (k, j, i) (a leading time index is ignored)."""

@@ -7,21 +7,19 @@ import json
 from typing import Any
 
 from .. import open_folder
-from ..compare import DEFAULT_TOLERANCE, diff_volumes, select_volume
+from ..compare import diff_volumes, select_volume
+from ._options import VOLUME_HELP, add_tag_options
 from ._table import format_table
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="compare the tags of two volumes", description=__doc__)
     p.add_argument("path", metavar="DIR", help="folder (or file) to scan")
-    p.add_argument("a", metavar="A", help="series number, volume key (3.2) or SeriesInstanceUID")
-    p.add_argument("b", metavar="B", help="series number, volume key (3.2) or SeriesInstanceUID")
+    p.add_argument("a", metavar="A", help=VOLUME_HELP)
+    p.add_argument("b", metavar="B", help=VOLUME_HELP)
     p.add_argument("--all", action="store_true", help="show every tag, equal ones and per-instance identifiers too")
     p.add_argument("--identifiers", action="store_true", help="show per-instance identifiers (SOPInstanceUID, positions, ...)")
-    p.add_argument("--search", metavar="TEXT", default="", help="only tags whose keyword, name or number matches")
-    p.add_argument("--private", action="store_true", help="include private tags, with their private creator")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help=f"numbers closer than this are equal (default {DEFAULT_TOLERANCE:g})")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_tag_options(p)
     return p
 
 

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from .. import open_folder
-from ..compare import DEFAULT_TOLERANCE, iter_text_rows, select_volume, volume_tags
+from ..compare import iter_text_rows, select_volume, volume_tags
+from ._options import VOLUME_HELP, add_tag_options
 from ._table import format_table
 
 
@@ -18,13 +19,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description=__doc__,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="folder(s) or file(s) to scan")
-    p.add_argument("--series", "-s", required=True, metavar="N", help="series number, volume key (3.2) or SeriesInstanceUID")
+    p.add_argument("--series", "-s", required=True, metavar="N", help=VOLUME_HELP)
     p.add_argument("--varying", action="store_true", help="show only the tags that vary between slices")
     p.add_argument("--tag", metavar="KEYWORD", help="print this tag's value for every slice (keyword, key or (gggg,eeee))")
-    p.add_argument("--search", metavar="TEXT", default="", help="only tags whose keyword, name or number matches")
-    p.add_argument("--private", action="store_true", help="include private tags, with their private creator")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help=f"numbers closer than this are equal (default {DEFAULT_TOLERANCE:g})")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_tag_options(p)
     return p
 
 
