@@ -54,7 +54,7 @@ def test_repeated_positions_with_temporal_index_are_4d(tmp_path: Path) -> None:
         _rewrite(base, tmp_path / "study", "TemporalPositionIdentifier", t)
     (v,), _ = open_folder(tmp_path / "study")
     assert v.shape == (3, 9, 64, 64)
-    assert v.time_tag == "TemporalPositionIndex" and v.time_values == [1, 2, 3]
+    assert v.time_tag == "TemporalPositionIdentifier" and v.time_values == [1, 2, 3]
     grid = v.frame_grid()
     assert [g[0].temporal_position for g in grid] == [1, 2, 3]
     for g in grid:  # every time point sorted along z

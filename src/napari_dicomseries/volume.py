@@ -540,7 +540,10 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
         origin=geo["origin"],
         direction=geo["direction"],
         slice_step=geo["slice_step"],
-        time_tag=part.time_tag,
+        # classic files carry TemporalPositionIdentifier, enhanced ones TemporalPositionIndex: name the one read
+        time_tag="TemporalPositionIdentifier"
+        if part.time_tag == "TemporalPositionIndex" and not any(f.enhanced for f in files)
+        else part.time_tag,
         time_values=part.time_values,
         split_reason=part.split_reason,
         warnings=warnings,
