@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DecodeError
-from .scan import DicomFile, Frame, decoder_for
+from .scan import DicomFile, Frame, decoder_for, pixel_element
 from .volume import Volume, pixel_format_problem
 
 __all__ = ["read_stored", "read_frame", "read_frame_into", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
@@ -49,19 +49,10 @@ def _read_raw(f: DicomFile, index: int) -> np.ndarray:
     nbytes = _frame_bytes(f)
     with open(f.path, "rb") as fh:
         fh.seek(f.pixel_offset)
-        head = fh.read(12)
-        if f.transfer_syntax_uid == _IMPLICIT:
-            (length,) = struct.unpack("<I", head[4:8])
-            start = f.pixel_offset + 8
-        else:
-            vr = head[4:6]
-            endian = ">" if f.transfer_syntax_uid == _BIG_ENDIAN else "<"
-            if vr in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
-                (length,) = struct.unpack(endian + "I", head[8:12])
-                start = f.pixel_offset + 12
-            else:
-                (length,) = struct.unpack(endian + "H", head[6:8])
-                start = f.pixel_offset + 8
+        found = pixel_element(f.transfer_syntax_uid, f.pixel_offset, fh.read(12))
+        if found is None:
+            raise DecodeError(f"{f.path}: truncated: the file ends inside the pixel data element")
+        start, length = found
         need = nbytes * f.number_of_frames
         if length != 0xFFFFFFFF and length < need:
             raise DecodeError(
@@ -216,18 +207,10 @@ def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
     try:
         with open(f.path, "rb", buffering=0) as fh:
             fh.seek(f.pixel_offset)
-            head = fh.read(12)
-            if f.transfer_syntax_uid == _IMPLICIT:
-                (length,) = struct.unpack("<I", head[4:8])
-                start = f.pixel_offset + 8
-            elif head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
-                (length,) = struct.unpack("<I", head[8:12])
-                start = f.pixel_offset + 12
-            else:
-                (length,) = struct.unpack("<H", head[6:8])
-                start = f.pixel_offset + 8
-            if length == 0xFFFFFFFF or length < nbytes * f.number_of_frames:
+            found = pixel_element(f.transfer_syntax_uid, f.pixel_offset, fh.read(12))
+            if found is None or found[1] == 0xFFFFFFFF or found[1] < nbytes * f.number_of_frames:
                 raise _Fallback
+            start = found[0]
             fh.seek(start + frame.index * nbytes)
             got = fh.readinto(memoryview(out).cast("B"))
     except _Fallback:
@@ -285,11 +268,14 @@ def load_volume(
     dtype: np.dtype | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    read_into: Callable[[int, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Read every frame of ``volume`` into one array of ``volume.shape`` (rescale applied).
 
     Frames are read by a small thread pool (file reads release the GIL) into
     one pre-allocated array, so peak memory stays close to the voxel bytes.
+    ``read_into(k, out)`` fills frame ``k`` (default :func:`read_frame_into`);
+    the reader passes one that blanks undecodable frames instead of raising.
 
     Raises
     ------
@@ -308,9 +294,10 @@ def load_volume(
     flat = out.reshape((-1, *volume.shape[-2:]))
     total = len(volume.frames)
     done = 0
+    fill = read_into or (lambda k, dest: read_frame_into(volume, volume.frames[k], dest))
 
     def work(k: int) -> None:
-        flat[k] = read_frame(volume, volume.frames[k], dtype)
+        fill(k, flat[k])
 
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
     if n <= 1 or total < 8:
@@ -328,8 +315,14 @@ def load_volume(
     return out
 
 
-def load_lazy(volume: Volume, *, dtype: np.dtype | None = None) -> Any:
-    """A dask array of ``volume.shape`` that reads one frame per chunk, on demand."""
+def load_lazy(volume: Volume, *, dtype: np.dtype | None = None, read: Callable[[int], np.ndarray] | None = None) -> Any:
+    """A dask array of ``volume.shape`` that reads one frame per chunk, on demand.
+
+    ``read(k)`` returns frame ``k`` (default :func:`read_frame`); the reader
+    passes one that blanks undecodable frames instead of raising.
+    """
+    import uuid
+
     import dask.array as da
 
     _check_loadable(volume)
@@ -337,14 +330,17 @@ def load_lazy(volume: Volume, *, dtype: np.dtype | None = None) -> Any:
     frames = volume.frames
     rows, cols = volume.shape[-2:]
     lead = volume.shape[:-2]
+    get = read or (lambda k: read_frame(volume, frames[k], dtype))
 
-    def block(block_id: tuple[int, ...] | None = None, block_info: Any = None) -> np.ndarray:
+    def block(block_info: Any = None) -> np.ndarray:
         idx = block_info[None]["chunk-location"]
         k = int(np.ravel_multi_index(idx[:-2], lead))
-        return read_frame(volume, frames[k], dtype)[(None,) * len(lead)]
+        return get(k)[(None,) * len(lead)]
 
     chunks = tuple((1,) * n for n in lead) + ((rows,), (cols,))
-    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype))
+    # an explicit name spares dask from hashing the closure (and the volume in it): ~0.1 s on 1,000 slices
+    name = f"dicom-{volume.series_instance_uid}-{volume.key}-{uuid.uuid4().hex}"
+    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype), name=name)
 
 
 def to_sitk(volume: Volume, array: np.ndarray | None = None) -> Any:

@@ -39,6 +39,7 @@ __all__ = [
     "is_dicom",
     "decoder_for",
     "is_multivalue",
+    "pixel_element",
     "NON_IMAGE_SOP_CLASSES",
 ]
 
@@ -644,6 +645,23 @@ def _is_image_class(sop_class: str) -> bool:
         return False
 
 
+def pixel_element(transfer_syntax_uid: str, pixel_offset: int, elem: bytes) -> tuple[int, int] | None:
+    """``(start, length)`` of the pixel data value from the first 12 bytes of its element, or None if cut short.
+
+    ``length`` is 0xFFFFFFFF for encapsulated (compressed) data.
+    """
+    endian = ">" if transfer_syntax_uid == "1.2.840.10008.1.2.2" else "<"
+    if len(elem) < 8:
+        return None
+    if transfer_syntax_uid == "1.2.840.10008.1.2":
+        return pixel_offset + 8, struct.unpack("<I", elem[4:8])[0]
+    if elem[4:6] in _NATIVE_LONG_VRS:
+        if len(elem) < 12:
+            return None
+        return pixel_offset + 12, struct.unpack(endian + "I", elem[8:12])[0]
+    return pixel_offset + 8, struct.unpack(endian + "H", elem[6:8])[0]
+
+
 def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
     """Why the pixel data of ``f`` cannot hold its image (checked from sizes only, without reading it), or None.
 
@@ -663,20 +681,10 @@ def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
         return None
     if not (f.rows and f.columns) or f.pixel_offset is None:
         return None
-    if len(elem) < 8:
+    found = pixel_element(ts, f.pixel_offset, elem)
+    if found is None:
         return "truncated: the file ends inside the pixel data element"
-    endian = ">" if ts == "1.2.840.10008.1.2.2" else "<"
-    if ts == "1.2.840.10008.1.2":
-        (length,) = struct.unpack("<I", elem[4:8])
-        start = f.pixel_offset + 8
-    elif elem[4:6] in _NATIVE_LONG_VRS:
-        if len(elem) < 12:
-            return "truncated: the file ends inside the pixel data element"
-        (length,) = struct.unpack(endian + "I", elem[8:12])
-        start = f.pixel_offset + 12
-    else:
-        (length,) = struct.unpack(endian + "H", elem[6:8])
-        start = f.pixel_offset + 8
+    start, length = found
     available = max(f.size - start, 0)
     n = max(f.number_of_frames, 1)
     if length == 0xFFFFFFFF:  # encapsulated: an offset table item and at least one 8-byte item per frame
