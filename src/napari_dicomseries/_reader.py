@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -45,7 +43,7 @@ from . import load
 from .classify import classify
 from .errors import DecodeError, DicomSeriesError
 from .gaps import Geometry, find_gaps, resample_uniform, split_at_gaps
-from .scan import UNCOMPRESSED, DicomFile, Skipped, is_dicom, is_multivalue, iter_paths, scan
+from .scan import DicomFile, Skipped, is_dicom, is_multivalue, iter_paths, scan
 from .volume import Volume, build_volumes
 
 __all__ = [
@@ -389,33 +387,10 @@ class _SafeReader:
             out[...] = self.fill
 
 
-def _truncated_files(volume: Volume) -> list[str]:
-    """Uncompressed files too short for their pixel data (found from the scan, without reading pixels)."""
-    bad = []
-    for f in volume.files:
-        if f.transfer_syntax_uid in UNCOMPRESSED and f.pixel_offset is not None:
-            need = (f.rows or 0) * (f.columns or 0) * f.samples_per_pixel * (f.bits_allocated // 8) * f.number_of_frames
-            if f.size < f.pixel_offset + 8 + need:
-                bad.append(f.path)
-    return bad
-
-
 def _eager(volume: Volume, dtype: np.dtype, name: str, workers: int | None = None) -> tuple[np.ndarray, list[str]]:
-    """Read every frame into one preallocated array (a few threads: reads release the GIL)."""
-    try:
-        out = np.empty(volume.shape, dtype=dtype)
-    except (MemoryError, ValueError) as exc:
-        raise DecodeError(f"not enough memory for {'x'.join(map(str, volume.shape))} voxels of {dtype}; open it lazily") from exc
-    flat = out.reshape((-1, *volume.shape[-2:]))
+    """Read every frame into one preallocated array (:func:`load.load_volume`); undecodable frames blank."""
     reader = _SafeReader(volume, dtype, name)
-    n = len(volume.frames)
-    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if workers <= 1 or n < 8:
-        for k in range(n):
-            reader.into(k, flat[k])
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(lambda k: reader.into(k, flat[k]), range(n)))
+    out = load.load_volume(volume, dtype=dtype, workers=workers, read_into=reader.into)
     if not reader.failed:
         return out, []
     if len(reader.failed) == len(volume.files):
@@ -428,21 +403,8 @@ def _eager(volume: Volume, dtype: np.dtype, name: str, workers: int | None = Non
 
 
 def _lazy(volume: Volume, dtype: np.dtype, name: str) -> Any:
-    import dask.array as da
-
-    reader = _SafeReader(volume, dtype, name)
-    lead = volume.shape[:-2]
-    rows, cols = volume.shape[-2:]
-
-    def block(block_info: Any = None) -> np.ndarray:
-        idx = block_info[None]["chunk-location"]
-        k = int(np.ravel_multi_index(idx[:-2], lead))
-        return reader(k)[(None,) * len(lead)]
-
-    chunks = tuple((1,) * n for n in lead) + ((rows,), (cols,))
-    # an explicit name spares dask from hashing the closure (and the volume in it): ~0.1 s on 1,000 slices
-    name_token = f"dicom-{volume.series_instance_uid}-{volume.key}-{uuid.uuid4().hex}"
-    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype), name=name_token)
+    """A dask array read frame by frame on demand (:func:`load.load_lazy`); undecodable frames blank."""
+    return load.load_lazy(volume, dtype=dtype, read=_SafeReader(volume, dtype, name))
 
 
 def _contrast_limits(volume: Volume, data: Any) -> tuple[float, float]:
@@ -659,10 +621,7 @@ def volume_layer_data(
         lazy = False
     problems: list[str] = list(extra_warnings)
     if lazy:
-        data = _lazy(volume, dtype, name)
-        bad = _truncated_files(volume)
-        if bad:
-            problems.append(f"{len(bad)} file(s) have truncated pixel data and are shown blank: " + ", ".join(bad))
+        data = _lazy(volume, dtype, name)  # the scan already skipped files too short for their pixel data
     else:
         data, eager_problems = _eager(volume, dtype, name)
         problems += eager_problems
