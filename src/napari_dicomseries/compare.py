@@ -31,7 +31,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .errors import SeriesNotFoundError
-from .header import format_value
+from .header import format_value, private_creator
 from .scan import is_multivalue
 from .volume import Volume
 
@@ -214,19 +214,6 @@ def _category(keyword: str, private: bool) -> str:
     return "other"
 
 
-def _private_creator(ds: Dataset, elem: DataElement) -> str:
-    tag = elem.tag
-    if tag.group % 2 == 0:
-        return ""
-    if tag.element < 0x0100:
-        return str(elem.value) if 0x10 <= tag.element <= 0xFF else ""
-    try:
-        c = ds.get((tag.group << 16) | (tag.element >> 8))
-    except Exception:  # noqa: BLE001
-        return ""
-    return str(c.value) if c is not None else "(no private creator)"
-
-
 def _name(tag: Any, elem: DataElement) -> str:
     if tag.group % 2 == 1:
         return "Private Creator" if tag.element < 0x100 else "Private tag"
@@ -266,7 +253,7 @@ def _flatten(
             keyword=kw,
             name=_name(tag, elem),
             vr=str(elem.VR),
-            private_creator=_private_creator(ds, elem),
+            private_creator=private_creator(ds, elem),
             path=prefix[:-1] if prefix else "",
             per_frame=per_frame,
             category=_category(kw, is_private),

@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from .scan import is_multivalue, read_header
 from .volume import build_volumes
 
-__all__ = ["TagRow", "FileReport", "tag_rows", "inspect_file", "format_value"]
+__all__ = ["TagRow", "FileReport", "tag_rows", "inspect_file", "format_value", "private_creator"]
 
 MAX_VALUE_CHARS = 200
 
@@ -93,7 +93,8 @@ def format_value(elem: DataElement) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
 
-def _private_creator(ds: Dataset, elem: DataElement) -> str:
+def private_creator(ds: Dataset, elem: DataElement) -> str:
+    """The private creator of a private element ("" for a public one; the creator element names itself)."""
     tag = elem.tag
     if tag.group % 2 == 0:
         return ""
@@ -132,7 +133,7 @@ def tag_rows(ds: Dataset, *, private: bool = False, nested: bool = False, _path:
                 name=name,
                 vr=str(elem.VR),
                 value=format_value(elem),
-                private_creator=_private_creator(src, elem),
+                private_creator=private_creator(src, elem),
                 path=_path,
             )
             if nested and elem.VR == "SQ":

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GeometryError
-from .volume import Volume
+from .volume import Volume, index_to_lps
 
 __all__ = [
     "HU_PRESETS",
@@ -91,13 +91,8 @@ class Grid:
     ) -> Grid:
         """A grid from ``spacing`` (slice, row, column mm), ``origin`` (LPS) and ITK ``direction``
         (row-major 3 x 3 whose columns are the row cosine, the column cosine and the slice normal)."""
-        d = np.asarray(direction, float).reshape(3, 3)
-        a = np.eye(4)
-        a[:3, 0] = d[:, 2] * spacing[0]
-        a[:3, 1] = d[:, 1] * spacing[1]
-        a[:3, 2] = d[:, 0] * spacing[2]
-        a[:3, 3] = origin
-        return cls(tuple(shape), a)  # type: ignore[arg-type]
+        normal = np.asarray(direction, float).reshape(3, 3)[:, 2]
+        return cls(tuple(shape), index_to_lps(direction, spacing, normal * spacing[0], origin))  # type: ignore[arg-type]
 
     @classmethod
     def from_world_zyx(cls, shape: Sequence[int], affine_zyx: np.ndarray) -> Grid:
