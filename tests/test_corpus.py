@@ -176,11 +176,19 @@ def test_case(name: str, corpus: tuple[Path, dict[str, Case]], deny_unreadable: 
 def _check_values(case: Case, mine: list[Volume]) -> None:
     exp = case.expect
     v = mine[0]
+    # a volume with a missing slice is split there (the default gap policy): its parts together hold its slices
+    parts = [p for p in mine if p.gap_policy == "split" and p.series_instance_uid == v.series_instance_uid]
+    if len(parts) > 1:
+        assert all(p.split_reason and "cut at gaps" in p.split_reason for p in parts)
+        shape = (sum(p.n_slices for p in parts), *v.shape[1:])
+        data = np.concatenate([load.load_volume(p) for p in parts])
+    else:
+        shape, data = v.shape, None
     if "shape" in exp:
-        assert v.shape == exp["shape"], (case.name, v.shape)
+        assert shape == exp["shape"], (case.name, shape)
     if "slices" in exp:
         # the generator's own numbers: slice k holds ramp + 100 k, minus 1000 after the intercept
-        np.testing.assert_array_equal(load.load_volume(v), expected_hu(exp["slices"]))
+        np.testing.assert_array_equal(load.load_volume(v) if data is None else data, expected_hu(exp["slices"]))
     if "spacing" in exp:
         np.testing.assert_allclose(v.spacing, exp["spacing"], atol=1e-6)
     if "orientation" in exp:

@@ -95,19 +95,19 @@ def check_file(path: Path) -> str:
         json.dumps(v.summary())  # what ls --json prints
     if not f.is_image:
         return "no image"
-    for index in range(min(f.number_of_frames, 2)):
+    for frame in f.frames[:2]:  # a mosaic's frames are its tiles
         try:
-            arr = load.read_stored(f, index)
+            arr = load.read_stored(f, frame.index)
         except DecodeError:
             return "decode error"
-        assert arr.shape == (f.rows, f.columns)
+        assert arr.shape == (frame.rows, frame.columns) + ((3,) if load.is_colour(f) else ())
     for v in volumes:
         if v.loadable and int(np.prod(v.shape)) <= 4_000_000:
             try:
                 arr = load.load_volume(v)
             except DecodeError:
                 return "decode error"
-            assert arr.shape == v.shape
+            assert arr.shape == v.array_shape
     return "loaded"
 
 

@@ -27,7 +27,7 @@ def _z(path: Path) -> float:
 
 
 def _one_volume(folder: Path):
-    vols = [v for v in open_folder(folder)[0] if v.is_image]
+    vols = [v for v in open_folder(folder, gaps="keep")[0] if v.is_image]
     assert len(vols) == 1
     return vols[0]
 
@@ -124,3 +124,62 @@ def test_resample_rejects_wrong_shape(tmp_path: Path) -> None:
     v = _one_volume(tmp_path / "series")
     with pytest.raises(ValueError, match="does not match"):
         resample_uniform(v, np.zeros((2, 2, 2)))
+
+
+# ----------------------------------------------------------------------------- one policy for every path
+
+
+def _header_positions(paths: list[str]) -> list[list[float]]:
+    return [[float(x) for x in pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient] for p in paths]
+
+
+@pytest.mark.parametrize("case", ["001", "002"])
+def test_default_policy_puts_every_slice_where_its_header_says(shared_data: Path, case: str) -> None:
+    """missing_slice: the default (split) places every voxel at its header position, tilt included."""
+    folder = shared_data / "missing_slice" / case
+    volumes = [v for v in open_folder(folder)[0] if v.is_image]
+    assert len(volumes) == 2 and all(v.gap_policy == "split" for v in volumes)
+    assert [v.n_slices for v in volumes] == [3, 1]
+    for v in volumes:
+        ipp = _header_positions([f.path for f in v.frames])
+        for k, pos in enumerate(ipp):
+            np.testing.assert_allclose(v.world_position((k, 0, 0)), pos, atol=1e-3)
+        # spacing is the step's length along the slice normal (they agree even with tilt)
+        assert float(np.dot(v.slice_step, v.normal)) == pytest.approx(v.spacing[0], abs=1e-6)
+    if case == "002":
+        assert volumes[0].gantry_tilt == pytest.approx(15.5, abs=0.05)
+        np.testing.assert_allclose(volumes[1].slice_step, volumes[0].slice_step, atol=1e-6)
+
+
+def test_keep_says_how_far_slices_are_misplaced(shared_data: Path) -> None:
+    (v,) = [v for v in open_folder(shared_data / "missing_slice" / "001", gaps="keep")[0] if v.is_image]
+    assert v.gap_policy == "keep" and v.n_slices == 4
+    ipp = _header_positions([f.path for f in v.frames])
+    off = abs(v.world_position((3, 0, 0))[2] - ipp[3][2])
+    assert off == pytest.approx(5.0, abs=0.01)
+    assert any("gaps=keep" in w and "5.00 mm" in w for w in v.warnings)
+
+
+def test_export_follows_the_policy(shared_data: Path, tmp_path: Path) -> None:
+    import nibabel as nib
+
+    from napari_dicomseries.export import export_folder
+
+    folder = shared_data / "missing_slice" / "001"
+    split = export_folder(folder, tmp_path / "split")
+    written = [r for r in split if r.nifti]
+    assert len(written) == 2
+    for r in written:
+        img = nib.load(r.nifti)
+        files = sorted(
+            (p for p in folder.iterdir()),
+            key=lambda p: float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]),
+        )
+        zs = [float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]) for p in files]
+        got = sorted(float((img.affine @ [0, 0, k, 1])[2]) for k in range(img.shape[2]))
+        assert all(min(abs(z - g) for z in zs) < 1e-3 for g in got)
+    resampled = [r for r in export_folder(folder, tmp_path / "resample", gaps="resample") if r.nifti]
+    assert len(resampled) == 1
+    img = nib.load(resampled[0].nifti)
+    assert img.shape[2] == 5 and float(img.header.get_zooms()[2]) == pytest.approx(5.0, abs=1e-3)
+    assert any("resampled" in w for w in resampled[0].warnings)

@@ -174,11 +174,22 @@ def test_missing_slice_and_localizer_split(tmp_path: Path, synthetic_study: Path
     removed = s2[4]
     removed[1].unlink()
     out = ls_json(capsys, folder)
-    s = _by_number(out)[2]
-    assert s["n_slices"] == len(s2) - 1
+    # the default gap policy splits the series at the gap: two regular parts that together hold every slice
+    parts = [s for s in out["series"] if s["series_number"] == 2]
+    assert [s["n_slices"] for s in parts] == [4, len(s2) - 5]
     z0, z1 = s2[3][0], s2[5][0]
-    assert any(w.startswith("missing 1 slice between z = ") and f"{z0:.1f}" in w and f"{z1:.1f}" in w for w in s["warnings"]), s["warnings"]
-    assert s["spacing"][0] == pytest.approx(s2[1][0] - s2[0][0])
+    for s in parts:
+        assert s["gap_policy"] == "split" and "cut at gaps" in s["split_reason"]
+        assert any("missing 1 slice between z = " in w and f"{z0:.1f}" in w and f"{z1:.1f}" in w for w in s["warnings"]), s["warnings"]
+        assert s["spacing"][0] == pytest.approx(s2[1][0] - s2[0][0])
+    assert parts[1]["origin"][2] == pytest.approx(z1)
+    # on request, one volume with the usual spacing (and a warning that says how far slices are misplaced)
+    from napari_dicomseries.cli import main
+
+    assert main(["ls", str(folder), "--json", "--gaps", "keep"]) == 0
+    (kept,) = [s for s in json.loads(capsys.readouterr().out)["series"] if s["series_number"] == 2]
+    assert kept["n_slices"] == len(s2) - 1 and kept["gap_policy"] == "keep"
+    assert any("gaps=keep" in w for w in kept["warnings"])
 
 
 def test_series_split_records_reason(tmp_path: Path) -> None:
@@ -234,7 +245,8 @@ def test_transfer_syntaxes_nine_volumes(shared_data: Path, capsys: pytest.Captur
     assert sorted(s["series_number"] for s in out["series"]) == list(range(1, 10))
     syntaxes = set()
     for s in out["series"]:
-        assert s["shape"] == [1, 384, 384] and s["kind"] == "image" and s["loadable"]
+        # each file is a Siemens mosaic of 35 slices of 64 x 64 (6 x 6 tiles of the 384 x 384 image)
+        assert s["shape"] == [35, 64, 64] and s["kind"] == "image" and s["loadable"]
         syntaxes.add(s["transfer_syntax_uid"])
         assert s["split_reason"] == f"SeriesNumber={s['series_number']}"
     assert len(syntaxes) >= 7
@@ -418,18 +430,23 @@ def test_fast_header_path_agrees_with_pydicom(shared_data: Path, synthetic_study
 
     paths = sorted(synthetic_study.iterdir()) + sorted(p for p in shared_data.rglob("*.dcm"))
     fast = {p: scan_module.read_header(p) for p in paths}
-    monkeypatch.setattr(rawheader, "parse", lambda fh, wanted: None)
+    monkeypatch.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(): None)
     slow = {p: scan_module.read_header(p) for p in paths}
-    n_fast = 0
+    # the fast parser reads little-endian files, enhanced multi-frame ones included; big endian and deflate go to pydicom
+    pydicom_only = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+    expect_slow = {p for p in paths if str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID) in pydicom_only}
+    assert 0 < len(expect_slow) < 8
+    n_enhanced = 0
     for p in paths:
         a, b = fast[p], slow[p]
-        n_fast += a._dataset is None  # read without pydicom
+        assert (a._dataset is None) == (p not in expect_slow), p  # read without pydicom unless big endian / deflate
+        n_enhanced += a.enhanced and a._dataset is None
         assert a.frames == b.frames, p
         for name in ("transfer_syntax_uid", "sop_class_uid", "series_instance_uid", "series_number", "rows", "columns",
                      "number_of_frames", "bits_allocated", "bits_stored", "pixel_representation", "pixel_offset",
                      "has_pixel_data", "frame_of_reference_uid", "modality"):  # fmt: skip
             assert getattr(a, name) == getattr(b, name), (p, name)
-    assert n_fast >= len(paths) - 8  # enhanced files (4) and big endian / deflate go through pydicom
+    assert n_enhanced >= 4 + 3 + 21  # enhanced_siemens_xa10, philips_enhanced_asl, siemens_xa30_dwi (and SEG objects)
 
 
 def test_parallel_scan_equals_serial_and_progress(synthetic_study: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ The core (this package's public modules) imports no napari, Qt or magicgui:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .classify import classify as _classify
 from .errors import DicomSeriesError
@@ -24,8 +24,37 @@ __all__ = ["open_folder", "build_volumes", "Volume", "ScanResult", "DicomSeriesE
 
 
 def open_folder(
-    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, recursive: bool = True, progress: bool | None = None
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    recursive: bool = True,
+    progress: bool | Callable[[int, int], None] | None = None,
+    gaps: str | None = None,
 ) -> tuple[list[Volume], ScanResult]:
-    """Scan ``paths``, group the files into volumes and classify them: the ``ls`` pipeline."""
+    """Scan ``paths``, group the files into volumes, classify them and apply the gap policy: the one pipeline.
+
+    The CLI, the napari reader, the series browser and the exporter all call
+    this, so they list the same volumes.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        A folder, a file, or a list of them.
+    recursive : bool
+        Walk sub-folders.
+    progress : bool or callable, optional
+        ``progress(done, total)`` over the files scanned, or True/False for the
+        terminal bar (default: on when stderr is a terminal).
+    gaps : {"split", "resample", "keep"}, optional
+        What to do with volumes whose slices are unevenly spaced (default
+        :data:`gaps.DEFAULT_GAP_POLICY`, ``split``: see :func:`gaps.apply_gap_policy`).
+
+    Returns
+    -------
+    (list of Volume, ScanResult)
+        The volumes in series order, and the scan (files read, paths skipped with reasons).
+    """
+    from .gaps import DEFAULT_GAP_POLICY, apply_gap_policy
+
     result = _scan(paths, recursive=recursive, progress=progress)
-    return _classify(build_volumes(result)), result
+    volumes = apply_gap_policy(_classify(build_volumes(result)), gaps or DEFAULT_GAP_POLICY)
+    return volumes, result

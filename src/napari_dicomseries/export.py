@@ -53,7 +53,9 @@ from typing import Any
 import numpy as np
 from pydicom.multival import MultiValue
 
+from . import diffusion
 from .errors import DicomSeriesError, HeaderError, OutputExistsError, SeriesNotFoundError
+from .gaps import placed
 from .scan import DicomFile
 from .volume import Volume
 
@@ -102,6 +104,8 @@ class ExportResult:
     skipped: str | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    bval: str | None = None  # diffusion series: the .bval / .bvec written beside the image
+    bvec: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -243,6 +247,19 @@ def _patch_sform(path: Path, affine_ras: np.ndarray) -> None:
         fh.write(struct.pack(endian + "12f", *np.asarray(affine_ras, float)[:3, :4].reshape(-1)))
 
 
+def _patch_rgb24(path: Path, colour: np.ndarray) -> None:
+    """Turn an uncompressed one-sample NIfTI-1 file into RGB24 (datatype 128) holding ``colour`` (..., 3) uint8."""
+    with open(path, "r+b") as fh:
+        head = fh.read(348)
+        endian = "<" if struct.unpack("<i", head[:4])[0] == 348 else ">"
+        vox_offset = int(struct.unpack(endian + "f", head[108:112])[0])
+        fh.seek(70)
+        fh.write(struct.pack(endian + "hh", 128, 24))  # datatype DT_RGB24, bitpix
+        fh.seek(vox_offset)
+        fh.truncate()
+        fh.write(np.ascontiguousarray(colour, dtype=np.uint8).tobytes())  # x fastest, R G B per voxel
+
+
 def _gzip_file(src: Path, dst: Path) -> None:
     with open(src, "rb") as fi, _gzip.open(dst, "wb", compresslevel=6) as fo:
         shutil.copyfileobj(fi, fo, 16 * 2**20)
@@ -271,6 +288,7 @@ def write_nifti_array(
     force: bool = False,
     time_spacing: float | None = None,
     description: str = "",
+    rgb: bool = False,
 ) -> list[Path]:
     """Write ``array`` (k, j, i) or (t, k, j, i) as NIfTI with the geometry ``geometry``, and its sidecar.
 
@@ -295,6 +313,9 @@ def write_nifti_array(
         Fourth pixel dimension of a 4-D image (seconds), default 1.
     description : str
         NIfTI ``descrip`` field (80 characters at most).
+    rgb : bool
+        ``array`` has a trailing axis of 3 colour samples: written as NIfTI RGB24 (as dcm2niix writes colour),
+        16-bit samples reduced to their high byte.
 
     Returns
     -------
@@ -315,8 +336,15 @@ def write_nifti_array(
     nii, js, gz = nifti_paths(path, gzip)
     affine = geometry.affine_lps() if isinstance(geometry, Volume) else np.asarray(geometry, float)
     arr = _native(array)
+    colour = None
+    if rgb:
+        if arr.shape[-1] != 3:
+            raise ValueError(f"an RGB array needs a trailing axis of 3 samples, not shape {arr.shape}")
+        colour = arr if arr.dtype == np.uint8 else (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr.astype(np.uint8)
+        arr = colour[..., 0]  # the geometry header is written for one sample, then turned into RGB24
     if arr.ndim == 2:
         arr = arr[None]
+        colour = colour[None] if colour is not None else None
     if arr.ndim not in (3, 4):
         raise ValueError(f"cannot write a {arr.ndim}-D array as a volume (3-D or 4-D only), shape {arr.shape}")
     if arr.size == 0:
@@ -347,12 +375,16 @@ def write_nifti_array(
     nii.parent.mkdir(parents=True, exist_ok=True)
     tmps: list[Path] = []
     try:
-        tmp_nii = _tmp_path(nii, ".nii.gz" if gz and exact else ".nii")
+        direct = exact and colour is None  # else the header is patched in an uncompressed file first
+        tmp_nii = _tmp_path(nii, ".nii.gz" if gz and direct else ".nii")
         tmps.append(tmp_nii)
         try:
-            _write_image(img, tmp_nii, gz and exact)
+            _write_image(img, tmp_nii, gz and direct)
             if not exact:
                 _patch_sform(tmp_nii, ras_affine(affine))
+            if colour is not None:
+                _patch_rgb24(tmp_nii, colour)
+            if not direct:
                 if gz:
                     tmp_gz = _tmp_path(nii, ".nii.gz")
                     tmps.append(tmp_gz)
@@ -842,9 +874,11 @@ def export_volume(
                 raise OutputExistsError(f"{t} exists already (use --force / force=True to replace it)")
     if array is None:
         array = load.load_volume(volume, progress=progress)
-    elif tuple(np.shape(array)) != tuple(volume.shape):
-        raise ValueError(f"array of shape {np.shape(array)} does not match series {volume.key} of shape {volume.shape}")
-    spacing, _, _, exact = itk_geometry(volume.affine_lps())
+    elif tuple(np.shape(array)) != tuple(volume.array_shape):
+        raise ValueError(f"array of shape {np.shape(array)} does not match series {volume.key} of shape {volume.array_shape}")
+    array, geometry = placed(volume, array)
+    affine = geometry.affine_lps()
+    spacing, _, _, exact = itk_geometry(affine)
     notes = []
     if not exact:
         notes.append(
@@ -853,11 +887,27 @@ def export_volume(
         )
     side = sidecar(volume, patient_tags=patient_tags, extra={"warnings": notes} if notes else None)
     desc = f"{SOFTWARE} series {volume.key} {volume.series_description}".strip()
+    if volume.gap_policy == "resample" and geometry.shape != tuple(volume.shape):
+        notes.append(
+            f"resampled linearly from {volume.n_slices} to {geometry.shape[-3]} slices of {geometry.spacing[0]:.4g} mm "
+            "(gaps=resample): slices in the gaps are interpolated"
+        )
+    # diffusion series: dcm2niix's voxel order (rows reversed) and .bval/.bvec beside the image
+    gradients = diffusion.gradient_table(volume) if volume.ndim == 4 else None
+    if gradients:
+        if not force:
+            for t in diffusion.bval_bvec_paths(nii):
+                if os.path.lexists(t):
+                    raise OutputExistsError(f"{t} exists already (use --force / force=True to replace it)")
+        array, affine = diffusion.dcm2niix_layout(array, affine)
     written = write_nifti_array(
-        array, volume, nii, side, gzip=gz, force=force, time_spacing=_repetition_time_s(side), description=desc
+        array, affine, nii, side, gzip=gz, force=force, time_spacing=_repetition_time_s(side), description=desc,
+        rgb=volume.samples_per_pixel == 3,
     )
     res.nifti, res.sidecar = str(written[0]), str(written[1])
-    shape = tuple(int(x) for x in np.shape(array))
+    if gradients:
+        res.bval, res.bvec = (str(p) for p in diffusion.write_bval_bvec(gradients, affine, written[0]))
+    shape = tuple(int(x) for x in np.shape(array))[: len(geometry.shape)]  # without a colour axis
     res.shape = shape[::-1] if len(shape) == 3 else (shape[3], shape[2], shape[1], shape[0])
     res.dtype = str(getattr(array, "dtype", ""))
     res.warnings = list(volume.warnings) + notes
@@ -991,6 +1041,7 @@ def export_folder(
     allow_inside_input: bool = False,
     recursive: bool = True,
     workers: int | None = None,
+    gaps: str | None = None,
 ) -> list[ExportResult]:
     """Export every volume under ``src`` (or those of ``series``) to ``out_dir``: NIfTI + JSON each.
 
@@ -1026,6 +1077,9 @@ def export_folder(
     workers : int, optional
         Volumes exported at once (default 2, or 1 when the two largest
         volumes take more than :data:`MAX_PARALLEL_BYTES` together).
+    gaps : {"split", "resample", "keep"}, optional
+        Volumes with missing slices or irregular spacing (default ``split``, see
+        :func:`gaps.apply_gap_policy`): as the reader and ``ls`` show them.
 
     Returns
     -------
@@ -1043,7 +1097,6 @@ def export_folder(
         If ``out_dir`` lies inside an input folder, or the input holds no DICOM.
     """
     from . import load, open_folder
-    from .scan import scan as _scan
 
     output_stems([], template)  # a bad template fails before the scan
     srcs = [src] if isinstance(src, (str, os.PathLike)) else list(src)
@@ -1060,14 +1113,7 @@ def export_folder(
     if out.exists() and not out.is_dir():
         raise DicomSeriesError(f"output {out} exists and is not a folder")
     scan_cb = (lambda d, t: progress("scanning", d, t)) if progress else False
-    if progress is None:
-        volumes, result = open_folder(src, recursive=recursive, progress=False)
-    else:
-        from .classify import classify
-        from .volume import build_volumes
-
-        result = _scan(src, recursive=recursive, progress=scan_cb)
-        volumes = classify(build_volumes(result))
+    volumes, result = open_folder(src, recursive=recursive, progress=scan_cb, gaps=gaps)
     if not result.files:
         why = f" ({len(result.skipped)} file(s) skipped, e.g. {result.skipped[0].path}: {result.skipped[0].reason})" if result.skipped else ""
         raise DicomSeriesError(f"no DICOM files in {result.root or src}{why}")

@@ -21,7 +21,25 @@ import numpy as np
 
 from .volume import POSITION_TOLERANCE, Volume, _axis_name, _geometry, _normal, index_to_lps
 
-__all__ = ["Gap", "Geometry", "find_gaps", "split_at_gaps", "resample_uniform", "slice_distances"]
+__all__ = [
+    "GAP_POLICIES",
+    "DEFAULT_GAP_POLICY",
+    "Gap",
+    "Geometry",
+    "apply_gap_policy",
+    "find_gaps",
+    "split_at_gaps",
+    "resample_uniform",
+    "slice_distances",
+]
+
+#: What to do with a volume whose slices are not evenly spaced (missing slices, irregular steps):
+#: ``split`` into regular parts, ``resample`` onto uniform spacing, or ``keep`` the usual spacing (slices after a gap
+#: are then drawn and written where their header does *not* put them; only on request).
+GAP_POLICIES = ("split", "resample", "keep")
+#: ``split``: every voxel stays an original voxel at the position its header gives, and nothing is invented;
+#: ``resample`` interpolates slices that were never acquired, ``keep`` misplaces every slice after a gap.
+DEFAULT_GAP_POLICY = "split"
 
 
 @dataclass(frozen=True)
@@ -116,7 +134,8 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
     cuts = [g.index + 1 for g in gaps]
     bounds = list(zip([0, *cuts], [*cuts, len(d)], strict=True))
     axis = _axis_name(grid[0][0].orientation)
-    kept_warnings = [w for w in volume.warnings if not _is_spacing_warning(w)]
+    # the gap stays on record in every part, said as what was done about it
+    kept_warnings = [f"cut at a gap (gaps=split): {w}" if _is_spacing_warning(w) else w for w in volume.warnings]
     parts: list[Volume] = []
     for n, (a, b) in enumerate(bounds, start=1):
         frames = [f for row in grid for f in row[a:b]]
@@ -124,6 +143,10 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
         geo = _geometry(frames, n_time, warns, axis)
         paths = dict.fromkeys(f.path for f in frames)
         files = [f for f in volume.files if f.path in paths]
+        if b - a == 1 and len(d) > 1:
+            # a lone slice keeps the volume's slice step (and so its gantry-tilt shear), not a guess from its tags
+            geo["spacing"] = (volume.spacing[0], *geo["spacing"][1:])
+            geo["slice_step"] = volume.slice_step
         reason = f"slices {a + 1}-{b} of {len(d)} ({axis} = {d[a]:.2f} to {d[b - 1]:.2f}), cut at gaps in slice spacing"
         parts.append(
             dataclasses.replace(
@@ -137,8 +160,9 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
                 direction=geo["direction"],
                 slice_step=geo["slice_step"],
                 split_reason=", ".join(r for r in (volume.split_reason, reason) if r),
-                warnings=kept_warnings + warns,
+                warnings=kept_warnings + [w for w in warns if w not in volume.warnings],
                 reasons=dict(volume.reasons),
+                gap_policy="split",
             )
         )
     return parts
@@ -202,3 +226,52 @@ def resample_uniform(volume: Volume, array: np.ndarray) -> tuple[np.ndarray, Geo
         slice_step=tuple(float(x) for x in step),
     )
     return out, geometry
+
+
+def apply_gap_policy(volumes: list[Volume], policy: str = DEFAULT_GAP_POLICY) -> list[Volume]:
+    """Apply a gap policy (one of :data:`GAP_POLICIES`) to every volume with missing slices or irregular spacing.
+
+    ``split`` replaces such a volume by its regular parts (:func:`split_at_gaps`);
+    ``resample`` and ``keep`` leave it whole and record the policy in
+    ``Volume.gap_policy``: loaders then resample it (:func:`placed`) or, for
+    ``keep``, use the usual spacing, with a warning that says how far slices are
+    misplaced. Volumes without gaps are returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        For an unknown policy.
+    """
+    if policy not in GAP_POLICIES:
+        raise ValueError(f"unknown gap policy {policy!r}: choose one of {', '.join(GAP_POLICIES)}")
+    out: list[Volume] = []
+    for v in volumes:
+        gaps = find_gaps(v) if v.is_image and v.frames else []
+        if not gaps:
+            out.append(v)
+        elif policy == "split":
+            out.extend(split_at_gaps(v))
+        else:
+            v.gap_policy = policy
+            if policy == "keep":
+                v.warnings.append(f"slices kept at uniform spacing on request (gaps=keep): {_misplacement(v)}")
+            out.append(v)
+    return out
+
+
+def _misplacement(volume: Volume) -> str:
+    """How far the uniform grid puts slices from their header positions (for the ``keep`` warning)."""
+    d = slice_distances(volume)
+    if d is None:
+        return "slice positions unknown"
+    uniform = d[0] + np.arange(len(d)) * volume.spacing[0] * np.sign(d[-1] - d[0] or 1)
+    err = np.abs(uniform - d)
+    worst = int(np.argmax(err))
+    return f"slice {worst + 1} is drawn {err[worst]:.2f} mm from where its header puts it"
+
+
+def placed(volume: Volume, array: np.ndarray) -> tuple[np.ndarray, Geometry]:
+    """The array to show or write for ``volume`` and its geometry: resampled when its gap policy says so."""
+    if volume.gap_policy == "resample":
+        return resample_uniform(volume, np.asarray(array))
+    return array, Geometry.of(volume)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +21,9 @@ import numpy as np
 
 from .errors import DecodeError
 from .scan import DicomFile, Frame, decoder_for, pixel_element
-from .volume import Volume, pixel_format_problem
+from .volume import Volume, is_colour, pixel_format_problem
 
-__all__ = ["read_stored", "read_frame", "read_frame_into", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
+__all__ = ["mask_stored_bits", "read_stored", "read_frame", "read_frame_into", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
 
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _IMPLICIT = "1.2.840.10008.1.2"
@@ -98,14 +99,107 @@ def _read_gdcm(f: DicomFile, index: int) -> np.ndarray:
         raise DecodeError(f"{f.path}: GDCM cannot decode pixel data ({str(exc).strip().splitlines()[-1]})") from exc
     arr = sitk.GetArrayFromImage(img)
     if img.GetNumberOfComponentsPerPixel() != 1:
-        raise DecodeError(f"{f.path}: colour images are not supported")
+        if img.GetNumberOfComponentsPerPixel() != 3 or not is_colour(f):
+            raise DecodeError(f"{f.path}: {img.GetNumberOfComponentsPerPixel()} samples per pixel are not supported")
+        return arr.reshape(-1, f.rows, f.columns, 3)[index]  # GDCM gives RGB (YBR converted)
     arr = arr.reshape(-1, f.rows, f.columns)[index]
     # GDCM applies the rescale of the file: undo it to return stored values
     fr = f.frames[index] if index < len(f.frames) else None
     slope, inter = (fr.rescale_slope, fr.rescale_intercept) if fr else (1.0, 0.0)
     if (slope, inter) != (1.0, 0.0):
         arr = np.rint((arr.astype(np.float64) - inter) / slope)
-    return arr.astype(_stored_dtype(f).newbyteorder("="), copy=False)
+    arr = arr.astype(_stored_dtype(f).newbyteorder("="), copy=False)
+    if f.photometric_interpretation == "MONOCHROME1":
+        # GDCM turns MONOCHROME1 into MONOCHROME2 (inverts the stored values): undo it, so the values are always
+        # the stored ones whatever the decoder (as pydicom and dcm2niix give them); the viewer displays them inverted
+        arr = (np.int64(2 ** _bits_stored(f) - 1) - arr if arr.dtype.kind == "u" else -1 - arr.astype(np.int64)).astype(arr.dtype)
+    return arr
+
+
+def _bits_stored(f: DicomFile) -> int:
+    bits = f.bits_stored
+    return bits if bits and 0 < bits <= f.bits_allocated else f.bits_allocated
+
+
+def mask_stored_bits(arr: np.ndarray, f: DicomFile) -> np.ndarray:
+    """Clear the bits above BitsStored (unsigned) or sign-extend from them (signed), in place where possible.
+
+    Scanners may write junk (overlays, 0x0F0F patterns) into the unused high
+    bits of a 12-bit image in 16-bit words; every decoder must give the same
+    values, so this runs after each of them (a no-op on clean data).
+    """
+    bits = _bits_stored(f)
+    if bits >= arr.dtype.itemsize * 8 or arr.dtype.kind not in "iu":
+        return arr
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    if arr.dtype.kind == "u":
+        arr &= arr.dtype.type((1 << bits) - 1)
+    else:
+        shift = arr.dtype.itemsize * 8 - bits
+        arr <<= shift
+        arr >>= shift  # arithmetic shift: sign-extends from the stored high bit
+    return arr
+
+
+def _read_colour(f: DicomFile, index: int, engine: str) -> np.ndarray:
+    """Frame ``index`` of a colour file as RGB, shape (rows, columns, 3).
+
+    pydicom decodes it (YBR converted to RGB, PALETTE COLOR looked up in its
+    LUTs); compressed encodings pydicom has no plugin for go through GDCM,
+    which gives RGB too.
+    """
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(f.path, force=True)
+            arr = ds.pixel_array
+            if f.number_of_frames > 1:
+                arr = arr[index]
+            if f.photometric_interpretation == "PALETTE COLOR":
+                from pydicom.pixels import apply_color_lut
+
+                arr = apply_color_lut(arr, ds)
+    except Exception as exc:  # no pydicom plugin for this encoding, or damaged data
+        if engine != "gdcm" or f.photometric_interpretation == "PALETTE COLOR":
+            raise DecodeError(f"{f.path}: cannot decode colour pixel data ({type(exc).__name__}: {exc})") from exc
+        arr = _read_gdcm(f, index)
+    if arr.shape != (f.rows, f.columns, 3):
+        raise DecodeError(f"{f.path}: decoded colour image is {arr.shape} but the header says {f.rows} x {f.columns} x 3")
+    return np.ascontiguousarray(arr)
+
+
+def _decode(f: DicomFile, index: int, engine: str) -> np.ndarray:
+    if engine == "numpy":
+        return _read_raw(f, index)
+    if engine == "gdcm":
+        return _read_gdcm(f, index)
+    return _read_pydicom(f, index)
+
+
+_MOSAIC_CACHE: dict[tuple[str, int, float], np.ndarray] = {}
+_MOSAIC_LOCK = threading.Lock()
+
+
+def _decoded_mosaic(f: DicomFile, engine: str) -> np.ndarray:
+    """The whole (masked) mosaic image of ``f``, decoded once for all its tiles (a small cache of recent files)."""
+    key = (f.path, f.size, os.path.getmtime(f.path))
+    with _MOSAIC_LOCK:
+        found = _MOSAIC_CACHE.get(key)
+    if found is not None:
+        return found
+    arr = _decode(f, 0, engine)
+    if arr.shape != (f.rows, f.columns):
+        raise DecodeError(f"{f.path}: decoded image is {arr.shape[-2:]} pixels but the header says {f.rows} x {f.columns}")
+    arr = mask_stored_bits(arr, f)
+    arr.flags.writeable = False
+    with _MOSAIC_LOCK:
+        if len(_MOSAIC_CACHE) >= 8:
+            _MOSAIC_CACHE.pop(next(iter(_MOSAIC_CACHE)))
+        _MOSAIC_CACHE[key] = arr
+    return arr
 
 
 def read_stored(f: DicomFile, index: int = 0) -> np.ndarray:
@@ -122,18 +216,18 @@ def read_stored(f: DicomFile, index: int = 0) -> np.ndarray:
         raise DecodeError(f"{f.path}: no installed decoder for transfer syntax {f.transfer_syntax_uid}")
     if not f.has_pixel_data:
         raise DecodeError(f"{f.path}: the file has no pixel data")
-    if not 0 <= index < max(f.number_of_frames, 1):
-        raise DecodeError(f"{f.path}: frame {index + 1} asked for, but the file has {f.number_of_frames} frame(s)")
+    n_images = f.mosaic.n if f.mosaic is not None else max(f.number_of_frames, 1)
+    if not 0 <= index < n_images:
+        raise DecodeError(f"{f.path}: frame {index + 1} asked for, but the file has {n_images} frame(s)")
     try:
-        if engine == "numpy":
-            arr = _read_raw(f, index)
-        elif engine == "gdcm":
-            arr = _read_gdcm(f, index)
-        else:
-            arr = _read_pydicom(f, index)
+        if is_colour(f):
+            return _read_colour(f, index, engine)
+        if f.mosaic is not None:
+            return f.mosaic.tile(_decoded_mosaic(f, engine), index)
+        arr = _decode(f, index, engine)
         if arr.shape != (f.rows, f.columns):
             raise DecodeError(f"{f.path}: decoded image is {arr.shape[-2:]} pixels but the header says {f.rows} x {f.columns}")
-        return arr
+        return mask_stored_bits(arr, f)
     except DecodeError:
         raise
     except PermissionError as exc:
@@ -147,6 +241,9 @@ def read_stored(f: DicomFile, index: int = 0) -> np.ndarray:
 def output_dtype(volume: Volume) -> np.dtype:
     """The dtype a volume loads into after rescale: stored type, int16 (exact) or float32."""
     f = volume.files[0]
+    if is_colour(f):  # RGB: 8 bits, or 16 (a 16-bit palette or RGB); no rescale
+        wide = f.bits_allocated > 8 or f.photometric_interpretation == "PALETTE COLOR"
+        return np.dtype(np.uint16 if wide else np.uint8)
     stored = _stored_dtype(f).newbyteorder("=")
     pairs = {(fr.rescale_slope, fr.rescale_intercept) for fr in volume.frames}
     if pairs == {(1.0, 0.0)}:
@@ -169,6 +266,8 @@ def read_frame(volume: Volume, frame: Frame, dtype: np.dtype | None = None) -> n
     dtype = np.dtype(dtype or output_dtype(volume))
     f = _file_of(volume, frame)
     stored = read_stored(f, frame.index)
+    if is_colour(f):
+        return stored.astype(dtype, copy=False)
     slope, inter = frame.rescale_slope, frame.rescale_intercept
     if (slope, inter) == (1.0, 0.0) and stored.dtype == dtype:
         return stored
@@ -192,6 +291,7 @@ def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
     direct = (
         f.transfer_syntax_uid in (_IMPLICIT, "1.2.840.10008.1.2.1")
         and f.samples_per_pixel == 1
+        and f.mosaic is None
         and f.pixel_offset is not None
         and out.flags.c_contiguous
         and out.shape == (f.rows, f.columns)
@@ -222,6 +322,7 @@ def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
     if got < nbytes:
         out[...] = read_frame(volume, frame, out.dtype)
         return
+    mask_stored_bits(out, f)
     if inter:
         info = np.iinfo(out.dtype) if out.dtype.kind in "iu" else None
         if info is not None and (int(out.min()) + int(inter) < info.min or int(out.max()) + int(inter) > info.max):
@@ -244,7 +345,7 @@ def _file_of(volume: Volume, frame: Frame) -> DicomFile:
 
 def voxel_bytes(volume: Volume) -> int:
     """Bytes the loaded volume takes in memory."""
-    return int(np.prod(volume.shape)) * output_dtype(volume).itemsize
+    return int(np.prod(volume.array_shape)) * output_dtype(volume).itemsize
 
 
 def _check_loadable(volume: Volume) -> None:
@@ -285,13 +386,13 @@ def load_volume(
     _check_loadable(volume)
     dtype = np.dtype(dtype or output_dtype(volume))
     try:
-        out = np.empty(volume.shape, dtype=dtype)
+        out = np.empty(volume.array_shape, dtype=dtype)
     except (MemoryError, ValueError) as exc:
         raise DecodeError(
             f"series {volume.key} ({volume.series_description!r}): not enough memory for {'x'.join(map(str, volume.shape))} "
             f"voxels of {dtype} ({voxel_bytes(volume) / 1e9:.1f} GB); load it lazily instead"
         ) from exc
-    flat = out.reshape((-1, *volume.shape[-2:]))
+    flat = out.reshape((-1, *volume.frame_shape))
     total = len(volume.frames)
     done = 0
     fill = read_into or (lambda k, dest: read_frame_into(volume, volume.frames[k], dest))
@@ -328,19 +429,19 @@ def load_lazy(volume: Volume, *, dtype: np.dtype | None = None, read: Callable[[
     _check_loadable(volume)
     dtype = np.dtype(dtype or output_dtype(volume))
     frames = volume.frames
-    rows, cols = volume.shape[-2:]
+    frame_shape = volume.frame_shape
     lead = volume.shape[:-2]
     get = read or (lambda k: read_frame(volume, frames[k], dtype))
 
     def block(block_info: Any = None) -> np.ndarray:
         idx = block_info[None]["chunk-location"]
-        k = int(np.ravel_multi_index(idx[:-2], lead))
+        k = int(np.ravel_multi_index(idx[: len(lead)], lead))
         return get(k)[(None,) * len(lead)]
 
-    chunks = tuple((1,) * n for n in lead) + ((rows,), (cols,))
+    chunks = tuple((1,) * n for n in lead) + tuple((n,) for n in frame_shape)
     # an explicit name spares dask from hashing the closure (and the volume in it): ~0.1 s on 1,000 slices
     name = f"dicom-{volume.series_instance_uid}-{volume.key}-{uuid.uuid4().hex}"
-    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(volume.shape), dtype), name=name)
+    return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(chunks), dtype), name=name)
 
 
 def to_sitk(volume: Volume, array: np.ndarray | None = None) -> Any:

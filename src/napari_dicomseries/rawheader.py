@@ -6,17 +6,21 @@ file; this reader walks the top-level elements of little-endian files with
 ``struct``, skips sequences (defined or undefined length) without building
 them, keeps the raw bytes of the tags asked for, and stops at the pixel data
 (recording its offset). Anything it does not handle (big endian, deflate, odd
-encodings, enhanced multi-frame files whose geometry lives in sequences)
-returns ``None`` so the caller falls back on pydicom; it never guesses.
+encodings) returns ``None`` so the caller falls back on pydicom; it never guesses.
+
+Top-level sequences named in ``parse(..., sequences=...)`` (an enhanced
+multi-frame file's functional groups) are read into nested items instead of
+being skipped: explicit VR little endian only, every element's raw bytes kept
+(``RawHeader.sequences``), values converted by the caller.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
-__all__ = ["RawHeader", "parse", "LONG_VRS"]
+__all__ = ["RawHeader", "RawItem", "parse", "LONG_VRS"]
 
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
@@ -38,9 +42,16 @@ class _Unsupported(Exception):
     pass
 
 
+#: One item of a sequence: ``item[tag] = (vr, raw value bytes)``, or ``(b"SQ", [items])`` for a nested sequence.
+RawItem = dict[int, tuple[bytes, bytes | list]]
+
+
 @dataclass(slots=True)
 class RawHeader:
-    """Top-level elements of one file: ``values[tag] = (vr or b"", raw value bytes)`` for the wanted tags."""
+    """Top-level elements of one file: ``values[tag] = (vr or b"", raw value bytes)`` for the wanted tags.
+
+    ``sequences[tag]`` holds the items of each top-level sequence asked for (see :func:`parse`).
+    """
 
     transfer_syntax_uid: str
     explicit: bool
@@ -48,6 +59,7 @@ class RawHeader:
     present: set[int]
     pixel_offset: int | None
     has_meta: bool
+    sequences: dict[int, list[RawItem]] = field(default_factory=dict)
 
 
 class _Buf:
@@ -114,15 +126,94 @@ def _element_header(buf: _Buf, p: int, explicit: bool, group: int) -> tuple[int,
     return p + 8, _U32.unpack_from(buf.data, p + 4)[0], b""
 
 
-def parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
-    """Parse the header of an open file; ``None`` when pydicom should do it instead."""
+def _read_items(data: bytes, p: int, length: int, depth: int = 0) -> tuple[list[RawItem], int]:
+    """Read the items of an explicit VR sequence value starting at ``p`` in ``data``; return them and the end.
+
+    ``data`` holds the rest of the file, so no bounds are fetched on the way: a value running past its end
+    raises :class:`_NeedMore` (the file is cut short), any encoding this reader does not follow :class:`_Unsupported`.
+    """
+    if depth > 16:
+        raise _Unsupported
+    n = len(data)
+    undefined = length == 0xFFFFFFFF
+    end = n if undefined else p + length
+    if end > n:
+        raise _NeedMore
+    tag_at, u32_at, u16_at = _TAG.unpack_from, _U32.unpack_from, _U16.unpack_from
+    items: list[RawItem] = []
+    while p < end:
+        if p + 8 > n:
+            raise _NeedMore
+        g, e = tag_at(data, p)
+        (ilen,) = u32_at(data, p + 4)
+        p += 8
+        if g == 0xFFFE and e == 0xE0DD:  # sequence delimiter
+            if not undefined:
+                raise _Unsupported
+            return items, p
+        if g != 0xFFFE or e != 0xE000:
+            raise _Unsupported
+        item: RawItem = {}
+        item_undefined = ilen == 0xFFFFFFFF
+        iend = n if item_undefined else p + ilen
+        while p < iend:
+            if p + 8 > n:
+                raise _NeedMore
+            g, e = tag_at(data, p)
+            if g == 0xFFFE:
+                if e != 0xE00D or not item_undefined:
+                    raise _Unsupported
+                p += 8
+                break
+            vr = data[p + 4 : p + 6]
+            if vr in LONG_VRS:
+                if p + 12 > n:
+                    raise _NeedMore
+                (vlen,) = u32_at(data, p + 8)
+                start = p + 12
+            else:
+                if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+                    raise _Unsupported
+                (vlen,) = u16_at(data, p + 6)
+                start = p + 8
+            if vr == b"SQ":
+                item[(g << 16) | e], p = _read_items_sq(data, start, vlen, depth + 1)
+                continue
+            if vlen == 0xFFFFFFFF:
+                raise _Unsupported  # undefined-length UN (implicit VR inside): pydicom decides
+            p = start + vlen
+            if p > n:
+                raise _NeedMore
+            item[(g << 16) | e] = (vr, data[start:p])
+        else:
+            if item_undefined or p != iend:
+                raise _NeedMore if item_undefined else _Unsupported
+        items.append(item)
+    if undefined or p != end:
+        raise _NeedMore if undefined else _Unsupported
+    return items, p
+
+
+def _read_items_sq(data: bytes, p: int, length: int, depth: int) -> tuple[tuple[bytes, list[RawItem]], int]:
+    items, end = _read_items(data, p, length, depth)
+    return (b"SQ", items), end
+
+
+def parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] = frozenset()) -> RawHeader | None:
+    """Parse the header of an open file; ``None`` when pydicom should do it instead.
+
+    ``wanted`` top-level tags keep their raw bytes; the top-level sequences in
+    ``sequences`` are read into items (explicit VR files only; in an implicit
+    VR file, or a sequence encoded in a way this reader does not follow, the
+    result is ``None``).
+    """
     try:
-        return _parse(fh, wanted)
+        return _parse(fh, wanted, sequences)
     except (_NeedMore, _Unsupported, struct.error, UnicodeDecodeError, IndexError):
         return None
 
 
-def _parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
+def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] = frozenset()) -> RawHeader | None:
     fh.seek(0)
     buf = _Buf(fh, fh.read(_CHUNK))
     data = buf.data
@@ -158,6 +249,7 @@ def _parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
         if g == 0x0002:
             return None  # a meta group without preamble: let pydicom sort it out
     values: dict[int, tuple[bytes, bytes]] = {}
+    seqs: dict[int, list[RawItem]] = {}
     present: set[int] = set()
     pixel_offset = None
     while True:
@@ -177,6 +269,14 @@ def _parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
             raise _Unsupported
         start, length, vr = _element_header(buf, p, explicit, g)
         present.add(tag)
+        if tag in sequences:
+            if not explicit or vr != b"SQ":
+                raise _Unsupported
+            if not buf.eof:  # functional groups: the rest of the header is wanted, read the file at once
+                buf.data += fh.read()
+                buf.eof = True
+            seqs[tag], p = _read_items(bytes(buf.data), start, length)
+            continue
         if length == 0xFFFFFFFF:
             p = _skip_undefined(buf, start, explicit)
             continue
@@ -184,4 +284,4 @@ def _parse(fh: BinaryIO, wanted: set[int]) -> RawHeader | None:
             buf.need(start + length)
             values[tag] = (vr, bytes(buf.data[start : start + length]))
         p = start + length
-    return RawHeader(ts, explicit, values, present, pixel_offset, has_meta)
+    return RawHeader(ts, explicit, values, present, pixel_offset, has_meta, seqs)

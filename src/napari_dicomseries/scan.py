@@ -25,8 +25,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from . import rawheader
+from . import enhanced, rawheader
 from .errors import NotDicomError
+from .siemens import CSA_CREATOR, MR_HEADER_CREATOR, Mosaic, mosaic_layout, parse_csa
 
 __all__ = [
     "DicomFile",
@@ -121,6 +122,12 @@ class Frame:
     window_width: float | None
     rows: int
     columns: int
+    # enhanced multi-frame files (see :mod:`enhanced`): DimensionIndexValues, the dimension names (keyword, label
+    # or tag) and the values the indices point to; the MR diffusion directionality (ISOTROPIC for a trace image)
+    dimension_index: tuple[int, ...] = ()
+    dimension_names: tuple[str, ...] = ()
+    dimension_values: tuple[Any, ...] = ()
+    diffusion_directionality: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -153,6 +160,11 @@ class DicomFile:
     warnings: list[str] = field(default_factory=list)
     series_number: str = ""
     bits_stored: int | None = None
+    photometric_interpretation: str = ""
+    #: tile layout of a Siemens mosaic (its frames are the tiles), else None
+    mosaic: Mosaic | None = None
+    #: a vendor-private pixel compression declared in a private tag (e.g. ELSCINT1 "PMSCT_RLE1"), else ""
+    vendor_compression: str = ""
     _dataset: Dataset | None = None
 
     @property
@@ -511,9 +523,11 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
             head = fh.read(132)
             if head[128:132] != b"DICM" and not _looks_like_raw_dataset(head):
                 raise NotDicomError(f"{path}: not a DICOM file (no 'DICM' marker and no DICOM data set at its start)")
-            raw = rawheader.parse(fh, _FAST_TAGS)
-            if raw is not None and not (raw.present & _NEEDS_PYDICOM):
+            raw = rawheader.parse(fh, _FAST_TAGS, enhanced.SEQUENCES)
+            if raw is not None and not (raw.present & _NEEDS_PYDICOM - enhanced.GROUP_TAGS):
                 fast = _make_file_fast(path, size, raw)
+                if fast is not None and raw.present & enhanced.GROUP_TAGS:
+                    fast = _enhanced_fast(fast, raw)
                 if fast is not None:
                     elem = b""
                     if fast.pixel_offset is not None:
@@ -583,6 +597,7 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
     warns: list[str] = list(tamed)
     enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     frames: tuple[Frame, ...] = ()
+    mosaic: Mosaic | None = None
     sop_uid = str(_get(ds, "SOPInstanceUID") or _get(meta, "MediaStorageSOPInstanceUID") or path)
     if rows and cols and has_pixels and sop_class not in NON_IMAGE_SOP_CLASSES:
         if rows <= 0 or cols <= 0 or nframes <= 0:
@@ -594,12 +609,19 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
             warns.extend(_value_warnings(path, text))
             _spacing_fallback(path, text, warns)
             frames = tuple(_classic_frame(path, ds, sop_uid, i, rows, cols) for i in range(nframes))
+            if nframes == 1 and "MOSAIC" in frames[0].image_type:
+                mosaic = _mosaic_of(path, rows, cols, lambda group, creator, elem: _ds_private(ds, group, creator, elem), warns)
+                if mosaic is not None:
+                    frames = _mosaic_frames(frames[0], mosaic, warns)
     f = DicomFile(
         path=path,
         size=size,
         _dataset=ds,
         series_number=str(_get(ds, "SeriesNumber") or "").strip(),
         bits_stored=_int(_get(ds, "BitsStored")),
+        photometric_interpretation=str(_get(ds, "PhotometricInterpretation") or "").strip().upper(),
+        mosaic=mosaic,
+        vendor_compression=_vendor_compression(_ds_private(ds, 0x07A1, ELSCINT_CREATOR, 0x11)),
         transfer_syntax_uid=ts,
         sop_class_uid=sop_class,
         sop_instance_uid=sop_uid,
@@ -681,6 +703,11 @@ def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
         return None
     if not (f.rows and f.columns) or f.pixel_offset is None:
         return None
+    if f.vendor_compression:
+        return (
+            f"pixel data compressed with the vendor-private scheme {f.vendor_compression} (not a DICOM transfer syntax; "
+            "no standard decoder reads it)"
+        )
     found = pixel_element(ts, f.pixel_offset, elem)
     if found is None:
         return "truncated: the file ends inside the pixel data element"
@@ -692,7 +719,9 @@ def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
             return f"truncated: {n} frame(s) of compressed pixel data cannot fit in the {available} bytes left in the file"
         return None
     if ts in UNCOMPRESSED:
-        need = -(-f.rows * f.columns * n * f.samples_per_pixel * f.bits_allocated // 8)
+        # YBR_FULL_422 / YBR_PARTIAL_422 native data hold two samples per pixel (chroma shared by pixel pairs)
+        samples = 2 if f.samples_per_pixel == 3 and f.photometric_interpretation.endswith("_422") else f.samples_per_pixel
+        need = -(-f.rows * f.columns * n * samples * f.bits_allocated // 8)
         if length < need:
             return (
                 f"pixel data holds {length} bytes but {f.rows} x {f.columns} pixels x {n} frame(s) of {f.bits_allocated} bits "
@@ -773,9 +802,15 @@ _T = {
     "RescaleIntercept": 0x00281052, "WindowCenter": 0x00281050, "WindowWidth": 0x00281051,
     "SliceThickness": 0x00180050, "SpacingBetweenSlices": 0x00180088, "EchoNumbers": 0x00180086, "EchoTime": 0x00180081,
     "TriggerTime": 0x00181060, "DiffusionBValue": 0x00189087, "DiffusionGradientOrientation": 0x00189089,
-    "ImagerPixelSpacing": 0x00181164,
+    "ImagerPixelSpacing": 0x00181164, "PhotometricInterpretation": 0x00280004,
 }  # fmt: skip
-_FAST_TAGS = set(_T.values())
+#: Siemens private blocks: creators of groups 0019 and 0029, and the elements of the first three blocks that matter
+_PRIVATE_TAGS = {(g << 16) | b for g in (0x0019, 0x0029, 0x07A1) for b in (0x10, 0x11, 0x12)} | {
+    (g << 16) | (b << 8) | e for g, e in ((0x0019, 0x0A), (0x0029, 0x10), (0x07A1, 0x11)) for b in (0x10, 0x11, 0x12)
+}
+#: Private creator and element (xx11) of the Elscint / Philips CT "Tamar compression type" (PMSCT_RLE1, PMSCT_RGB1)
+ELSCINT_CREATOR = "ELSCINT1"
+_FAST_TAGS = set(_T.values()) | _PRIVATE_TAGS
 _BINARY = {0x00280010: "H", 0x00280011: "H", 0x00280100: "H", 0x00280101: "H", 0x00280103: "H", 0x00280002: "H",
            0x00189087: "d", 0x00189089: "d"}  # fmt: skip
 #: Tags whose presence sends a file to pydicom: DICOMDIR records, enhanced multi-frame functional groups.
@@ -821,6 +856,7 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
     has_pixels = raw.pixel_offset is not None
     sop_uid = str(v("SOPInstanceUID") or path)
     frames: tuple[Frame, ...] = ()
+    mosaic: Mosaic | None = None
     warns: list[str] = []
     if rows and cols and has_pixels and sop_class not in NON_IMAGE_SOP_CLASSES:
         if rows <= 0 or cols <= 0 or nframes <= 0:
@@ -856,6 +892,10 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
             columns=cols,
         )
         frames = tuple(frame if i == 0 else _replace_index(frame, i) for i in range(nframes))
+        if nframes == 1 and "MOSAIC" in frame.image_type:
+            mosaic = _mosaic_of(path, rows, cols, lambda group, creator, elem: _raw_private(raw, group, creator, elem), warns)
+            if mosaic is not None:
+                frames = _mosaic_frames(frame, mosaic, warns)
     return DicomFile(
         path=path,
         size=size,
@@ -878,7 +918,75 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
         enhanced=False,
         series_number=str(v("SeriesNumber") or "").strip(),
         bits_stored=_int(v("BitsStored")),
+        photometric_interpretation=str(v("PhotometricInterpretation") or "").strip().upper(),
+        mosaic=mosaic,
+        vendor_compression=_vendor_compression(_raw_private(raw, 0x07A1, ELSCINT_CREATOR, 0x11)),
         warnings=warns,
+    )
+
+
+def _raw_private(raw: rawheader.RawHeader, group: int, creator: str, elem: int) -> bytes | None:
+    """The bytes of private element ``(group, xx elem)`` of the block reserved by ``creator``, from the fast parser."""
+    for block in (0x10, 0x11, 0x12):
+        item = raw.values.get((group << 16) | block)
+        if item is not None and item[1].decode("latin-1").strip("\x00 ") == creator:
+            found = raw.values.get((group << 16) | (block << 8) | elem)
+            return found[1] if found is not None else None
+    return None
+
+
+def _ds_private(ds: Dataset, group: int, creator: str, elem: int) -> bytes | None:
+    """The raw bytes of private element ``(group, xx elem)`` of the block reserved by ``creator``, from pydicom."""
+    try:
+        value = ds.get_private_item(group, elem, creator).value
+    except (KeyError, ValueError, TypeError):
+        return None
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, int):  # a US value pydicom already converted
+        return struct.pack("<H", value)
+    if isinstance(value, str):  # a text value pydicom's private dictionary already converted
+        return value.encode("latin-1", "replace")
+    return None
+
+
+def _vendor_compression(value: bytes | None) -> str:
+    """``ELSCINT1 PMSCT_RLE1`` style name of a vendor-private pixel compression, or "" when none is declared."""
+    text = value.decode("latin-1").strip("\x00 ") if value else ""
+    return f"{ELSCINT_CREATOR} {text}" if text and text.upper() != "NONE" else ""
+
+
+def _mosaic_of(path: str, rows: int, cols: int, private: Callable[[int, str, int], bytes | None], warns: list[str]) -> Mosaic | None:
+    """The tile layout of a Siemens mosaic, from NumberOfImagesInMosaic and the CSA image header; None (warned) if unknown."""
+    n_raw = private(0x0019, MR_HEADER_CREATOR, 0x0A)
+    n = struct.unpack("<H", n_raw[:2])[0] if n_raw and len(n_raw) >= 2 else None
+    csa_raw = private(0x0029, CSA_CREATOR, 0x10)
+    csa = parse_csa(csa_raw) if csa_raw else {}
+    mosaic = mosaic_layout(n, csa, rows, cols)
+    if mosaic is None:
+        warns.append(
+            f"{path}: ImageType says MOSAIC but NumberOfImagesInMosaic is missing or does not fit {rows} x {cols} pixels: "
+            "shown as one 2-D image (tiles not separated)"
+        )
+    elif mosaic.normal is None:
+        warns.append(f"{path}: mosaic without a CSA SliceNormalVector: slices assumed along row x column")
+    return mosaic
+
+
+def _mosaic_frames(frame: Frame, mosaic: Mosaic, warns: list[str]) -> tuple[Frame, ...]:
+    """One frame per tile of a mosaic, each at its own position (``index`` is the tile number)."""
+    from dataclasses import replace
+
+    if frame.position is None or frame.orientation is None or frame.pixel_spacing is None:
+        positions: list[Any] = [None] * mosaic.n
+    else:
+        step = frame.spacing_between_slices or frame.slice_thickness
+        if not step:
+            step = 1.0
+            warns.append(f"{frame.path}: mosaic without SpacingBetweenSlices or SliceThickness: slices set 1 mm apart")
+        positions = mosaic.slice_positions(frame.position, frame.orientation, frame.pixel_spacing, frame.rows, frame.columns, step)
+    return tuple(
+        replace(frame, index=k, position=positions[k], rows=mosaic.rows, columns=mosaic.columns) for k in range(mosaic.n)
     )
 
 
@@ -929,71 +1037,20 @@ def _classic_frame(path: str, ds: Dataset, sop_uid: str, index: int, rows: int, 
     )
 
 
-def _fg(shared: Dataset | None, per_frame: Dataset | None, keyword: str) -> Dataset | None:
-    """The first item of functional group ``keyword``: per-frame first, else shared."""
-    return _seq_item(per_frame, keyword) or _seq_item(shared, keyword)
-
-
 def _enhanced_frames(path: str, ds: Dataset, sop_uid: str, nframes: int, rows: int, cols: int, warns: list[str]) -> tuple[Frame, ...]:
-    shared = _seq_item(ds, "SharedFunctionalGroupsSequence")
-    per_frame_seq = _get(ds, "PerFrameFunctionalGroupsSequence") or []
-    if len(per_frame_seq) != nframes:
-        warns.append(
-            f"{path}: PerFrameFunctionalGroupsSequence has {len(per_frame_seq)} items for {nframes} frames; frames without an item use the shared groups"
-        )
-    file_image_type = _image_type(_get(ds, "ImageType"))
-    frames = []
-    for i in range(nframes):
-        pf = per_frame_seq[i] if i < len(per_frame_seq) else None
-        pos = _fg(shared, pf, "PlanePositionSequence")
-        ori = _fg(shared, pf, "PlaneOrientationSequence")
-        meas = _fg(shared, pf, "PixelMeasuresSequence")
-        content = _fg(shared, pf, "FrameContentSequence")
-        pvt = _fg(shared, pf, "PixelValueTransformationSequence")
-        voi = _fg(shared, pf, "FrameVOILUTSequence")
-        echo = _fg(shared, pf, "MREchoSequence")
-        diff = _fg(shared, pf, "MRDiffusionSequence")
-        ftype = None
-        for key in ("MRImageFrameTypeSequence", "CTImageFrameTypeSequence", "FrameTypeSequence"):
-            item = _fg(shared, pf, key)
-            if item is not None:
-                ftype = _get(item, "FrameType")
-                break
-        direction = None
-        if diff is not None:
-            dir_item = _seq_item(diff, "DiffusionGradientDirectionSequence")
-            direction = _floats(_get(dir_item, "DiffusionGradientOrientation"), 3)
-        trigger = _fg(shared, pf, "CardiacSynchronizationSequence")
-        frames.append(
-            Frame(
-                path=path,
-                index=i,
-                sop_instance_uid=sop_uid,
-                position=_floats(_get(pos, "ImagePositionPatient"), 3)  # type: ignore[arg-type]
-                or _floats(_get(ds, "ImagePositionPatient"), 3),
-                orientation=_orientation(_get(ori, "ImageOrientationPatient"))
-                or _orientation(_get(ds, "ImageOrientationPatient")),
-                pixel_spacing=_spacing(_get(meas, "PixelSpacing")) or _spacing(_get(ds, "PixelSpacing")),
-                slice_thickness=_float(_get(meas, "SliceThickness")) or _float(_get(ds, "SliceThickness")),
-                spacing_between_slices=_float(_get(meas, "SpacingBetweenSlices")) or _float(_get(ds, "SpacingBetweenSlices")),
-                instance_number=_int(_get(ds, "InstanceNumber")),
-                acquisition_number=_int(_get(ds, "AcquisitionNumber")),
-                echo_number=_int(_first(_get(ds, "EchoNumbers"))),
-                echo_time=_float(_get(echo, "EffectiveEchoTime")),
-                temporal_position=_int(_get(content, "TemporalPositionIndex")),
-                trigger_time=_float(_get(trigger, "NominalCardiacTriggerDelayTime")),
-                b_value=_float(_get(diff, "DiffusionBValue")),
-                diffusion_direction=direction,  # type: ignore[arg-type]
-                image_type=_image_type(ftype) or file_image_type,
-                rescale_slope=_float(_get(pvt, "RescaleSlope")) or _float(_get(ds, "RescaleSlope")) or 1.0,
-                rescale_intercept=_float(_get(pvt, "RescaleIntercept")) or _float(_get(ds, "RescaleIntercept")) or 0.0,
-                window_center=_float(_first(_get(voi, "WindowCenter"))) or _float(_first(_get(ds, "WindowCenter"))),
-                window_width=_float(_first(_get(voi, "WindowWidth"))) or _float(_first(_get(ds, "WindowWidth"))),
-                rows=rows,
-                columns=cols,
-            )
-        )
-    return tuple(frames)
+    """The frames of an enhanced multi-frame file from its pydicom data set (see :mod:`enhanced`)."""
+    return enhanced.frames_from_dataset(path, ds, sop_uid, nframes, rows, cols, warns)
+
+
+def _enhanced_fast(f: DicomFile, raw: rawheader.RawHeader) -> DicomFile:
+    """``f`` (read by the fast parser) with its frames from the functional groups the parser read into items."""
+    from dataclasses import replace
+
+    warns: list[str] = []
+    frames: tuple[Frame, ...] = ()
+    if f.frames:
+        frames = enhanced.frames_from_raw(f.path, raw, f.sop_instance_uid, f.number_of_frames, f.rows or 0, f.columns or 0, warns)
+    return replace(f, frames=frames, enhanced=True, warnings=warns)
 
 
 # ----------------------------------------------------------------------------- scan

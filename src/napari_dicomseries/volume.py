@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .diffusion import gradient_table
 from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for, is_multivalue
 
 __all__ = ["Volume", "build_volumes", "index_to_lps", "TIME_TAGS"]
@@ -108,6 +109,8 @@ class Volume:
     acquisition_group: str = ""
     reasons: dict[str, str] = field(default_factory=dict)
     confidence: float = 1.0
+    #: what was done about missing slices / irregular spacing ("" when there are none; see :mod:`gaps`)
+    gap_policy: str = ""
 
     @property
     def n_slices(self) -> int:
@@ -130,6 +133,27 @@ class Volume:
     def normal(self) -> tuple[float, float, float]:
         d = self.direction
         return (d[2], d[5], d[8])
+
+    @property
+    def photometric_interpretation(self) -> str:
+        """PhotometricInterpretation of the first file (MONOCHROME1/2, RGB, YBR_FULL, PALETTE COLOR, ...)."""
+        return self.files[0].photometric_interpretation if self.files else ""
+
+    @property
+    def samples_per_pixel(self) -> int:
+        """Samples of one loaded voxel: 3 for colour (RGB, YBR converted to RGB, PALETTE COLOR looked up), else 1."""
+        return 3 if self.files and is_colour(self.files[0]) else 1
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one loaded frame: (rows, columns), or (rows, columns, 3) for colour."""
+        rows, cols = self.shape[-2:]
+        return (rows, cols, 3) if self.samples_per_pixel == 3 else (rows, cols)
+
+    @property
+    def array_shape(self) -> tuple[int, ...]:
+        """Shape of the loaded array: :attr:`shape`, plus a trailing RGB axis for colour."""
+        return tuple(self.shape) + ((3,) if self.samples_per_pixel == 3 else ())
 
     @property
     def loadable(self) -> bool:
@@ -187,11 +211,14 @@ class Volume:
             "rescale_slope": self.rescale[0],
             "rescale_intercept": self.rescale[1],
             "gantry_tilt": round(self.gantry_tilt, 4),
+            "gap_policy": self.gap_policy,
             "split_reason": self.split_reason,
             "reasons": dict(self.reasons),
             "confidence": round(self.confidence, 3),
             "loadable": self.loadable,
             "warnings": list(self.warnings),
+            # diffusion series: b-value and LPS gradient direction of each volume (see diffusion.gradient_table)
+            "gradients": [g.to_dict() for g in gradient_table(self) or []] or None,
         }
 
 
@@ -279,14 +306,18 @@ def _split_series(frames: list[Frame]) -> list[tuple[list[Frame], str | None]]:
 
 
 def _time_value(f: Frame, tag: str) -> Any:
-    return {
-        "TemporalPositionIndex": f.temporal_position,
-        "TriggerTime": f.trigger_time,
-        "DiffusionBValue": None if f.b_value is None else (f.b_value, f.diffusion_direction),
-        "AcquisitionNumber": f.acquisition_number,
-        "EchoTime": f.echo_time,
-        "file": f.sop_instance_uid,
-    }[tag]
+    """The value of ``tag`` that tells the images at one position apart (None when the frame lacks it)."""
+    if tag == "TemporalPositionIndex":
+        return f.temporal_position
+    if tag == "TriggerTime":
+        return f.trigger_time
+    if tag == "DiffusionBValue":
+        return None if f.b_value is None else (f.b_value, f.diffusion_direction)
+    if tag == "AcquisitionNumber":
+        return f.acquisition_number
+    if tag == "EchoTime":
+        return f.echo_time
+    return f.sop_instance_uid  # "file"
 
 
 def _sort_value(v: Any) -> Any:
@@ -318,8 +349,89 @@ class _Part:
     warnings: list[str]
 
 
+def _frame_numbers(numbers: list[int]) -> str:
+    """``1, 3-5, 9`` from frame numbers."""
+    numbers = sorted(set(numbers))
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _name_frames(frames: list[Frame], multi: set[str]) -> str:
+    """The files of ``frames``; a multi-frame file with the (1-based) numbers of its frames."""
+    by_path: dict[str, list[int]] = {}
+    for f in frames:
+        by_path.setdefault(f.path, []).append(f.index + 1)
+    parts = []
+    for path, numbers in by_path.items():
+        if path in multi:
+            parts.append(f"{path} (frame{'s' if len(numbers) > 1 else ''} {_frame_numbers(numbers)})")
+        else:
+            parts.append(path)
+    return ", ".join(parts)
+
+
+def _by_dimensions(frames: list[Frame], clusters: list[list[int]], split_reason: str | None, warnings: list[str]) -> _Part | None:
+    """A 4-D part from the DimensionIndexValues of enhanced frames, or None when they do not make a regular grid.
+
+    The leading axis runs over the non-spatial dimensions that vary (e.g. TemporalPositionIndex and a private
+    label/control type), named after them, in acquisition order: the order in which the files (InstanceNumber)
+    and their frames hold each combination of index values.
+    """
+    from .enhanced import varying_dimensions
+
+    varying = varying_dimensions(frames)
+    if not varying:
+        return None
+
+    def key(i: int) -> tuple[int, ...]:
+        return tuple(frames[i].dimension_index[d] for d in varying)
+
+    keys = sorted({key(i) for i in clusters[0]})
+    first_seen: dict[tuple[int, ...], tuple[int, int]] = {}
+    for c in clusters:
+        ks = [key(i) for i in c]
+        if len(set(ks)) != len(ks) or sorted(ks) != keys:
+            return None
+        for i, k in zip(c, ks, strict=True):
+            order = (frames[i].instance_number or 0, frames[i].index)
+            first_seen[k] = min(first_seen.get(k, order), order)
+    # acquisition order, as dcm2niix writes the volumes: the order the frames come in (InstanceNumber, then frame)
+    keys.sort(key=lambda k: (first_seen[k], k))
+    rank = {k: n for n, k in enumerate(keys)}
+    by_pos = [sorted(c, key=lambda i: rank[key(i)]) for c in clusters]
+    grid = [frames[c[t]] for t in range(len(keys)) for c in by_pos]
+    first = frames[0]
+    names = [first.dimension_names[d] for d in varying]
+    values: list[Any] = []
+    for t in range(len(keys)):
+        f = grid[t * len(clusters)]
+        vals = tuple(f.dimension_values[d] for d in varying)
+        values.append(vals[0] if len(vals) == 1 else vals)
+    return _Part(grid, len(keys), ", ".join(names), values, split_reason, warnings)
+
+
+def _acquisition_order(frames: list[Frame], clusters: list[list[int]], tag: str, ordered: list[Any]) -> list[Any]:
+    """``ordered`` (values of ``tag``) in acquisition order: by their mean InstanceNumber, when every frame has one."""
+    if any(f.instance_number is None for f in frames):
+        return ordered
+    sums: dict[Any, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for c in clusters:
+        for i in c:
+            s = sums[_time_value(frames[i], tag)]
+            s[0] += frames[i].instance_number or 0
+            s[1] += 1
+    return sorted(ordered, key=lambda v: (sums[v][0] / max(sums[v][1], 1), _sort_value(v)))
+
+
 def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
     """Order the frames of one homogeneous group into one or more volumes."""
+    from .diffusion import has_direction, is_trace
+
     warnings: list[str] = []
     # copies of one SOP instance (a file copied under another name)
     seen: dict[tuple[str, int], Frame] = {}
@@ -337,6 +449,16 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
             + ", ".join(sorted(dups)[:5])
             + (" ..." if len(dups) > 5 else "")
         )
+    # diffusion: the isotropic (trace / ADC) images of a DWI series go to a volume of their own, as dcm2niix does
+    trace = [f for f in frames if is_trace(f)]
+    if trace and len(trace) < len(frames) and any(has_direction(f) for f in frames):
+        rest = [f for f in frames if not is_trace(f)]
+        reason = ", ".join(x for x in (split_reason, "DiffusionDirectionality=ISOTROPIC (trace image put aside)") if x)
+        out = _arrange(rest, split_reason) + _arrange(trace, reason)
+        for p in out:
+            p.warnings = warnings + p.warnings
+        return out
+    multi = {f.path for f in frames if f.index > 0}
     if any(f.position is None or f.orientation is None for f in frames):
         # no geometry: order by InstanceNumber, one slice per image
         missing = sum(f.position is None or f.orientation is None for f in frames)
@@ -352,7 +474,10 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
     counts = {len(c) for c in clusters}
     if counts == {1}:
         return [_Part([frames[c[0]] for c in clusters], 1, None, [], split_reason, warnings)]
-    # the same positions repeat: a 4-D series?
+    # the same positions repeat: a 4-D series? Enhanced files say how their frames are organised
+    part = _by_dimensions(frames, clusters, split_reason, warnings)
+    if part is not None:
+        return [part]
     if len(counts) == 1:
         k = counts.pop()
         for tag in TIME_TAGS:
@@ -379,6 +504,8 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
                         f"read as {k} time points in InstanceNumber order"
                     )
             else:
+                if tag == "DiffusionBValue":  # diffusion volumes in acquisition order, as dcm2niix writes them
+                    ordered = _acquisition_order(frames, clusters, tag, ordered)
                 rank = {v: n for n, v in enumerate(ordered)}
                 by_pos = [sorted(c, key=lambda i: rank[_time_value(frames[i], tag)]) for c in clusters]
                 for t in range(k):
@@ -399,18 +526,25 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
             for p in out:
                 p.warnings = warnings + p.warnings
             return out
-    # duplicates at one position: keep the first by InstanceNumber
+    # several images at one position that nothing above explains: keep the first by InstanceNumber (and frame),
+    # and say which images (files, and frame numbers of multi-frame files) were left out
     kept = []
     dup_positions = []
     for c in clusters:
         c.sort(key=lambda i: (frames[i].instance_number or 0, frames[i].path, frames[i].index))
         kept.append(frames[c[0]])
         if len(c) > 1:
-            dup_positions.append((dists[c[0]], [frames[i].path for i in c]))
-    for d, paths in dup_positions[:5]:
+            dup_positions.append((dists[c[0]], [frames[i] for i in c]))
+    if dup_positions:
+        dropped = [f for _, fs in dup_positions for f in fs[1:]]
         warnings.append(
-            f"{len(paths)} different images at the same position ({_fmt(d)} mm along the slice normal): "
-            f"kept {paths[0]}, ignored " + ", ".join(paths[1:])
+            f"{len(dropped)} of {len(frames)} images left out: {len(dup_positions)} slice position(s) hold several images "
+            "that no tag or dimension index tells apart; the first at each position is kept"
+        )
+    for d, fs in dup_positions[:5]:
+        warnings.append(
+            f"{len(fs)} different images at the same position ({_fmt(d)} mm along the slice normal): "
+            f"kept {_name_frames(fs[:1], multi)}, ignored {_name_frames(fs[1:], multi)}"
         )
     if len(dup_positions) > 5:
         warnings.append(f"... and {len(dup_positions) - 5} more positions with several images")
@@ -454,7 +588,12 @@ def _geometry(frames: list[Frame], n_time: int, warnings: list[str], axis_name: 
                 f"gantry tilt of {tilt:.2f} degrees: slices are sheared; the volume keeps the shear "
                 "(napari shows it in place, exporters resample or store the sheared affine)"
             )
-        # a slice step along the normal of exactly the median spacing, unless tilted
+        # a slice step along the normal of exactly the median spacing, unless tilted: then the mean of the regular
+        # steps between neighbours (a gap's longer step left out), so that spacing and step agree with a missing slice
+        if tilt > 0.01:
+            regular = np.abs(diffs - spacing) <= max(POSITION_TOLERANCE * 5, 0.01 * abs(spacing))
+            if regular.any() and not regular.all():
+                step = np.diff(positions, axis=0)[regular].mean(axis=0)
         step_vec = step if tilt > 0.01 else normal * spacing
     else:
         spacing = first.spacing_between_slices or first.slice_thickness or 1.0
@@ -567,12 +706,23 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
     )
 
 
+#: Colour photometric interpretations (loaded as RGB).
+COLOUR_PHOTOMETRIC = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+
+
+def is_colour(f: DicomFile) -> bool:
+    """True for a colour image (3 samples per pixel, or PALETTE COLOR looked up to RGB)."""
+    return f.samples_per_pixel == 3 or f.photometric_interpretation == "PALETTE COLOR"
+
+
 def pixel_format_problem(f: DicomFile) -> str | None:
     """Why the pixels of ``f`` cannot be loaded whatever the decoder (unsupported bit depth or colour), or None."""
     if f.bits_allocated not in (8, 16, 32):
         return f"BitsAllocated {f.bits_allocated} is not supported (8, 16 or 32 only)"
-    if f.samples_per_pixel != 1:
-        return f"colour images ({f.samples_per_pixel} samples per pixel) are not supported"
+    if f.samples_per_pixel not in (1, 3):
+        return f"{f.samples_per_pixel} samples per pixel ({f.photometric_interpretation or 'no PhotometricInterpretation'}) are not supported"
+    if f.samples_per_pixel == 3 and f.photometric_interpretation not in COLOUR_PHOTOMETRIC:
+        return f"3 samples per pixel with PhotometricInterpretation {f.photometric_interpretation or '(none)'} are not supported"
     return None
 
 
