@@ -167,9 +167,10 @@ def test_synthetic_study_layers(synthetic_study: Path) -> None:
         warnings.simplefilter("error", DicomReaderWarning)  # a clean study gives no warning
         layers = npe2_read(synthetic_study)
     names = [kw["name"] for _, kw, _ in layers]
-    assert names == ["S2 5mm STANDARD", "S3 5mm LUNG", "S4 1.25mm STANDARD", "S5 1.25mm LUNG"]  # scout left out
+    # scout left out; the one visible layer (the thinnest axial one) last, so napari selects it
+    assert names == ["S2 5mm STANDARD", "S3 5mm LUNG", "S5 1.25mm LUNG", "S4 1.25mm STANDARD"]
     assert all(t == "image" for _, _, t in layers)
-    assert [kw["visible"] for _, kw, _ in layers] == [False, False, True, False]  # the thinnest axial one
+    assert [kw["visible"] for _, kw, _ in layers] == [False, False, False, True]
     for data, kw, _ in layers:
         assert isinstance(data, np.ndarray) and data.dtype == np.int16  # HU in int16, small: eager
         spec = next(s for s in STUDY_SERIES if s.description == kw["name"][3:])
@@ -291,12 +292,14 @@ def test_transfer_syntaxes_decode_identically(shared_data: Path) -> None:
     syntaxes = {kw["metadata"]["dicom"]["volume"]["transfer_syntax_uid"] for _, kw, _ in layers}
     assert len(syntaxes) == 7  # two pairs share a syntax (JPEG lossless, JPEG-LS): 9 files, 7 syntaxes
     for a in arrays:
-        assert a.shape == (1, 384, 384) and a.dtype == np.uint16
+        assert a.shape == (35, 64, 64) and a.dtype == np.uint16  # the mosaic's 6 x 6 tiles, un-tiled
         assert int(a.sum(dtype=np.int64)) == 38036663
         np.testing.assert_array_equal(a, arrays[0])
-    # the explicit little endian file, read by pydicom alone, agrees
+    # the explicit little endian file, read by pydicom alone, holds the same voxels (as tiles of its mosaic)
     _, kw, _ = layers[0]
-    np.testing.assert_array_equal(arrays[0][0], pydicom_hu(kw["metadata"]["dicom"]["files"][0]))
+    mosaic = np.asarray(pydicom_hu(kw["metadata"]["dicom"]["files"][0]), dtype=np.int64)
+    tiles = {mosaic[r : r + 64, c : c + 64].tobytes() for r in range(0, 384, 64) for c in range(0, 384, 64)}
+    assert all(np.asarray(arrays[0][k], dtype=np.int64).tobytes() in tiles for k in range(35))
 
 
 def test_enhanced_multiframe_is_one_4d_layer(shared_data: Path) -> None:
@@ -387,12 +390,10 @@ def compare_with_dcm2niix(src: Path, out: Path, layers: list[tuple]) -> int:
     return len(niftis)
 
 
-@pytest.mark.parametrize("name", ["ct_ge_lightspeed_lung", "enhanced_siemens_xa10"])
-def test_real_data_matches_dcm2niix(shared_data: Path, tmp_path: Path, name: str) -> None:
-    # transfer_syntaxes is left out: its images are Siemens mosaics, which dcm2niix un-tiles into 64x64x35
-    # while the reader shows the stored 384x384 image
+@pytest.mark.parametrize(("name", "n"), [("ct_ge_lightspeed_lung", 1), ("enhanced_siemens_xa10", 1), ("transfer_syntaxes", 9)])
+def test_real_data_matches_dcm2niix(shared_data: Path, tmp_path: Path, name: str, n: int) -> None:
     layers = npe2_read(shared_data / name)
-    assert compare_with_dcm2niix(shared_data / name, tmp_path / "nii", layers) == 1
+    assert compare_with_dcm2niix(shared_data / name, tmp_path / "nii", layers) == n
 
 
 def test_synthetic_study_matches_dcm2niix(synthetic_study: Path, tmp_path: Path) -> None:
@@ -420,8 +421,9 @@ def test_sagittal_and_oblique_match_dcm2niix(tmp_path: Path) -> None:
     assert "S7 SAG MPR" in names
     orientations = sorted(kw["metadata"]["dicom"]["volume"]["orientation"] for _, kw, _ in layers)
     assert orientations == ["oblique", "sagittal", "sagittal"]
-    # no axial volume: the first one is shown
-    assert [kw["visible"] for _, kw, _ in layers] == [True, False, False]
+    # no axial volume: the first one (lowest series number) is shown, and comes last
+    assert [kw["visible"] for _, kw, _ in layers] == [False, False, True]
+    assert layers[-1][1]["name"] == "S7 SAG MPR"
     assert compare_with_dcm2niix(src, tmp_path / "nii", layers) == 3
     # and every voxel sits where its file says (independent pydicom read), through napari's transforms
     viewer = ViewerModel()
@@ -459,7 +461,7 @@ def test_junk_files_are_ignored(synthetic_study: Path, tmp_path: Path) -> None:
     (folder / "sub" / "report.pdf").write_bytes(b"%PDF-1.4 nothing")
     assert get_reader(str(folder)) is not None
     layers = npe2_read(folder)
-    assert [kw["name"] for _, kw, _ in layers] == ["S2 5mm STANDARD", "S3 5mm LUNG", "S4 1.25mm STANDARD", "S5 1.25mm LUNG"]
+    assert sorted(kw["name"] for _, kw, _ in layers) == ["S2 5mm STANDARD", "S3 5mm LUNG", "S4 1.25mm STANDARD", "S5 1.25mm LUNG"]
 
 
 @pytest.mark.parametrize("lazy", ["0", "1"])
@@ -475,11 +477,15 @@ def test_truncated_file_gives_a_warning_not_a_traceback(synthetic_study: Path, t
         layers = viewer.open(str(folder), plugin=PLUGIN)
     messages = [str(w.message) for w in record if issubclass(w.category, DicomReaderWarning)]
     assert any(str(victim) in m and m.startswith("S4 ") for m in messages), messages
-    assert len(layers) == 4  # every volume still opens
-    s4_layer = layer_by_name(layers, "S4 1.25mm STANDARD")
-    assert any(str(victim) in w and "truncated" in w for w in s4_layer.metadata["dicom"]["warnings"])
-    assert s4_layer.data.shape == (32, 64, 64)  # the unreadable slice is left out (and reported as a missing slice)
-    assert str(victim) not in s4_layer.metadata["dicom"]["files"]
+    # every volume still opens; the unreadable slice is left out, so S4 has a gap and is split there (default policy)
+    assert len(layers) == 5
+    s4_layers = [layer for layer in layers if layer.name.startswith("S4 1.25mm STANDARD")]
+    assert len(s4_layers) == 2
+    assert sum(layer.data.shape[0] for layer in s4_layers) == 32 and all(layer.data.shape[1:] == (64, 64) for layer in s4_layers)
+    for s4_layer in s4_layers:
+        assert any(str(victim) in w and "truncated" in w for w in s4_layer.metadata["dicom"]["warnings"])
+        assert any("missing 1 slice" in w for w in s4_layer.metadata["dicom"]["warnings"])
+        assert str(victim) not in s4_layer.metadata["dicom"]["files"]
 
 
 @pytest.mark.parametrize("lazy", ["0", "1"])
@@ -670,3 +676,39 @@ def test_read_frame_into_matches_read_frame(shared_data: Path, tmp_path: Path) -
     load.read_frame_into(vol, frame, out)
     np.testing.assert_array_equal(out, load.read_frame(vol, frame))
     assert out[0, 0] == -32768 and out[5, 5] == px[5, 5] - 1024
+
+
+def test_rgb_is_always_explicit(synthetic_study: Path, shared_data: Path) -> None:
+    """napari guesses RGB for a last axis of 3 or 4; the reader says rgb=False for grey-scale data, always."""
+    for folder in (synthetic_study, shared_data / "sagittal_4slice"):
+        layers = read_volumes(folder, lazy=False)
+        assert layers
+        for _data, kwargs, _ in layers:
+            assert kwargs["rgb"] is False and kwargs["colormap"] == "gray"
+    sag = read_volumes(shared_data / "sagittal_4slice", lazy=False)
+    assert {data.shape[-1] for data, _, _ in sag} == {4}  # the case napari would take for RGBA
+    viewer, layers = open_in_model(shared_data / "sagittal_4slice")
+    assert len(layers) == 2 and not any(layer.rgb for layer in layers)
+
+
+def test_series_without_number_is_named_by_description_modality_date(tmp_path: Path) -> None:
+    from pydicom.uid import generate_uid
+
+    from .test_classify import AXIAL, write_stack
+
+    uid = generate_uid()
+    write_stack(tmp_path, 3, orientation=AXIAL, step=(0, 0, 2), series_uid=uid, number=None, description="Chest w/o")
+    ds = dcm(str(sorted(tmp_path.iterdir())[0]))
+    assert "SeriesNumber" not in ds
+    ((_, kwargs, _),) = read_volumes(tmp_path, lazy=False)
+    d, t = str(ds.AcquisitionDate), str(ds.AcquisitionTime)
+    assert kwargs["name"] == f"{ds.SeriesDescription} {ds.Modality} {d[:4]}-{d[4:6]}-{d[6:8]} {t[:2]}:{t[2:4]}"
+    assert uid not in kwargs["name"] and "S?" not in kwargs["name"]
+
+
+def test_visible_layer_is_added_last_and_selected(synthetic_study: Path) -> None:
+    viewer, layers = open_in_model(synthetic_study)
+    assert [layer.visible for layer in layers].count(True) == 1 and layers[-1].visible
+    assert viewer.layers.selection.active is layers[-1]
+    # the visible one is the thinnest axial volume (1.25 mm; of the two, the first series)
+    assert layers[-1].metadata["dicom"]["volume"]["series_number"] == 4

@@ -28,6 +28,16 @@ from napari_dicomseries.metrics import Grid, range_mask  # noqa: E402
 from .conftest import tree_digest  # noqa: E402
 
 TIMEOUT_MS = 120_000
+PLUGIN = "napari-dicomseries"
+#: display names of the docks in napari.yaml (Plugins > DICOM series > ...)
+BROWSER, TAGS, IMAGES = "Series browser", "Tag comparison", "Image difference and overlap"
+
+
+def _dock(viewer, name: str):
+    """Open a dock as Plugins > DICOM series > ``name`` does: napari builds the widget and hands it the viewer."""
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    assert f"{name} ({PLUGIN})" in viewer.window.dock_widgets
+    return widget
 
 
 def _wait(qtbot, widget) -> None:
@@ -61,8 +71,8 @@ def _column(table, name: str) -> list[str]:
 def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
     before = tree_digest(synthetic_study)
     viewer = make_napari_viewer()
-    w = SeriesBrowser(viewer)
-    viewer.window.add_dock_widget(w, name="Series browser")
+    w = _dock(viewer, BROWSER)
+    assert isinstance(w, SeriesBrowser)
     w.folder.value = synthetic_study
     assert w.scan() is not None
     _wait(qtbot, w)
@@ -79,7 +89,7 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
     w.hide_localizers.value = False
     assert _column(w.table, "kind") == ["localizer", "image", "image", "image", "image"]
     w.only_thin.value = True
-    assert _column(w.table, "key") == ["1", "4", "5"]  # the scout has SliceThickness 1
+    assert _column(w.table, "key") == ["4", "5"]  # the scout has SliceThickness 1, but a localizer is never "thin"
     w.hide_localizers.value = True
     assert _column(w.table, "key") == ["4", "5"]
     w.hide_localizers.value = False
@@ -145,7 +155,7 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
 
 def test_series_browser_shows_localizer(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
     viewer = make_napari_viewer()
-    w = SeriesBrowser(viewer)
+    w = _dock(viewer, BROWSER)
     w.hide_localizers.value = False
     w.scan(synthetic_study)
     _wait(qtbot, w)
@@ -157,7 +167,7 @@ def test_series_browser_shows_localizer(make_napari_viewer, qtbot, synthetic_stu
 
 def test_series_browser_errors(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
-    w = SeriesBrowser(viewer)
+    w = _dock(viewer, BROWSER)
     assert w.scan(tmp_path / "missing") is None and "not a folder" in w.status.message.value
     (tmp_path / "notes.txt").write_text("not dicom")
     w.scan(tmp_path)
@@ -172,8 +182,8 @@ def test_series_browser_errors(make_napari_viewer, qtbot, tmp_path: Path) -> Non
 def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_study: Path, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     layers = _add_study_layers(viewer, synthetic_study, (2, 3, 4))
-    w = TagCompare(viewer)
-    viewer.window.add_dock_widget(w, name="Tag comparison")
+    w = _dock(viewer, TAGS)
+    assert isinstance(w, TagCompare)
     headers = {int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber): pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(synthetic_study.iterdir())}
     w.mode.value = TagMode.between
     w.source_a.value, w.source_b.value = layers[2], layers[3]
@@ -233,7 +243,7 @@ def test_tag_compare_enhanced_per_frame(make_napari_viewer, qtbot, shared_data: 
     viewer = make_napari_viewer()
     ((data, kwargs, kind),) = read_volumes(shared_data / "enhanced_siemens_xa10", lazy=False)
     layer = viewer.add_layer(napari.layers.Layer.create(data, kwargs, kind))
-    w = TagCompare(viewer)
+    w = _dock(viewer, TAGS)
     w.mode.value = TagMode.within
     w.source_a.value = layer
     w.only_varying.value = True
@@ -251,8 +261,8 @@ def test_tag_compare_enhanced_per_frame(make_napari_viewer, qtbot, shared_data: 
 def test_image_compare_same_grid_and_resampled(make_napari_viewer, qtbot, synthetic_study: Path) -> None:
     viewer = make_napari_viewer()
     layers = _add_study_layers(viewer, synthetic_study, (2, 3, 4))
-    w = ImageCompare(viewer)
-    viewer.window.add_dock_widget(w, name="Image difference")
+    w = _dock(viewer, IMAGES)
+    assert isinstance(w, ImageCompare)
     w.layer_a.value, w.layer_b.value = layers[2], layers[3]
     w.mask_source.value = MaskSource.hu
     w.preset.value = HUPreset.soft_tissue
@@ -261,6 +271,8 @@ def test_image_compare_same_grid_and_resampled(make_napari_viewer, qtbot, synthe
     _wait(qtbot, w)
     a, b = np.asarray(layers[2].data), np.asarray(layers[3].data)
     diff_layer = viewer.layers[f"{layers[3].name} - {layers[2].name}"]
+    # the dock gets a proxy of the viewer (napari's PublicOnlyProxy): its own difference layer is still no choice
+    assert all(c is not diff_layer for c in w.layer_a.choices) and layers[2] in w.layer_a.choices
     assert diff_layer.data.dtype == np.int32
     assert np.array_equal(diff_layer.data, b.astype(np.int32) - a.astype(np.int32))
     lo, hi = diff_layer.contrast_limits
@@ -293,7 +305,7 @@ def test_image_compare_refusals(make_napari_viewer, qtbot, synthetic_study: Path
     a = layers[2]
     # a plain layer: no FrameOfReferenceUID -> an explicit choice is required
     plain = viewer.add_image(np.asarray(a.data), name="plain", scale=a.scale, affine=a.affine, translate=(0, 0, 0))
-    w = ImageCompare(viewer)
+    w = _dock(viewer, IMAGES)
     w.layer_a.value, w.layer_b.value = a, plain
     n_layers = len(viewer.layers)
     assert w.compute() is None and "frames of reference" in w.status.message.value

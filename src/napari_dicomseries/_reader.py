@@ -16,7 +16,7 @@ draws 2-D views from a layer's last two array axes.
 Options (environment variables, read at each call):
 
 ``NAPARI_DICOMSERIES_LOCALIZERS=1``
-    also open localizers (scouts), hidden.
+    also open localizers (scouts) and secondary captures (screenshots, dose reports), hidden.
 ``NAPARI_DICOMSERIES_GAPS=keep|split|resample``
     what to do with missing slices or irregular spacing: ``keep`` (default:
     load with a warning, slices at the usual spacing), ``split`` (one layer
@@ -39,12 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from . import load
-from .classify import classify
+from . import load, open_folder
 from .errors import DecodeError, DicomSeriesError
-from .gaps import Geometry, find_gaps, resample_uniform, split_at_gaps
-from .scan import DicomFile, Skipped, is_dicom, is_multivalue, iter_paths, scan
-from .volume import Volume, build_volumes
+from .gaps import DEFAULT_GAP_POLICY, GAP_POLICIES, Geometry, find_gaps, resample_uniform
+from .scan import DicomFile, Skipped, is_dicom, is_multivalue, iter_paths
+from .volume import Volume
 
 __all__ = [
     "get_reader",
@@ -89,10 +88,14 @@ def _env_flag(name: str) -> bool:
 
 
 def _gaps_mode() -> str:
-    mode = os.environ.get(ENV_GAPS, "keep").strip().lower() or "keep"
-    if mode not in ("keep", "split", "resample"):
-        warnings.warn(f"{ENV_GAPS}={mode!r} is not one of keep, split, resample: using keep", DicomReaderWarning, stacklevel=3)
-        mode = "keep"
+    mode = os.environ.get(ENV_GAPS, "").strip().lower() or DEFAULT_GAP_POLICY
+    if mode not in GAP_POLICIES:
+        warnings.warn(
+            f"{ENV_GAPS}={mode!r} is not one of {', '.join(GAP_POLICIES)}: using {DEFAULT_GAP_POLICY}",
+            DicomReaderWarning,
+            stacklevel=3,
+        )
+        mode = DEFAULT_GAP_POLICY
     return mode
 
 
@@ -159,12 +162,14 @@ def read_volumes(
     paths : path or iterable of paths
         A folder, a file or a list of them.
     include_localizers : bool
-        Also return localizers (scouts), hidden.
+        Also return localizers (scouts) and secondary captures (screenshots, dose reports), hidden.
+        Secondary captures are returned anyway when the folder holds no other image.
     lazy : bool, optional
         Force dask (True) or numpy (False) data; default: lazy above :data:`LAZY_THRESHOLD_BYTES`
         (or as ``NAPARI_DICOMSERIES_LAZY`` says).
-    gaps : {"keep", "split", "resample"}, optional
-        Treatment of missing slices and irregular spacing (default: ``NAPARI_DICOMSERIES_GAPS`` or keep).
+    gaps : {"split", "resample", "keep"}, optional
+        Treatment of missing slices and irregular spacing (default: ``NAPARI_DICOMSERIES_GAPS`` or split;
+        see :func:`napari_dicomseries.gaps.apply_gap_policy`).
     private_tags : bool, optional
         Put private tags in the per-slice table (default: ``NAPARI_DICOMSERIES_PRIVATE_TAGS``).
 
@@ -177,23 +182,24 @@ def read_volumes(
     gaps = gaps or _gaps_mode()
     lazy = _lazy_choice() if lazy is None else lazy
     private_tags = _env_flag(ENV_PRIVATE) if private_tags is None else private_tags
-    result = scan(paths, progress=False)
-    volumes = classify(build_volumes(result))
+    volumes, result = open_folder(paths, progress=False, gaps=gaps)
     chosen: list[Volume] = []
+    # screenshots, dose reports and document pages have no place in patient space: left out like scouts,
+    # unless the folder holds nothing else
+    only_secondary = all(v.kind in ("secondary", "localizer", "non-image") or not v.is_image for v in volumes)
     for v in volumes:
         if v.kind == "non-image" or not v.is_image:
             continue
         if v.kind == "localizer" and not include_localizers:
+            continue
+        if v.kind == "secondary" and not (include_localizers or only_secondary):
             continue
         if not v.loadable:
             # the scan's warning says why: no decoder for the transfer syntax, or an unsupported pixel format
             why = next((w for w in v.warnings if "cannot be loaded" in w), "its pixel data cannot be decoded here")
             warnings.warn(f"{_label(v)} not opened: {why}", DicomReaderWarning, stacklevel=2)
             continue
-        if gaps == "split" and find_gaps(v):
-            chosen.extend(split_at_gaps(v))
-        else:
-            chosen.append(v)
+        chosen.append(v)
     if not chosen and result.skipped and not result.files:
         warnings.warn(
             f"no DICOM image in {result.root}: {len(result.skipped)} file(s) skipped, e.g. "
@@ -223,7 +229,6 @@ def read_volumes(
                 v,
                 lazy=lazy,
                 visible=v is shown,
-                resample=gaps == "resample",
                 private_tags=private_tags,
                 name=name,
                 extra_warnings=extra,
@@ -231,11 +236,30 @@ def read_volumes(
         except DicomSeriesError as exc:
             warnings.warn(f"{name} not opened: {exc}", DicomReaderWarning, stacklevel=2)
             continue
+        except Exception as exc:  # noqa: BLE001 - one volume that fails in an unforeseen way must not take the others down
+            warnings.warn(
+                f"{name} ({_label(v)}, {len(v.files)} file(s), e.g. {v.paths[0] if v.paths else '?'}) not opened: "
+                f"{type(exc).__name__}: {exc}",
+                DicomReaderWarning,
+                stacklevel=2,
+            )
+            continue
         names.add(name)
         out.append(layer)
-    if out and not any(kw.get("visible", True) for _, kw, _ in out):
-        out[0][1]["visible"] = True
-    return out
+    return _visible_last(out)
+
+
+def _visible_last(out: list[LayerDataTuple]) -> list[LayerDataTuple]:
+    """Make exactly one layer visible (the chosen one, else the first) and put it last.
+
+    napari makes the last layer it adds the active (selected) one: the layer a
+    user sees must be that one, not a hidden layer.
+    """
+    if not out:
+        return out
+    shown = next((i for i, (_, kw, _) in enumerate(out) if kw.get("visible", True)), 0)
+    out[shown][1]["visible"] = True
+    return [t for i, t in enumerate(out) if i != shown] + [out[shown]]
 
 
 def _broken_files(skipped: Sequence[Skipped]) -> dict[str, list[str]]:
@@ -267,11 +291,41 @@ def _label(v: Volume) -> str:
 
 
 def _layer_name(v: Volume) -> str:
-    num = v.series_number if v.series_number is not None else "?"
-    name = f"S{num} {v.series_description}".strip()
+    """``S{SeriesNumber} {SeriesDescription}`` (+ ``[key]`` for a split series).
+
+    A series without SeriesNumber is named by its description, modality and
+    date/time instead (its key is the long SeriesInstanceUID, no help to a reader).
+    """
+    if v.series_number is None:
+        parts = [v.series_description, v.modality, _series_when(v)]
+        name = " ".join(p for p in parts if p) or "DICOM series"
+        uid = v.series_instance_uid
+        if v.key.startswith(uid) and v.key != uid and v.key[len(uid) :].startswith("."):
+            name += f" [{v.key[len(uid) + 1 :]}]"
+        return name
+    name = f"S{v.series_number} {v.series_description}".strip()
     if v.key != str(v.series_number):
         name += f" [{v.key}]"
     return name
+
+
+def _series_when(v: Volume) -> str:
+    """``YYYY-MM-DD HH:MM`` of the acquisition (else series, content or study date), '' if none."""
+    dt = v.acquisition_datetime
+    if not dt and v.files:
+        ds = v.files[0].dataset
+        for date_kw, time_kw in (("SeriesDate", "SeriesTime"), ("ContentDate", "ContentTime"), ("StudyDate", "StudyTime")):
+            date = str(ds.get(date_kw, "") or "").strip()
+            if date:
+                dt = date + str(ds.get(time_kw, "") or "").strip()
+                break
+    digits = "".join(c for c in dt if c.isdigit())
+    if len(digits) < 8:
+        return ""
+    out = f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
+    if len(digits) >= 12:
+        out += f" {digits[8:10]}:{digits[10:12]}"
+    return out
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -568,7 +622,7 @@ def volume_layer_data(
     *,
     lazy: bool | None = None,
     visible: bool = True,
-    resample: bool = False,
+    resample: bool | None = None,
     private_tags: bool = False,
     name: str | None = None,
     extra_warnings: Sequence[str] = (),
@@ -584,9 +638,10 @@ def volume_layer_data(
         (False); default: lazy when the voxels take more than :data:`LAZY_THRESHOLD_BYTES`.
     visible : bool
         The layer's initial visibility.
-    resample : bool
+    resample : bool, optional
         When slices are missing or irregularly spaced, interpolate to uniform
-        spacing (loads eagerly) instead of keeping the usual spacing.
+        spacing (loads eagerly) instead of keeping the usual spacing; default:
+        as the volume's gap policy says (``Volume.gap_policy == "resample"``).
     private_tags : bool
         Include private tags in the per-slice header table.
     name : str, optional
@@ -599,8 +654,9 @@ def volume_layer_data(
     (data, dict, "image")
         ``data`` keeps the stored integer type after rescale where exact
         (int16 Hounsfield units for CT) and float32 otherwise. ``dict`` holds
-        name, scale, affine, units, axis_labels, contrast limits, gray colormap,
-        visibility and ``metadata["dicom"]`` (``volume`` summary, per-slice
+        name, scale, affine, units, axis_labels, ``rgb`` (always given: True only for colour data
+        with a trailing channel axis), contrast limits and colormap (``gray``; ``gray_r`` for
+        MONOCHROME1) of grey-scale data, visibility and ``metadata["dicom"]`` (``volume`` summary, per-slice
         ``slices`` table -- a :class:`SliceTable`, read on first use --, ``files``,
         ``warnings``, ``affine_lps`` (DICOM index order), ``axes`` (the DICOM axes in the layer's
         array order: ``[0, 1, 2]`` for axial volumes, ``[1, 0, 2]`` for coronal, ``[1, 2, 0]`` for
@@ -615,6 +671,8 @@ def volume_layer_data(
     name = name or _layer_name(volume)
     dtype = load.output_dtype(volume)
     gaps = find_gaps(volume)
+    if resample is None:
+        resample = volume.gap_policy == "resample"
     if lazy is None:
         lazy = load.voxel_bytes(volume) > LAZY_THRESHOLD_BYTES
     if resample and gaps:
@@ -639,12 +697,14 @@ def volume_layer_data(
             f"{len(gaps)} gap(s) in slice spacing: resampled linearly from {volume.n_slices} to {geometry.shape[-3]} slices "
             f"of {geometry.spacing[0]:.4g} mm"
         )
-    contrast = _contrast_limits(volume, data)
+    rgb = _is_rgb(volume, data)
+    contrast = None if rgb else _contrast_limits(volume, data)
     # non-axial volumes: array axes in the order of the closest world axes, so napari can draw 2-D views
     axes = world_axis_order(geometry)
     if axes != (0, 1, 2):
         lead = tuple(range(len(volume.shape) - 3))
-        data = data.transpose((*lead, *(a + len(lead) for a in axes)))
+        channel = (data.ndim - 1,) if rgb else ()
+        data = data.transpose((*lead, *(a + len(lead) for a in axes), *channel))
     scale, affine = layer_geometry(geometry, len(volume.shape), axes)
     all_warnings = list(volume.warnings) + problems
     for w in all_warnings:
@@ -667,15 +727,43 @@ def volume_layer_data(
         "lazy": bool(lazy),
         "resampled": resampled,
     }
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "name": name,
         "scale": scale.tolist(),
         "affine": affine,
         "units": units,
         "axis_labels": labels,
-        "contrast_limits": contrast,
-        "colormap": "gray",
+        # always explicit: napari guesses RGB(A) for any array whose last axis has 3 or 4 elements
+        # (a sagittal volume of 4 slices, once transposed), and then fails to add it
+        "rgb": rgb,
         "visible": visible,
         "metadata": {"dicom": meta},
     }
+    if not rgb:
+        kwargs["contrast_limits"] = contrast
+        kwargs["colormap"] = _colormap(volume)
     return data, kwargs, "image"
+
+
+def _photometric(volume: Volume) -> str:
+    """PhotometricInterpretation of the volume (its own field when the core has it, else its first file's header)."""
+    pi = getattr(volume, "photometric_interpretation", "") or ""
+    if not pi and volume.files:
+        try:
+            pi = volume.files[0].dataset.get("PhotometricInterpretation", "") or ""
+        except Exception:  # noqa: BLE001 - a header that cannot be re-read: no inversion rather than no layer
+            pi = ""
+    return str(pi).strip().upper()
+
+
+def _colormap(volume: Volume) -> str:
+    """``gray_r`` for MONOCHROME1 (the lowest value is white), else ``gray``."""
+    return "gray_r" if _photometric(volume) == "MONOCHROME1" else "gray"
+
+
+def _is_rgb(volume: Volume, data: Any) -> bool:
+    """True only for colour data: 3 or 4 samples per pixel, held in a trailing channel axis of ``data``."""
+    spp = getattr(volume, "samples_per_pixel", None)
+    if spp is None:
+        spp = volume.files[0].samples_per_pixel if volume.files else 1
+    return int(spp or 1) in (3, 4) and data.ndim == len(volume.shape) + 1 and data.shape[-1] == int(spp)

@@ -16,10 +16,35 @@ import numpy as np
 
 from .volume import Volume
 
-__all__ = ["classify", "kernel_class", "orientation_class", "THIN_MAX_MM", "OBLIQUE_DEGREES"]
+__all__ = [
+    "classify", "kernel_class", "orientation_class", "secondary_reason", "KINDS", "THIN_MAX_MM", "OBLIQUE_DEGREES",
+    "MULTIPLANE_LOCALIZER_MAX_SLICES", "SECONDARY_CAPTURE_SOP_CLASSES",
+]  # fmt: skip
 
 THIN_MAX_MM = 1.5
 OBLIQUE_DEGREES = 10.0
+#: A series whose images fall into 2-3 orientation planes of at most this many slices each is a multi-plane
+#: (GE "3-plane") localizer, even without LOCALIZER in its ImageType.
+MULTIPLANE_LOCALIZER_MAX_SLICES = 5
+
+#: The values of ``Volume.kind``.
+KINDS = ("image", "localizer", "secondary", "non-image")
+
+#: Secondary Capture Image Storage and its multi-frame variants (single bit, grayscale byte/word, true colour).
+SECONDARY_CAPTURE_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image Storage",
+    "1.2.840.10008.5.1.4.1.1.7.1": "Multi-frame Single Bit Secondary Capture Image Storage",
+    "1.2.840.10008.5.1.4.1.1.7.2": "Multi-frame Grayscale Byte Secondary Capture Image Storage",
+    "1.2.840.10008.5.1.4.1.1.7.3": "Multi-frame Grayscale Word Secondary Capture Image Storage",
+    "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture Image Storage",
+}
+#: ImageType values that mark a screenshot or a report page rather than an acquired image.
+_SCREEN_IMAGE_TYPES = ("SCREEN SAVE", "SCREENSAVE", "CSA REPORT", "DOSE REPORT", "DOSE INFO")
+#: Series descriptions of dose reports, exam summaries and protocol pages (Philips, GE, Siemens, Canon).
+_REPORT_DESCRIPTION = re.compile(
+    r"\b(DOSE\s*(REPORT|INFO|INFORMATION|SUMMARY|RECORD|SR)|RADIATION\s*DOSE|EXAM\s*SUMMARY|PATIENT\s*PROTOCOL|"
+    r"SCREEN\s*(SAVE|SHOT|CAPTURE)|SCREENSHOT|SCREENSAVE)\b"
+)
 
 _GE = {
     "STANDARD": "standard",
@@ -53,6 +78,11 @@ def kernel_class(kernel: str, description: str = "") -> tuple[str, str]:
     if k:
         if k in _GE:
             return _GE[k], f"ConvolutionKernel {kernel!r}: GE {k.title()} kernel"
+        # GE's "plus" variants (STD+, BONE+, SOFT+, LUNG+, DETAIL+) and STD: the class of the base kernel
+        base = k[:-1].strip() if k.endswith("+") else k
+        base = {"STD": "STANDARD"}.get(base, base)
+        if base in _GE:
+            return _GE[base], f"ConvolutionKernel {kernel!r}: GE {base.title()} kernel" + (" (plus variant)" if base != k else "")
         m = re.fullmatch(r"(BL|IL)(\d{2})[A-Z]?( \d)?", k)
         if m:
             return "lung", f"ConvolutionKernel {kernel!r}: Siemens lung kernel"
@@ -83,7 +113,14 @@ def kernel_class(kernel: str, description: str = "") -> tuple[str, str]:
                    "D": "bone", "E": "bone", "YD": "bone", "YE": "bone", "YF": "bone"}[k]  # fmt: skip
             return cls, f"ConvolutionKernel {kernel!r}: Philips filter {k}"
     d = (description or "").upper()
-    for word, cls in (("LUNG", "lung"), ("BONE", "bone"), ("STANDARD", "standard"), ("STND", "standard"), ("SOFT", "standard"), ("STD", "standard")):
+    for word, cls in (
+        ("LUNG", "lung"),
+        ("BONE", "bone"),
+        ("STANDARD", "standard"),
+        ("STND", "standard"),
+        ("SOFT", "standard"),
+        ("STD", "standard"),
+    ):
         if re.search(rf"\b{word}\b", d):
             src = f"unknown kernel {kernel!r}" if k else "no ConvolutionKernel"
             return cls, f"{src}; SeriesDescription {description!r} says {word.lower()}"
@@ -92,16 +129,80 @@ def kernel_class(kernel: str, description: str = "") -> tuple[str, str]:
     return "other", "no ConvolutionKernel and no kernel word in SeriesDescription"
 
 
-def orientation_class(direction: Sequence[float]) -> tuple[str, str]:
-    """'axial', 'coronal', 'sagittal' or 'oblique' from the slice normal, and the reason."""
+def _plane(direction: Sequence[float]) -> tuple[int, float]:
+    """The patient axis (0 LR, 1 AP, 2 SI) closest to the image-plane normal, and the angle between them (degrees)."""
     d = np.asarray(direction, float).reshape(3, 3)
-    normal = d[:, 2]
+    normal = np.cross(d[:, 0], d[:, 1])  # the image plane's normal: row x column cosines, whatever the slice step
+    norm = float(np.linalg.norm(normal))
+    normal = normal / norm if norm > 0 else d[:, 2]
     axis = int(np.argmax(np.abs(normal)))
+    return axis, math.degrees(math.acos(min(1.0, abs(float(normal[axis])))))
+
+
+def orientation_class(direction: Sequence[float], gantry_tilt: float = 0.0) -> tuple[str, str]:
+    """'axial', 'coronal', 'sagittal' or 'oblique' from the normal of the image plane, and the reason.
+
+    Parameters
+    ----------
+    direction : sequence of 9 float
+        The ITK direction (row-major 3 x 3; columns: row cosine, column cosine, slice normal). The normal
+        used is the image plane's (row x column cosines), never the slice step (sheared by a gantry tilt).
+    gantry_tilt : float
+        Gantry tilt in degrees (``Volume.gantry_tilt``). A CT gantry tilts the image plane about the
+        patient's left-right axis while the table moves head to foot: a tilted axial series is
+        axial, not oblique, when its deviation from axial is the tilt (within :data:`OBLIQUE_DEGREES`).
+    """
+    axis, angle = _plane(direction)
     name = ("sagittal", "coronal", "axial")[axis]
-    angle = math.degrees(math.acos(min(1.0, abs(float(normal[axis])))))
     if angle > OBLIQUE_DEGREES:
+        d = np.asarray(direction, float).reshape(3, 3)
+        row_off_lr = math.degrees(math.acos(min(1.0, abs(float(d[0, 0])) / max(float(np.linalg.norm(d[:, 0])), 1e-12))))
+        tilt = abs(float(gantry_tilt or 0.0))
+        if name == "axial" and tilt > 0.01 and abs(angle - tilt) <= OBLIQUE_DEGREES and row_off_lr <= OBLIQUE_DEGREES:
+            return "axial", (
+                f"image plane {angle:.1f} degrees from axial, {tilt:.1f} of them gantry tilt (a tilt about the LR axis "
+                "is not obliquity)"
+            )
         return "oblique", f"slice normal {angle:.1f} degrees from the {name} axis (closest: {name})"
     return name, f"slice normal within {angle:.1f} degrees of the {'LR AP SI'.split()[axis]} axis"
+
+
+def secondary_reason(v: Volume) -> str | None:
+    """Why ``v`` is a secondary capture (screenshot, dose report, exam summary, document page); None if it is not."""
+    if v.sop_class_uid in SECONDARY_CAPTURE_SOP_CLASSES:
+        return f"SOPClassUID {v.sop_class_uid} ({SECONDARY_CAPTURE_SOP_CLASSES[v.sop_class_uid]})"
+    image_type = {t.strip().upper() for t in v.image_type}
+    screen = sorted(image_type & set(_SCREEN_IMAGE_TYPES))
+    if screen:
+        return f"ImageType contains {screen[0]}"
+    desc = (v.series_description or "").upper()
+    m = _REPORT_DESCRIPTION.search(desc)
+    if m and ("SECONDARY" in image_type or "DERIVED" in image_type):
+        return "ImageType " + "\\".join(v.image_type) + f" and SeriesDescription {v.series_description!r} ({m.group(0).lower()})"
+    if m and v.ndim == 3 and v.n_slices <= 2:
+        return f"SeriesDescription {v.series_description!r} ({m.group(0).lower()}) on a lone image"
+    return None
+
+
+def _multiplane_localizers(images: Sequence[Volume]) -> dict[int, str]:
+    """Parts of one series in 2-3 different planes of few slices each (a 3-plane localizer): id(volume) -> reason."""
+    by_series: dict[tuple[str, int | None], list[Volume]] = {}
+    for v in images:
+        by_series.setdefault((v.series_instance_uid, v.series_number), []).append(v)
+    out: dict[int, str] = {}
+    for parts in by_series.values():
+        if not 2 <= len(parts) <= 6 or any(p.ndim != 3 or p.n_slices > MULTIPLANE_LOCALIZER_MAX_SLICES for p in parts):
+            continue
+        planes = [("sagittal", "coronal", "axial")[_plane(p.direction)[0]] for p in parts]
+        if len(set(planes)) < 2:
+            continue
+        summary = ", ".join(f"{plane} {p.n_slices}" for plane, p in zip(planes, parts, strict=True))
+        for plane, p in zip(planes, parts, strict=True):
+            out[id(p)] = (
+                f"one {plane} part of a series whose images lie in {len(set(planes))} planes with few slices each "
+                f"({summary}; at most {MULTIPLANE_LOCALIZER_MAX_SLICES}): a multi-plane localizer"
+            )
+    return out
 
 
 def _acq_key(v: Volume) -> tuple[str, str, str]:
@@ -111,11 +212,15 @@ def _acq_key(v: Volume) -> tuple[str, str, str]:
 def classify(volumes: list[Volume]) -> list[Volume]:
     """Fill the classes, reasons and confidence of ``volumes`` in place; return them."""
     images = [v for v in volumes if v.is_image]
+    secondary = {id(v): why for v in images if (why := secondary_reason(v))}
+    multiplane = _multiplane_localizers([v for v in images if id(v) not in secondary and "LOCALIZER" not in v.image_type])
     # the study's usual volume geometry: orientation and size of multi-slice volumes
     usual: dict[str, Counter[tuple[str, tuple[int, ...]]]] = {}
     for v in images:
-        if v.n_slices > 1 and "LOCALIZER" not in v.image_type:
-            usual.setdefault(v.study_instance_uid, Counter())[(orientation_class(v.direction)[0], v.shape[-2:])] += 1
+        if v.n_slices > 1 and "LOCALIZER" not in v.image_type and id(v) not in secondary and id(v) not in multiplane:
+            usual.setdefault(v.study_instance_uid, Counter())[
+                (orientation_class(v.direction, v.gantry_tilt)[0], v.shape[-2:])
+            ] += 1
     groups: dict[tuple[str, str, str], str] = {}
     for v in volumes:
         if not v.is_image:
@@ -125,11 +230,21 @@ def classify(volumes: list[Volume]) -> list[Volume]:
             key = _acq_key(v)
             v.acquisition_group = ""
             continue
-        v.orientation, v.reasons["orientation"] = orientation_class(v.direction)
-        if "LOCALIZER" in v.image_type:
+        v.orientation, v.reasons["orientation"] = orientation_class(v.direction, v.gantry_tilt)
+        if id(v) in secondary:
+            v.kind, v.reasons["kind"] = (
+                "secondary",
+                secondary[id(v)] + ": a screenshot, report or document page, not an acquisition",
+            )
+        elif "LOCALIZER" in v.image_type:
             v.kind, v.reasons["kind"] = "localizer", "ImageType contains LOCALIZER"
-        elif v.n_slices == 1 and v.ndim == 3 and usual.get(v.study_instance_uid) and (
-            (v.orientation, v.shape[-2:]) not in usual[v.study_instance_uid]
+        elif id(v) in multiplane:
+            v.kind, v.reasons["kind"] = "localizer", multiplane[id(v)]
+        elif (
+            v.n_slices == 1
+            and v.ndim == 3
+            and usual.get(v.study_instance_uid)
+            and ((v.orientation, v.shape[-2:]) not in usual[v.study_instance_uid])
         ):
             v.kind = "localizer"
             v.reasons["kind"] = (
@@ -138,12 +253,19 @@ def classify(volumes: list[Volume]) -> list[Volume]:
             )
         else:
             v.kind = "image"
-            v.reasons["kind"] = f"{v.n_slices} slice(s) of {v.shape[-2]}x{v.shape[-1]}" + (f" x {v.shape[0]} {v.time_tag}" if v.ndim == 4 else "")
+            v.reasons["kind"] = f"{v.n_slices} slice(s) of {v.shape[-2]}x{v.shape[-1]}" + (
+                f" x {v.shape[0]} {v.time_tag}" if v.ndim == 4 else ""
+            )
         v.kernel_class, v.reasons["kernel_class"] = kernel_class(v.convolution_kernel, v.series_description)
         thickness = v.slice_thickness if v.slice_thickness else v.spacing[0]
         src = "SliceThickness" if v.slice_thickness else "slice spacing"
-        v.thickness_class = "thin" if thickness <= THIN_MAX_MM else "thick"
-        v.reasons["thickness_class"] = f"{src} {thickness:g} mm {'<=' if thickness <= THIN_MAX_MM else '>'} {THIN_MAX_MM} mm"
+        if v.kind in ("localizer", "secondary"):
+            # a scout or a screenshot is no slab of a volume: never "thin" (nor "thick")
+            v.thickness_class = ""
+            v.reasons["thickness_class"] = f"none for a {v.kind} ({src} {thickness:g} mm)"
+        else:
+            v.thickness_class = "thin" if thickness <= THIN_MAX_MM else "thick"
+            v.reasons["thickness_class"] = f"{src} {thickness:g} mm {'<=' if thickness <= THIN_MAX_MM else '>'} {THIN_MAX_MM} mm"
         key = _acq_key(v)
         if key not in groups:
             groups[key] = f"A{len(groups) + 1}"

@@ -25,8 +25,18 @@ from ..metrics import Grid
 
 __all__ = [
     "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
-    "displayable", "start_worker", "enum_choices",
+    "displayable", "start_worker", "enum_choices", "unwrap",
 ]  # fmt: skip
+
+
+def unwrap(obj: Any) -> Any:
+    """The napari object behind a ``PublicOnlyProxy``, or ``obj`` itself.
+
+    napari hands plugin docks a proxy of the viewer, and every napari object
+    reached through it (``viewer.add_image(...)``, ``viewer.layers.selection.active``)
+    is a new proxy, so identity (``is``, ``id``) must be checked on the unwrapped objects.
+    """
+    return getattr(obj, "__wrapped__", obj)
 
 
 def enum_choices(enum: type[Enum]) -> list[tuple[str, Enum]]:

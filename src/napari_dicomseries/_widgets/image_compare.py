@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton
 
 from ..errors import DicomSeriesError, GeometryError
 from ..metrics import HU_PRESETS, ImageComparison, compare_arrays
-from ._common import HistogramView, ResultTable, StatusBar, enum_choices, image_layers, layer_grid, layer_summary, start_worker
+from ._common import (
+    HistogramView,
+    ResultTable,
+    StatusBar,
+    enum_choices,
+    image_layers,
+    layer_grid,
+    layer_summary,
+    start_worker,
+    unwrap,
+)
+
+if TYPE_CHECKING:
+    import napari.viewer
 
 __all__ = ["ImageCompare", "Interpolation", "MaskSource", "HUPreset", "DIFFERENCE_COLORMAP"]
 
@@ -78,11 +91,12 @@ class ImageCompare(Container):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         Its image layers are compared; results are added to it as layers.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        viewer = napari_viewer
         self.viewer = viewer
         self.difference_layer: Any = None
         self.mask_layers: list[Any] = []
@@ -261,7 +275,7 @@ class ImageCompare(Container):
     def _replace(self, name: str, add: Any) -> Any:
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
-        return add()
+        return unwrap(add())
 
     def _add_difference(self, res: ImageComparison, names: tuple[str, str]) -> None:
         # symmetric limits at the 99.9th percentile of |B - A| (of at most ~1M voxels), so a few outliers

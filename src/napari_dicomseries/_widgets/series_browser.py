@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 
@@ -18,6 +18,9 @@ from ..classify import THIN_MAX_MM, classify
 from ..errors import DicomSeriesError
 from ..volume import Volume, build_volumes
 from ._common import ResultTable, StatusBar, displayable, enum_choices, layer_files, layer_summary, start_worker
+
+if TYPE_CHECKING:
+    import napari.viewer
 
 __all__ = ["SeriesBrowser", "KernelFilter", "LoadMode", "COLUMNS", "volume_row"]
 
@@ -80,11 +83,12 @@ class SeriesBrowser(Container):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         The viewer layers are added to; selecting one of its DICOM layers selects its row.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        viewer = napari_viewer
         self.viewer = viewer
         self.folder = FileEdit(mode="d", label="Folder")
         self.use_layer_button = PushButton(text="Folder of selected layer")

@@ -8,7 +8,7 @@ browser (:meth:`TagCompare.set_volumes`).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton
 
@@ -16,6 +16,9 @@ from ..compare import DEFAULT_TOLERANCE, TagDiff, VolumeTags, diff_volumes, volu
 from ..errors import SeriesNotFoundError
 from ..volume import Volume
 from ._common import ResultTable, StatusBar, enum_choices, image_layers, layer_files, layer_summary, start_worker
+
+if TYPE_CHECKING:
+    import napari.viewer
 
 __all__ = ["TagCompare", "TagMode", "WITHIN_COLUMNS", "BETWEEN_COLUMNS", "volume_of_layer"]
 
@@ -59,11 +62,12 @@ class TagCompare(Container):
 
     Parameters
     ----------
-    viewer : napari.viewer.Viewer
+    napari_viewer : napari.viewer.Viewer
         Its DICOM image layers are the volumes to choose from.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        viewer = napari_viewer
         self.viewer = viewer
         self._extra: list[Volume] = []
         self.mode = ComboBox(choices=enum_choices(TagMode), value=TagMode.between, label="Compare")
