@@ -2,17 +2,26 @@
 
 Each command lives in its own module of :mod:`napari_dicomseries.commands`
 with two functions, ``add_parser(subparsers)`` and ``run(args) -> int``; this
-module finds them, parses the arguments and turns the project's errors into
-one clear line on stderr (exit code 2) instead of a traceback.
+module finds them, parses the arguments and turns every error into one clear
+line on stderr instead of a traceback:
+
+* a usage error (bad option or value) and any :class:`DicomSeriesError`
+  (a problem with the input or output) -> exit code 2;
+* an operating-system error that escaped a command (disk full, ...) -> exit 2;
+* anything else is a bug: "internal error: ... (please report)" -> exit 3, or
+  the traceback when the environment variable ``NAPARI_DICOMSERIES_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__, commands
 from .errors import DicomSeriesError
@@ -28,9 +37,25 @@ def _command_modules() -> list[str]:
     return sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
+#: Set to 1 to get the traceback of an unexpected error instead of one line.
+DEBUG_ENV = "NAPARI_DICOMSERIES_DEBUG"
+
+
+def _one_line(text: str) -> str:
+    """``text`` without line breaks (other white space, e.g. in a path, is kept)."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", str(text)).strip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit code 2); sub-commands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command of :mod:`napari_dicomseries.commands`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="napari-dicomseries",
         description="List, inspect, compare and convert the DICOM series of a folder (headless).",
     )
@@ -43,20 +68,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(exc: OSError) -> str:
+    """An operating-system error as "path: what is wrong"."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    names = [n for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' -> '.join(map(os.fsdecode, names))}: {what}" if names else what
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 problems found, 2 error)."""
+    """Run the command line; return the exit code.
+
+    Returns
+    -------
+    int
+        0 ok, 1 some results failed (reported), 2 a usage error or a problem with the input or output,
+        3 an internal error (a bug; ``NAPARI_DICOMSERIES_DEBUG=1`` shows its traceback), 130 interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = f"{parser.prog} {args.command}"
+    debug = os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+    def say(message: str) -> None:
+        print(f"{prog}: error: {_one_line(message)}", file=sys.stderr)
+
     try:
         return int(args._run(args) or 0)
     except DicomSeriesError as exc:
-        print(f"napari-dicomseries {args.command}: error: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        try:  # Python flushes stdout at exit and would complain about the closed pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+            pass
         return 0
+    except MemoryError:
+        if debug:
+            raise
+        say("not enough memory for this command (try a smaller series, or fewer at once)")
+        return 2
+    except OSError as exc:
+        if debug:
+            raise
+        say(_os_error(exc))
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        say(f"internal error: {type(exc).__name__}: {exc} (please report; {DEBUG_ENV}=1 shows the traceback)")
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

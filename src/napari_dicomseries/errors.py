@@ -16,6 +16,7 @@ __all__ = [
     "DecodeError",
     "SeriesNotFoundError",
     "OutputExistsError",
+    "PathNotFoundError",
 ]
 
 
@@ -45,3 +46,7 @@ class SeriesNotFoundError(DicomSeriesError, LookupError):
 
 class OutputExistsError(DicomSeriesError, FileExistsError):
     """An output file exists already and overwriting was not asked for."""
+
+
+class PathNotFoundError(DicomSeriesError, FileNotFoundError):
+    """A path given as input does not exist (or is a symbolic link whose target does not exist)."""

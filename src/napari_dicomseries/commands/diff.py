@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import open_folder
 from ..compare import diff_volumes, select_volume
-from ._options import VOLUME_HELP, add_tag_options
+from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, check_inputs, require_volumes
 from ._table import format_table
 
 
@@ -20,11 +20,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="show every tag, equal ones and per-instance identifiers too")
     p.add_argument("--identifiers", action="store_true", help="show per-instance identifiers (SOPInstanceUID, positions, ...)")
     add_tag_options(p)
+    add_gaps_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    volumes, _ = open_folder(args.path, progress=False if args.json else None)
+    check_inputs(args.path)
+    volumes, result = open_folder(args.path, progress=False if args.json else None, gaps=args.gaps)
+    require_volumes(volumes, result, args.path)
     a = select_volume(volumes, args.a)
     b = select_volume(volumes, args.b)
     d = diff_volumes(a, b, private=args.private, tolerance=args.tolerance)

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
 
+from ..errors import DicomSeriesError
 from ..export import DEFAULT_TEMPLATE, export_folder
+from ._options import add_gaps_option, check_inputs
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -39,6 +42,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--allow-inside-input", action="store_true", help="allow OUT to be the input folder or inside it")
     p.add_argument("--no-recursive", action="store_true", help="do not walk sub-folders of DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    add_gaps_option(p)
     return p
 
 
@@ -72,6 +76,7 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_inputs(args.src)
     bar = _Bar()
     try:
         results = export_folder(
@@ -86,10 +91,18 @@ def run(args: argparse.Namespace) -> int:
             patient_tags=args.patient_tags,
             allow_inside_input=args.allow_inside_input,
             recursive=not args.no_recursive,
+            gaps=args.gaps,
         )
     except ValueError as exc:  # a bad template
         print(f"napari-dicomseries export: error: {exc}", file=sys.stderr)
         return 2
+    except DicomSeriesError:  # some are OSErrors too (OutputExistsError is a FileExistsError): reported as they are
+        raise
+    except OSError as exc:  # e.g. the output folder cannot be created (a file on its path, read-only, ...)
+        what = exc.strerror or str(exc)
+        if exc.filename is not None and os.path.abspath(os.fsdecode(exc.filename)) != os.path.abspath(args.out):
+            what = f"{os.fsdecode(exc.filename)}: {what}"
+        raise DicomSeriesError(f"{args.out}: cannot write the output there ({what})") from exc
     finally:
         bar.close()
     failed = [r for r in results if r.error]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
+from ..errors import NotDicomError
 from ..header import inspect_file
+from ._options import check_inputs, quoted, show_path
 from ._table import format_table
 
 
@@ -19,6 +22,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_inputs(args.file)
+    if os.path.isdir(args.file):
+        raise NotDicomError(
+            f"{show_path(args.file)}: is a folder, and inspect reads one file; "
+            f"list the folder's volumes with: napari-dicomseries ls {quoted(args.file)}"
+        )
     rep = inspect_file(args.file, private=args.private)
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2))

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import open_folder
 from ..volume import Volume
+from ._options import add_gaps_option, check_inputs
 from ._table import format_table
 
 
@@ -16,6 +17,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="folder(s) or file(s) to scan")
     p.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     p.add_argument("--no-recursive", action="store_true", help="do not walk sub-folders")
+    add_gaps_option(p)
     return p
 
 
@@ -35,7 +37,7 @@ def _fmt_spacing(v: Volume) -> str:
 
 
 def format_volumes(volumes: list[Volume]) -> str:
-    headers = ["key", "series", "description", "mod", "kernel", "class", "kind", "orient", "shape", "spacing mm", "thick", "acq", "warn"]
+    headers = ["key", "series", "description", "mod", "kernel", "class", "kind", "orient", "shape", "spacing mm", "thick", "acq", "warn"]  # fmt: skip
     rows = []
     for v in volumes:
         rows.append([
@@ -57,8 +59,9 @@ def format_volumes(volumes: list[Volume]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_inputs(args.paths)
     root = args.paths[0] if len(args.paths) == 1 else args.paths
-    volumes, result = open_folder(root, recursive=not args.no_recursive, progress=None if not args.json else False)
+    volumes, result = open_folder(root, recursive=not args.no_recursive, progress=None if not args.json else False, gaps=args.gaps)
     if args.json:
         print(json.dumps(ls_json(volumes, result.root, result.skipped), indent=2))
         return 0

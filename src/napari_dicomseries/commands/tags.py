@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import open_folder
 from ..compare import iter_text_rows, select_volume, volume_tags
-from ._options import VOLUME_HELP, add_tag_options
+from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, check_inputs, require_volumes
 from ._table import format_table
 
 
@@ -23,12 +23,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--varying", action="store_true", help="show only the tags that vary between slices")
     p.add_argument("--tag", metavar="KEYWORD", help="print this tag's value for every slice (keyword, key or (gggg,eeee))")
     add_tag_options(p)
+    add_gaps_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    check_inputs(args.paths)
     root = args.paths[0] if len(args.paths) == 1 else args.paths
-    volumes, _ = open_folder(root, progress=False if args.json else None)
+    volumes, result = open_folder(root, progress=False if args.json else None, gaps=args.gaps)
+    require_volumes(volumes, result, root)
     vol = select_volume(volumes, args.series)
     vt = volume_tags(vol, private=args.private, tolerance=args.tolerance)
     rows = vt.varying if args.varying else vt.rows
@@ -57,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2))
         return 0
     n_var = len(vt.varying)
-    print(f"volume {vol.key} {vol.series_description!r}: {vt.n_frames} frame(s), {len(vt.rows)} tags, {n_var} vary between frames")
-    print(format_table(["tag", "keyword", "name", "VR", "status", "value", "min", "max"], list(iter_text_rows(rows)), max_width=60))
+    print(
+        f"volume {vol.key} {vol.series_description!r}: {vt.n_frames} frame(s), {len(vt.rows)} tags, {n_var} vary between frames"
+    )
+    print(
+        format_table(["tag", "keyword", "name", "VR", "status", "value", "min", "max"], list(iter_text_rows(rows)), max_width=60)
+    )
     return 0
