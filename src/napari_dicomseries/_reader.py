@@ -216,6 +216,8 @@ def read_volumes(
             DicomReaderWarning,
             stacklevel=2,
         )
+    segmentations = [v for v in chosen if v.kind == "segmentation"]
+    chosen = [v for v in chosen if v.kind != "segmentation"]
     shown = _pick_visible(chosen)
     out: list[LayerDataTuple] = []
     names: set[str] = set()
@@ -246,7 +248,79 @@ def read_volumes(
             continue
         names.add(name)
         out.append(layer)
-    return _visible_last(out)
+    out = _visible_last(out)
+    for v in segmentations:  # on top of the images they segment
+        name = _unique(_layer_name(v), names)
+        try:
+            layers = segmentation_layer_data(v, name=name)
+        except DicomSeriesError as exc:
+            warnings.warn(f"{name} not opened: {exc}", DicomReaderWarning, stacklevel=2)
+            continue
+        names.update(kw["name"] for _, kw, _ in layers)
+        out.extend(layers)
+    return out
+
+
+def segmentation_layer_data(volume: Volume, *, name: str | None = None) -> list[LayerDataTuple]:
+    """Labels layer data for a segmentation volume, in patient space on the grid of its frames.
+
+    A label map gives one layer whose values are the segment numbers; a SEG
+    whose segments share slices gives one layer per segment (never merged).
+    Names and colours come from the SegmentSequence (RecommendedDisplayCIELabValue);
+    ``features`` lists the segments.
+    """
+    name = name or _layer_name(volume)
+    data = np.asarray(load.load_volume(volume))
+    axes = world_axis_order(volume)
+    scale, affine = layer_geometry(volume, 3, axes)
+    colors: dict[int | None, tuple[float, ...]] = {None: (0.0, 0.0, 0.0, 0.0)}
+    for seg in volume.segments:
+        if seg.color:
+            colors[seg.number] = (*(c / 255 for c in seg.color), 1.0)
+    summary = volume.summary()
+    base = {
+        "scale": scale.tolist(),
+        "affine": affine,
+        "units": ("mm", "mm", "mm"),
+        "axis_labels": ("z", "y", "x"),
+        "opacity": 0.6,
+        "metadata": {
+            "dicom": {
+                "volume": summary,
+                "files": volume.paths,
+                "warnings": list(volume.warnings),
+                "affine_lps": volume.affine_lps().round(6).tolist(),
+                "axes": list(axes),
+                "segments": [seg.to_dict() for seg in volume.segments],
+                "references": list(volume.references),
+            }
+        },
+    }
+    for w in volume.warnings:
+        warnings.warn(f"{name}: {w}", DicomReaderWarning, stacklevel=2)
+
+    def one(arr: np.ndarray, layer_name: str, segs: list[Any]) -> LayerDataTuple:
+        kw = dict(base, name=layer_name)
+        if len(colors) > 1:
+            kw["colormap"] = {k: v for k, v in colors.items() if k is None or any(s.number == k for s in segs)}
+        kw["features"] = {
+            "index": [s.number for s in segs],
+            "label": [s.label for s in segs],
+            "category": [s.category for s in segs],
+            "type": [s.type for s in segs],
+        }
+        return arr.transpose(axes) if axes != (0, 1, 2) else arr, kw, "labels"
+
+    if volume.ndim == 4:  # one mask per segment: label value = segment number
+        by_number = {seg.number: seg for seg in volume.segments}
+        out = []
+        for j, number in enumerate(volume.time_values):
+            seg = by_number.get(number)
+            label = seg.label if seg else f"segment {number}"
+            mask = (data[j] > 0).astype(np.uint8 if number < 256 else np.uint16) * number
+            out.append(one(mask, f"{name} {label}", [seg] if seg else []))
+        return out
+    return [one(data, name, list(volume.segments))]
 
 
 def _visible_last(out: list[LayerDataTuple]) -> list[LayerDataTuple]:

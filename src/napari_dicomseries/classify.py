@@ -28,7 +28,7 @@ OBLIQUE_DEGREES = 10.0
 MULTIPLANE_LOCALIZER_MAX_SLICES = 5
 
 #: The values of ``Volume.kind``.
-KINDS = ("image", "localizer", "secondary", "non-image")
+KINDS = ("image", "localizer", "secondary", "segmentation", "non-image")
 
 #: Secondary Capture Image Storage and its multi-frame variants (single bit, grayscale byte/word, true colour).
 SECONDARY_CAPTURE_SOP_CLASSES = {
@@ -211,7 +211,7 @@ def _acq_key(v: Volume) -> tuple[str, str, str]:
 
 def classify(volumes: list[Volume]) -> list[Volume]:
     """Fill the classes, reasons and confidence of ``volumes`` in place; return them."""
-    images = [v for v in volumes if v.is_image]
+    images = [v for v in volumes if v.is_image and v.kind != "segmentation"]
     secondary = {id(v): why for v in images if (why := secondary_reason(v))}
     multiplane = _multiplane_localizers([v for v in images if id(v) not in secondary and "LOCALIZER" not in v.image_type])
     # the study's usual volume geometry: orientation and size of multi-slice volumes
@@ -223,6 +223,12 @@ def classify(volumes: list[Volume]) -> list[Volume]:
             ] += 1
     groups: dict[tuple[str, str, str], str] = {}
     for v in volumes:
+        if v.kind == "segmentation":
+            v.orientation, v.reasons["orientation"] = orientation_class(v.direction, v.gantry_tilt)
+            v.reasons["kind"] = f"{len(v.segments)} segment(s): " + ", ".join(seg.label for seg in v.segments)
+            if v.references:
+                v.reasons["kind"] += f"; references series {', '.join(v.references)}"
+            continue
         if not v.is_image:
             v.kind = "non-image"
             v.reasons["kind"] = "no pixel data (" + (v.warnings[0] if v.warnings else v.sop_class_uid) + ")"

@@ -246,7 +246,7 @@ def apply_gap_policy(volumes: list[Volume], policy: str = DEFAULT_GAP_POLICY) ->
         raise ValueError(f"unknown gap policy {policy!r}: choose one of {', '.join(GAP_POLICIES)}")
     out: list[Volume] = []
     for v in volumes:
-        gaps = find_gaps(v) if v.is_image and v.frames else []
+        gaps = find_gaps(v) if v.is_image and v.frames and v.kind != "segmentation" else []
         if not gaps:
             out.append(v)
         elif policy == "split":

@@ -241,6 +241,8 @@ def read_stored(f: DicomFile, index: int = 0) -> np.ndarray:
 def output_dtype(volume: Volume) -> np.dtype:
     """The dtype a volume loads into after rescale: stored type, int16 (exact) or float32."""
     f = volume.files[0]
+    if volume.kind == "segmentation":
+        return np.dtype(np.uint8)
     if is_colour(f):  # RGB: 8 bits, or 16 (a 16-bit palette or RGB); no rescale
         wide = f.bits_allocated > 8 or f.photometric_interpretation == "PALETTE COLOR"
         return np.dtype(np.uint16 if wide else np.uint8)
@@ -349,6 +351,8 @@ def voxel_bytes(volume: Volume) -> int:
 
 
 def _check_loadable(volume: Volume) -> None:
+    if volume.kind == "segmentation":
+        return
     if not volume.is_image:
         raise DecodeError(f"series {volume.key} ({volume.series_description!r}) has no pixel data: {volume.warnings[0] if volume.warnings else ''}")
     bad = sorted({f.transfer_syntax_uid for f in volume.files if decoder_for(f.transfer_syntax_uid) is None})
@@ -384,6 +388,10 @@ def load_volume(
         If a frame cannot be decoded; the message names the file.
     """
     _check_loadable(volume)
+    if volume.kind == "segmentation":
+        from .segmentation import load_segmentation
+
+        return load_segmentation(volume)
     dtype = np.dtype(dtype or output_dtype(volume))
     try:
         out = np.empty(volume.array_shape, dtype=dtype)
@@ -427,6 +435,8 @@ def load_lazy(volume: Volume, *, dtype: np.dtype | None = None, read: Callable[[
     import dask.array as da
 
     _check_loadable(volume)
+    if volume.kind == "segmentation":  # one SEG file decodes as a whole
+        return da.from_array(load_volume(volume), chunks=-1)
     dtype = np.dtype(dtype or output_dtype(volume))
     frames = volume.frames
     frame_shape = volume.frame_shape

@@ -67,7 +67,6 @@ NON_IMAGE_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.481.5": "RT Plan",
     "1.2.840.10008.5.1.4.1.1.104.1": "Encapsulated PDF",
     "1.2.840.10008.5.1.4.1.1.66": "Raw Data",
-    "1.2.840.10008.5.1.4.1.1.66.4": "Segmentation",
     "1.2.840.10008.5.1.4.1.1.88.59": "Key Object Selection",
     "1.2.840.10008.5.1.4.1.1.11.1": "Grayscale Softcopy Presentation State",
 }

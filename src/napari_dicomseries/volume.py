@@ -31,6 +31,7 @@ import numpy as np
 
 from .diffusion import gradient_table
 from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for, is_multivalue
+from .segmentation import Segment, is_segmentation, seg_grid, segment_layout, segments_of
 
 __all__ = ["Volume", "build_volumes", "index_to_lps", "TIME_TAGS"]
 
@@ -111,6 +112,9 @@ class Volume:
     confidence: float = 1.0
     #: what was done about missing slices / irregular spacing ("" when there are none; see :mod:`gaps`)
     gap_policy: str = ""
+    #: segments of a segmentation volume (kind ``segmentation``), and the series it references
+    segments: list[Segment] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
 
     @property
     def n_slices(self) -> int:
@@ -157,6 +161,8 @@ class Volume:
 
     @property
     def loadable(self) -> bool:
+        if self.kind == "segmentation":  # decoded by pydicom (1-bit frames included)
+            return bool(self.shape)
         return self.is_image and all(decoder_for(f.transfer_syntax_uid) and not pixel_format_problem(f) for f in self.files)
 
     def affine_lps(self) -> np.ndarray:
@@ -212,6 +218,8 @@ class Volume:
             "rescale_intercept": self.rescale[1],
             "gantry_tilt": round(self.gantry_tilt, 4),
             "gap_policy": self.gap_policy,
+            "segments": [seg.to_dict() for seg in self.segments],
+            "references": list(self.references),
             "split_reason": self.split_reason,
             "reasons": dict(self.reasons),
             "confidence": round(self.confidence, 3),
@@ -751,6 +759,70 @@ def _ts_name(uid: str) -> str:
         return "unknown"
 
 
+def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None) -> Volume:
+    """One SEG object as a volume on the grid of its frames (see :mod:`segmentation` for the overlap rule)."""
+    ds = f.dataset
+    grid = seg_grid(f.frames)
+    warnings: list[str] = []
+    present, overlapping = segment_layout(f)
+    # binary / fractional: the segments that have frames; a label map: every segment but its background (0)
+    segments = [seg for seg in segments_of(ds) if (seg.number in present if present else seg.number != 0)]
+    rows, cols = f.frames[0].rows, f.frames[0].columns
+    ps = f.frames[0].pixel_spacing or (1.0, 1.0)
+    if grid is None:
+        warnings.append("segmentation frames lack plane position or orientation: placed with default geometry")
+        nz, spacing, origin, normal = len(f.frames), 1.0, (0.0, 0.0, 0.0), np.array([0.0, 0.0, 1.0])
+        row, col = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    else:
+        warnings.extend(grid.warnings)
+        nz, spacing, origin, normal = grid.n_slices, grid.spacing, grid.origin, np.asarray(grid.normal)
+        o = f.frames[0].orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+        row, col = np.asarray(o[:3]), np.asarray(o[3:])
+    n_frames_slices = len(set(grid.slice_of)) if grid is not None else nz
+    if n_frames_slices < nz:
+        warnings.append(f"sparse segmentation: frames on {n_frames_slices} of {nz} slices; the others are empty")
+    shape: tuple[int, ...] = (nz, rows, cols)
+    time_values: list[Any] = []
+    if overlapping:
+        shape = (len(present), *shape)
+        time_values = list(present)
+        warnings.append(
+            f"segments {', '.join(map(str, present))} share slices and may overlap: one mask per segment "
+            "(never merged into one label map)"
+        )
+    refs = [str(r.get("SeriesInstanceUID", "")) for r in ds.get("ReferencedSeriesSequence") or [] if r.get("SeriesInstanceUID")]
+    number = _tag_number(ds, "SeriesNumber", int)
+    what = "label map" if str(ds.get("SegmentationType", "")).upper() == "LABELMAP" else str(ds.get("SegmentationType", "")).lower()
+    return Volume(
+        key="",
+        series_instance_uid=series_uid,
+        files=[f],
+        frames=list(f.frames),
+        shape=shape,
+        spacing=(float(spacing), float(ps[0]), float(ps[1])),
+        origin=tuple(float(x) for x in origin),  # type: ignore[arg-type]
+        direction=tuple(float(x) for x in np.column_stack([row, col, normal]).reshape(-1)),
+        slice_step=tuple(float(x) for x in normal * spacing),  # type: ignore[arg-type]
+        time_tag="ReferencedSegmentNumber" if overlapping else None,
+        time_values=time_values,
+        split_reason=split_reason,
+        warnings=warnings,
+        series_number=number,
+        series_description=_str(ds, "SeriesDescription") or f"{what} segmentation".strip(),
+        modality=f.modality,
+        manufacturer=_str(ds, "Manufacturer"),
+        study_instance_uid=f.study_instance_uid,
+        frame_of_reference_uid=f.frame_of_reference_uid,
+        sop_class_uid=f.sop_class_uid,
+        transfer_syntax_uid=f.transfer_syntax_uid,
+        content_time=_str(ds, "ContentTime"),
+        instance_creation_time=_str(ds, "InstanceCreationTime"),
+        kind="segmentation",
+        segments=segments,
+        references=refs,
+    )
+
+
 def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
     first = files[0]
     ds = first.dataset
@@ -796,10 +868,24 @@ def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
     for (uid, number), sfiles in by_series.items():
         # one SeriesInstanceUID with several SeriesNumbers: each number is its own series
         series_reason = f"SeriesNumber={number or '(none)'}" if numbers[uid] > 1 else None
-        images = [f for f in sfiles if f.is_image]
+        images = [f for f in sfiles if f.is_image and not is_segmentation(f)]
         others = [f for f in sfiles if not f.is_image]
         if others:
             volumes.append(_non_image_volume(uid, others))
+        segs: dict[str, list[DicomFile]] = defaultdict(list)
+        for f in sfiles:
+            if f.is_image and is_segmentation(f):
+                segs[f.sop_instance_uid].append(f)  # a copy of one SEG object under another name counts once
+        for copies in segs.values():
+            copies.sort(key=lambda f: f.path)
+            vol = _segmentation_volume(uid, copies[0], series_reason)
+            if len(copies) > 1:
+                vol.warnings.append(
+                    f"{len(copies)} files hold this SEG object (one SOPInstanceUID): {copies[0].path} is used, "
+                    + ", ".join(f.path for f in copies[1:])
+                    + " ignored"
+                )
+            volumes.append(vol)
         if not images:
             continue
         files_by_path = {f.path: f for f in images}
