@@ -47,8 +47,10 @@ __all__ = [
 ]
 
 #: Hounsfield-unit ranges of common tissues (inclusive bounds; ``inf`` for open ranges).
+#: air/lung has no lower bound: reconstruction noise puts air below -1000 HU (down to about -1100), and a
+#: -1000 bound dropped a third of it (Dice 0.64 instead of 0.93 between two kernels of one acquisition).
 HU_PRESETS: dict[str, tuple[float, float]] = {
-    "air/lung": (-1000.0, -400.0),
+    "air/lung": (-math.inf, -400.0),
     "soft tissue": (-100.0, 200.0),
     "bone": (300.0, math.inf),
 }

@@ -64,6 +64,8 @@ class HUPreset(Enum):
         if self is HUPreset.custom:
             return "custom range"
         lo, hi = HU_PRESETS[self.value]
+        if not math.isfinite(lo):
+            return f"{self.value} (<= {hi:g})"
         return f"{self.value} ({lo:g} .. {hi:g})" if math.isfinite(hi) else f"{self.value} (>= {lo:g})"
 
 
@@ -167,7 +169,7 @@ class ImageCompare(Container):
         p = self.preset.value
         if p is not HUPreset.custom:
             lo, hi = HU_PRESETS[p.value]
-            self.hu_lo.value = lo
+            self.hu_lo.value = lo if math.isfinite(lo) else self.hu_lo.min
             self.hu_hi.value = hi if math.isfinite(hi) else self.hu_hi.max
         self._mask_source_changed()
 
