@@ -17,6 +17,7 @@ __all__ = [
     "SeriesNotFoundError",
     "OutputExistsError",
     "PathNotFoundError",
+    "Cancelled",
 ]
 
 
@@ -50,3 +51,7 @@ class OutputExistsError(DicomSeriesError, FileExistsError):
 
 class PathNotFoundError(DicomSeriesError, FileNotFoundError):
     """A path given as input does not exist (or is a symbolic link whose target does not exist)."""
+
+
+class Cancelled(DicomSeriesError):
+    """The user cancelled a running job (scan, load, comparison, export); nothing half-done was kept."""
