@@ -33,7 +33,7 @@ from napari_dicomseries.synthetic import write_study
 
 
 def run_ls(folder: str) -> int:
-    volumes, _ = open_folder(folder, progress=False)
+    volumes, _ = open_folder(folder)
     return len(volumes)
 
 

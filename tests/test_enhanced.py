@@ -93,7 +93,7 @@ def test_philips_asl_keeps_every_frame_and_matches_dcm2niix(shared_data: Path, t
     assert asl.shape == (6, 40, 96, 96) and len(asl.frames) == len({(f.path, f.index) for f in asl.frames}) == 240
     assert asl.time_tag == "TemporalPositionIndex, Private Label Type"  # the leading axis is named after what varies
     assert sorted(asl.time_values) == sorted((t, lab) for t in (1, 2, 3) for lab in ("CONTROL", "LABEL"))
-    assert not any("same position" in w or "left out" in w for w in asl.warnings)
+    assert not any("same position" in w.message or "left out" in w.message for w in asl.warnings)
     (real,) = by_number[1901]
     assert real.shape == (40, 96, 96)
     fmap = by_number[2001]
@@ -133,7 +133,7 @@ def test_frames_left_out_are_named_with_frame_numbers(shared_data: Path) -> None
     ]
     (part,) = _arrange(stripped, None)
     assert len(part.frames) == 40
-    text = "\n".join(part.warnings)
+    text = "\n".join(w.message for w in part.warnings)
     assert "200 of 240 images left out" in text
     # the first position holds frames 1, 2, 3 (CONTROL) and 121, 122, 123 (LABEL): frame 1 kept, the others named
     assert f"kept {f.path} (frame 1), ignored {f.path} (frames 2-3, 121-123)" in text

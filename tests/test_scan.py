@@ -17,6 +17,8 @@ from napari_dicomseries import open_folder
 from napari_dicomseries import scan as scan_module
 from napari_dicomseries.classify import kernel_class, orientation_class
 from napari_dicomseries.cli import main
+from napari_dicomseries.commands._progress import TerminalBar
+from napari_dicomseries.errors import Cancelled
 from napari_dicomseries.scan import scan
 from napari_dicomseries.synthetic import STUDY_SERIES, write_series
 
@@ -133,7 +135,9 @@ def test_files_are_sorted_by_position_not_name(tmp_path: Path) -> None:
     assert len(paths) == v.n_slices
 
 
-def test_input_folder_unchanged_by_every_command(synthetic_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_input_folder_unchanged_by_every_command(
+    synthetic_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = tree_digest(synthetic_study)
     assert main(["ls", str(synthetic_study)]) == 0
     assert main(["ls", str(synthetic_study), "--json"]) == 0
@@ -180,7 +184,9 @@ def test_missing_slice_and_localizer_split(tmp_path: Path, synthetic_study: Path
     z0, z1 = s2[3][0], s2[5][0]
     for s in parts:
         assert s["gap_policy"] == "split" and "cut at gaps" in s["split_reason"]
-        assert any("missing 1 slice between z = " in w and f"{z0:.1f}" in w and f"{z1:.1f}" in w for w in s["warnings"]), s["warnings"]
+        assert any("missing 1 slice between z = " in w and f"{z0:.1f}" in w and f"{z1:.1f}" in w for w in s["warnings"]), s[
+            "warnings"
+        ]
         assert s["spacing"][0] == pytest.approx(s2[1][0] - s2[0][0])
     assert parts[1]["origin"][2] == pytest.approx(z1)
     # on request, one volume with the usual spacing (and a warning that says how far slices are misplaced)
@@ -357,7 +363,10 @@ def test_sagittal_and_oblique_series(tmp_path: Path) -> None:
     # origin = position of the slice with the lowest position along the normal
     for v, folder in ((vs, sag), (vo, obl)):
         n = np.asarray(v.normal)
-        pos = [np.array([float(x) for x in pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient]) for p in folder.iterdir()]
+        pos = [
+            np.array([float(x) for x in pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient])
+            for p in folder.iterdir()
+        ]
         lowest = min(pos, key=lambda p: p @ n)
         assert v.origin == pytest.approx(tuple(lowest), abs=1e-3)
 
@@ -434,7 +443,9 @@ def test_fast_header_path_agrees_with_pydicom(shared_data: Path, synthetic_study
     slow = {p: scan_module.read_header(p) for p in paths}
     # the fast parser reads little-endian files, enhanced multi-frame ones included; big endian and deflate go to pydicom
     pydicom_only = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
-    expect_slow = {p for p in paths if str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID) in pydicom_only}
+    expect_slow = {
+        p for p in paths if str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID) in pydicom_only
+    }
     assert 0 < len(expect_slow) < 8
     n_enhanced = 0
     for p in paths:
@@ -444,19 +455,55 @@ def test_fast_header_path_agrees_with_pydicom(shared_data: Path, synthetic_study
         assert a.frames == b.frames, p
         for name in ("transfer_syntax_uid", "sop_class_uid", "series_instance_uid", "series_number", "rows", "columns",
                      "number_of_frames", "bits_allocated", "bits_stored", "pixel_representation", "pixel_offset",
-                     "has_pixel_data", "frame_of_reference_uid", "modality"):  # fmt: skip
+                     "has_pixel_data", "frame_of_reference_uid", "modality", "tags"):  # fmt: skip
             assert getattr(a, name) == getattr(b, name), (p, name)
     assert n_enhanced >= 4 + 3 + 21  # enhanced_siemens_xa10, philips_enhanced_asl, siemens_xa30_dwi (and SEG objects)
 
 
 def test_parallel_scan_equals_serial_and_progress(synthetic_study: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    serial = scan(synthetic_study, workers=1, progress=True)
+    serial = scan(synthetic_study, workers=1, progress=TerminalBar("scanning", enabled=True))
     bar = capsys.readouterr().err
-    assert "85/85" in bar
-    parallel = scan(synthetic_study, workers=2, progress=False)
+    assert "85/85" in bar and bar.endswith("\n")
+    parallel = scan(synthetic_study, workers=2, progress=TerminalBar("scanning"))  # stderr is no terminal here: no bar
     assert capsys.readouterr().err == ""
     assert [f.path for f in serial.files] == [f.path for f in parallel.files]
     assert [f.frames for f in serial.files] == [f.frames for f in parallel.files]
     seen = []
     scan([synthetic_study / p.name for p in sorted(synthetic_study.iterdir())[:10]], progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (10, 10)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_can_be_cancelled(synthetic_study: Path, workers: int) -> None:
+    """cancel() is asked between files (between chunks with workers): the scan stops with Cancelled, early."""
+    seen: list[tuple[int, int]] = []
+    asked = 0
+
+    def cancel() -> bool:
+        nonlocal asked
+        asked += 1
+        return len(seen) >= 1  # after the first progress report
+
+    with pytest.raises(Cancelled, match="cancelled after"):
+        scan(synthetic_study, workers=workers, progress=lambda d, t: seen.append((d, t)), cancel=cancel)
+    assert len(seen) == 1 and seen[0][0] < seen[0][1] == 85 and asked >= 2
+    assert len(scan(synthetic_study, workers=workers, cancel=lambda: False).files) == 85  # never cancelled: all read
+
+
+def test_fast_path_imports_neither_pydicom_nor_simpleitk(shared_data: Path) -> None:
+    """Scanning, grouping and classifying a little-endian CT folder runs without importing pydicom or SimpleITK."""
+    code = (
+        "import sys\n"
+        "from napari_dicomseries import open_folder\n"
+        "from napari_dicomseries.scan import scan\n"
+        f"r = scan({str(shared_data / 'ct_ge_lightspeed_lung')!r})\n"
+        "print(len(r.files), sorted(m for m in ('pydicom', 'SimpleITK') if m in sys.modules))\n"
+        f"volumes, _ = open_folder({str(shared_data / 'ct_ge_lightspeed_lung')!r})\n"
+        "v = volumes[0]\n"
+        "print(len(volumes), v.series_description, v.convolution_kernel, v.kernel_class, "
+        "sorted(m for m in ('pydicom', 'SimpleITK') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120).stdout
+    scanned, listed = out.splitlines()
+    assert scanned == "40 []"
+    assert listed == "1 lung LUNG lung []"  # the descriptive tags come from the fast header path too

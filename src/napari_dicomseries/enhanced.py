@@ -1,4 +1,4 @@
-"""Enhanced multi-frame headers: one :class:`~napari_dicomseries.scan.Frame` per frame from the functional groups.
+"""Enhanced multi-frame headers: one :class:`~napari_dicomseries.frame.Frame` per frame from the functional groups.
 
 An enhanced file (Enhanced MR/CT/PET, Legacy Converted Enhanced) keeps each
 frame's geometry, rescale, echo, diffusion and dimension indices in the items
@@ -9,9 +9,11 @@ costs a quarter of a second per file; so the scan reads them with the fast
 little-endian parser (:func:`rawheader.parse` with ``sequences``) and
 :func:`frames_from_raw` converts only the values it needs.
 :func:`frames_from_dataset` does the same from a pydicom data set (big
-endian, implicit VR or otherwise odd files); both go through one function,
-:func:`_build`, through two small accessors, so they give identical frames
-(a test checks this on every enhanced file of the real test data).
+endian, implicit VR or otherwise odd files). Both read through the accessors
+of :mod:`elements`, and every frame is built by :func:`frame.build_frame`, the
+builder of classic frames too, from a view that answers the classic tags from
+the frame's functional groups; so they give identical frames (a test checks
+this on every enhanced file of the real test data).
 
 Dimensions: DimensionIndexSequence names what each value of a frame's
 DimensionIndexValues counts (Stack ID, In-Stack Position Number, Temporal
@@ -22,221 +24,139 @@ volume builder can arrange frames by what varies and name that axis.
 
 from __future__ import annotations
 
-import functools
-import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import rawheader
-from . import scan as _scan
+from . import tags as t
+from .elements import DsItem, Item, RawItem, first, to_float, to_int
+from .frame import Frame, build_frame
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from .scan import Frame
+__all__ = [
+    "SEQUENCES",
+    "GROUP_TAGS",
+    "SPATIAL_DIMENSIONS",
+    "frames",
+    "frames_from_raw",
+    "frames_from_dataset",
+    "raw_top",
+    "dimension_name",
+    "varying_dimensions",
+]
 
-__all__ = ["SEQUENCES", "GROUP_TAGS", "SPATIAL_DIMENSIONS", "frames_from_raw", "frames_from_dataset", "dimension_name"]
-
-PER_FRAME = 0x52009230
-SHARED = 0x52009229
-DIMENSION_INDEX = 0x00209222
 #: Top-level sequences the fast parser reads into items for an enhanced file.
-SEQUENCES = frozenset({PER_FRAME, SHARED, DIMENSION_INDEX})
+SEQUENCES = frozenset({t.PerFrameFunctionalGroupsSequence, t.SharedFunctionalGroupsSequence, t.DimensionIndexSequence})
 #: Tags that make a file enhanced.
-GROUP_TAGS = frozenset({PER_FRAME, SHARED})
+GROUP_TAGS = frozenset({t.PerFrameFunctionalGroupsSequence, t.SharedFunctionalGroupsSequence})
 #: Dimension pointers that place a frame in space (StackID, InStackPositionNumber): not a time axis.
-SPATIAL_DIMENSIONS = frozenset({0x00209056, 0x00209057})
-EFFECTIVE_ECHO_TIME = 0x00189082
-
-# functional groups and the attributes read from them
-_PLANE_POSITION, _PLANE_ORIENTATION, _PIXEL_MEASURES = 0x00209113, 0x00209116, 0x00289110
-_FRAME_CONTENT, _PIXEL_VALUE, _VOI = 0x00209111, 0x00289145, 0x00289132
-_MR_ECHO, _MR_DIFFUSION, _CARDIAC = 0x00189114, 0x00189117, 0x00189118
-_FRAME_TYPES = (0x00189226, 0x00189329, 0x00209071)  # MRImageFrameType, CTImageFrameType, FrameType(Sequence)
-_IPP, _IOP, _PIXEL_SPACING, _THICKNESS, _SBS = 0x00200032, 0x00200037, 0x00280030, 0x00180050, 0x00180088
-_INSTANCE, _ACQUISITION, _ECHO_NUMBERS, _IMAGE_TYPE, _FRAME_TYPE = 0x00200013, 0x00200012, 0x00180086, 0x00080008, 0x00089007
-_TEMPORAL_INDEX, _DIM_VALUES, _TRIGGER_DELAY = 0x00209128, 0x00209157, 0x00209153
-_SLOPE, _INTERCEPT, _CENTER, _WIDTH = 0x00281053, 0x00281052, 0x00281050, 0x00281051
-_B_VALUE, _DIRECTIONALITY, _DIRECTION_SEQ, _ORIENTATION = 0x00189087, 0x00189075, 0x00189076, 0x00189089
-_DIM_POINTER, _GROUP_POINTER, _DIM_CREATOR, _GROUP_CREATOR, _DIM_LABEL = (
-    0x00209165,
-    0x00209167,
-    0x00209213,
-    0x00209238,
-    0x00209421,
-)
-
-_TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
-_NUMBER_FORMATS = {"FD": "d", "FL": "f", "UL": "I", "US": "H", "SL": "i", "SS": "h", "SV": "q", "UV": "Q"}
-_SIZES = {f: struct.calcsize(f) for f in _NUMBER_FORMATS.values()}
+SPATIAL_DIMENSIONS = frozenset({t.StackID, t.InStackPositionNumber})
+#: Functional groups that may hold FrameType, in the order they are looked for.
+_FRAME_TYPE_GROUPS = (t.MRImageFrameTypeSequence, t.CTImageFrameTypeSequence, t.FrameAnatomySequence)
+#: Where an enhanced frame keeps what a classic file has at its top level:
+#: classic tag -> (functional group, tag inside it, whether the file's top level is the fallback).
+_IN_GROUPS = {
+    t.ImagePositionPatient: (t.PlanePositionSequence, t.ImagePositionPatient, True),
+    t.ImageOrientationPatient: (t.PlaneOrientationSequence, t.ImageOrientationPatient, True),
+    t.PixelSpacing: (t.PixelMeasuresSequence, t.PixelSpacing, True),
+    t.SliceThickness: (t.PixelMeasuresSequence, t.SliceThickness, True),
+    t.SpacingBetweenSlices: (t.PixelMeasuresSequence, t.SpacingBetweenSlices, True),
+    t.RescaleSlope: (t.PixelValueTransformationSequence, t.RescaleSlope, True),
+    t.RescaleIntercept: (t.PixelValueTransformationSequence, t.RescaleIntercept, True),
+    t.WindowCenter: (t.FrameVOILUTSequence, t.WindowCenter, True),
+    t.WindowWidth: (t.FrameVOILUTSequence, t.WindowWidth, True),
+    t.EchoTime: (t.MREchoSequence, t.EffectiveEchoTime, False),
+    t.TemporalPositionIdentifier: (t.FrameContentSequence, t.TemporalPositionIndex, False),
+    t.TriggerTime: (t.CardiacSynchronizationSequence, t.NominalCardiacTriggerDelayTime, False),
+    t.DiffusionBValue: (t.MRDiffusionSequence, t.DiffusionBValue, False),
+}
+#: Keywords of the tags this package names (dimension pointers among them), so most files need no pydicom dictionary.
+_KEYWORDS = {getattr(t, name): name for name in t.__all__ if name != "VR"}
 
 
-# ----------------------------------------------------------------------------- accessors
+class _FrameView:
+    """One frame of an enhanced file answering the classic tags (see ``_IN_GROUPS``) for :func:`frame.build_frame`.
 
-
-class _RawItem:
-    """An item read by :mod:`rawheader`: values converted on request, as pydicom would give them."""
-
-    __slots__ = ("d",)
-
-    def __init__(self, d: dict[int, tuple[bytes, Any]]) -> None:
-        self.d = d
-
-    def vr(self, tag: int) -> str | None:
-        e = self.d.get(tag)
-        return None if e is None else e[0].decode("ascii", "replace")
-
-    def get(self, tag: int) -> Any:
-        e = self.d.get(tag)
-        if e is None:
-            return None
-        vr, b = e
-        if vr == b"SQ":
-            return None
-        return _convert_bytes(vr.decode("ascii", "replace"), b)
-
-    def item(self, tag: int) -> _RawItem | None:
-        e = self.d.get(tag)
-        if e is None or e[0] != b"SQ" or not e[1]:
-            return None
-        return _RawItem(e[1][0])
-
-    def items(self, tag: int) -> list[_RawItem]:
-        e = self.d.get(tag)
-        if e is None or e[0] != b"SQ":
-            return []
-        return [_RawItem(x) for x in e[1]]
-
-
-@functools.lru_cache(maxsize=8192)
-def _convert_bytes(vr: str, b: bytes) -> Any:
-    """A raw value as pydicom gives it: text (a tuple when multi-valued), numbers, or an AT tag as an int.
-
-    Cached: the frames of one file repeat most values (orientation, spacing, rescale ...).
+    Each functional group is taken from the frame's PerFrameFunctionalGroupsSequence item, else from
+    SharedFunctionalGroupsSequence.
     """
-    fmt = _NUMBER_FORMATS.get(vr)
-    if fmt:
-        size = _SIZES[fmt]
-        n = len(b) // size
-        if n == 0:
-            return None
-        vals = struct.unpack(f"<{n}{fmt}", b[: n * size])
-        return vals[0] if n == 1 else vals
-    if vr == "AT":
-        n = len(b) // 4
-        tags = tuple((g << 16) | e for g, e in struct.iter_unpack("<HH", b[: n * 4]))
-        return (tags[0] if n == 1 else tags) if n else None
-    if vr in _TEXT_VRS:
-        text = b.decode("latin-1")
-        if vr not in ("LT", "ST", "UT"):
-            text = text.strip("\x00 ")
-            if not text:
-                return None
-            parts = tuple(x.strip("\x00 ") for x in text.split("\\"))
-            return parts if len(parts) > 1 else parts[0]
-        text = text.rstrip("\x00 ")
-        return text or None
-    return b
 
+    __slots__ = ("top", "shared", "pf", "_groups")
 
-class _DsItem:
-    """A pydicom data set behind the same interface; a value pydicom cannot convert counts as missing."""
+    def __init__(self, top: Item, shared: Item | None, pf: Item | None) -> None:
+        self.top, self.shared, self.pf = top, shared, pf
+        self._groups: dict[int, Any] = {}
 
-    __slots__ = ("ds",)
-
-    def __init__(self, ds: Dataset) -> None:
-        self.ds = ds
-
-    def _elem(self, tag: int) -> Any:
+    def group(self, tag: int) -> Any:
+        """The functional group ``tag`` of this frame (its per-frame item, else the shared one), or None."""
         try:
-            return self.ds.get(tag)
-        except Exception:  # noqa: BLE001 - a damaged value counts as missing
-            return None
-
-    def vr(self, tag: int) -> str | None:
-        e = self._elem(tag)
-        return None if e is None else str(e.VR)
+            return self._groups[tag]
+        except KeyError:
+            it = self._groups[tag] = _first_item(self.shared, self.pf, tag)
+            return it
 
     def get(self, tag: int) -> Any:
-        e = self._elem(tag)
-        if e is None:
-            return None
-        try:
-            v = e.value
-        except Exception:  # noqa: BLE001
-            return None
-        if e.VR == "SQ" or v is None or v == "":
-            return None
-        if _scan.is_multivalue(v):
-            vals = [_plain(x) for x in v]
-            return vals if len(vals) > 1 else (vals[0] if vals else None)
-        return _plain(v)
-
-    def item(self, tag: int) -> _DsItem | None:
-        e = self._elem(tag)
-        try:
-            seq = e.value if e is not None and e.VR == "SQ" else None
-            return _DsItem(seq[0]) if seq else None
-        except Exception:  # noqa: BLE001
-            return None
-
-    def items(self, tag: int) -> list[_DsItem]:
-        e = self._elem(tag)
-        try:
-            return [_DsItem(x) for x in e.value] if e is not None and e.VR == "SQ" else []
-        except Exception:  # noqa: BLE001
-            return []
-
-
-def _plain(v: Any) -> Any:
-    """A pydicom value as the raw reader gives it (text as str, numbers as int/float, a tag as int)."""
-    from pydicom.tag import BaseTag
-    from pydicom.valuerep import IS, DSdecimal, DSfloat
-
-    if isinstance(v, BaseTag):
-        return int(v)
-    if isinstance(v, (DSfloat, DSdecimal, IS)):
-        s = getattr(v, "original_string", None)
-        return s.strip() if isinstance(s, str) else str(v)
-    if isinstance(v, (bytes, int, float)):
-        return v
-    return str(v).strip("\x00 ")
+        where = _IN_GROUPS.get(tag)
+        if where is not None:
+            group, inner, fallback = where
+            it = self.group(group)
+            v = it.get(inner) if it is not None else None
+            return v if v is not None or not fallback else self.top.get(tag)
+        if tag == t.ImagerPixelSpacing:
+            return None  # PixelSpacing only, in PixelMeasuresSequence or at the top
+        if tag == t.DiffusionGradientOrientation:
+            diff = self.group(t.MRDiffusionSequence)
+            return _g(diff.item(t.DiffusionGradientDirectionSequence), t.DiffusionGradientOrientation) if diff else None
+        if tag == t.ImageType:
+            for key in _FRAME_TYPE_GROUPS:
+                it = self.group(key)
+                if it is not None:
+                    v = it.get(t.FrameType)
+                    return v if v is not None else self.top.get(t.ImageType)
+            return self.top.get(t.ImageType)
+        return self.top.get(tag)  # InstanceNumber, AcquisitionNumber, EchoNumbers: the file's
 
 
 # ----------------------------------------------------------------------------- entry points
+
+
+def raw_top(raw: rawheader.RawHeader) -> RawItem:
+    """The top level of a file read by :func:`rawheader.parse`, its sequences (``raw.sequences``) included."""
+    top = RawItem(dict(raw.values))
+    for tag, items in raw.sequences.items():
+        top.d[tag] = (b"SQ", items)
+    return top
 
 
 def frames_from_raw(
     path: str, raw: rawheader.RawHeader, sop_uid: str, nframes: int, rows: int, cols: int, warns: list[str]
 ) -> tuple[Frame, ...]:
     """The frames of an enhanced file read by :func:`rawheader.parse` with ``sequences=SEQUENCES``."""
-    top = _RawItem(dict(raw.values))
-    for tag, items in raw.sequences.items():
-        top.d[tag] = (b"SQ", items)
-    return _build(path, top, sop_uid, nframes, rows, cols, warns)
+    return frames(path, raw_top(raw), sop_uid, nframes, rows, cols, warns)
 
 
 def frames_from_dataset(
     path: str, ds: Dataset, sop_uid: str, nframes: int, rows: int, cols: int, warns: list[str]
 ) -> tuple[Frame, ...]:
     """The frames of an enhanced file from its pydicom data set (the path for files the fast parser leaves)."""
-    return _build(path, _DsItem(ds), sop_uid, nframes, rows, cols, warns)
-
-
-#: Top-level tags :func:`frames_from_raw` reads besides the scan's own (``rawheader.parse`` ``wanted``).
-TOP_TAGS = frozenset({_IPP, _IOP, _PIXEL_SPACING, _THICKNESS, _SBS, _INSTANCE, _ACQUISITION, _ECHO_NUMBERS, _IMAGE_TYPE,
-                      _SLOPE, _INTERCEPT, _CENTER, _WIDTH})  # fmt: skip
+    return frames(path, DsItem(ds), sop_uid, nframes, rows, cols, warns)
 
 
 def dimension_name(pointer: int, label: str | None) -> str:
     """The keyword of a dimension pointer (``TemporalPositionIndex``), else its label or its tag number."""
-    from pydicom.datadict import keyword_for_tag
+    kw = ""
+    if not (pointer >> 16) & 1:
+        kw = _KEYWORDS.get(pointer, "")
+        if not kw:
+            from pydicom.datadict import keyword_for_tag
 
-    kw = keyword_for_tag(pointer) if not (pointer >> 16) & 1 else ""
+            kw = keyword_for_tag(pointer)
     return kw or (label or "").strip() or f"({pointer >> 16:04X},{pointer & 0xFFFF:04X})"
 
 
-# ----------------------------------------------------------------------------- the one builder
+# ----------------------------------------------------------------------------- dimensions and frames
 
 
 def _private(item: Any, tag: int, creator: str | None) -> int | None:
@@ -268,18 +188,18 @@ class _Dim:
 
 def _dimensions(top: Any) -> list[_Dim]:
     out = []
-    for it in top.items(DIMENSION_INDEX):
-        pointer = it.get(_DIM_POINTER)
+    for it in top.items(t.DimensionIndexSequence):
+        pointer = it.get(t.DimensionIndexPointer)
         if not isinstance(pointer, int):
             return []  # a dimension without a usable pointer: indices cannot be interpreted
-        group = it.get(_GROUP_POINTER)
-        label = it.get(_DIM_LABEL)
+        group = it.get(t.FunctionalGroupPointer)
+        label = it.get(t.DimensionDescriptionLabel)
         out.append(
             _Dim(
                 pointer,
                 group if isinstance(group, int) else None,
-                _str_or_none(it.get(_DIM_CREATOR)),
-                _str_or_none(it.get(_GROUP_CREATOR)),
+                _str_or_none(it.get(t.DimensionIndexPrivateCreator)),
+                _str_or_none(it.get(t.FunctionalGroupPrivateCreator)),
                 dimension_name(pointer, label if isinstance(label, str) else None),
             )
         )
@@ -319,10 +239,10 @@ def _typed(vr: str | None, v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return tuple(_typed(vr, x) for x in v)
     if vr == "DS":
-        f = _scan._float(v)
+        f = to_float(v)
         return f if f is not None else str(v)
     if vr == "IS":
-        i = _scan._int(v)
+        i = to_int(v)
         return i if i is not None else str(v)
     if isinstance(v, bytes):
         return v.hex()
@@ -343,11 +263,28 @@ def _g(item: Any, tag: int) -> Any:
     return None if item is None else item.get(tag)
 
 
-def _build(path: str, top: Any, sop_uid: str, nframes: int, rows: int, cols: int, warns: list[str]) -> tuple[Frame, ...]:
-    from .scan import Frame, _first, _float, _floats, _image_type, _int, _orientation, _spacing
+def frames(path: str, top: Item, sop_uid: str, nframes: int, rows: int, cols: int, warns: list[str]) -> tuple[Frame, ...]:
+    """The frames of an enhanced file, each built by :func:`frame.build_frame` from a view of its functional groups.
 
-    shared = top.item(SHARED)
-    per_frame = top.items(PER_FRAME)
+    Parameters
+    ----------
+    path : str
+        The file (named in warnings).
+    top : Item
+        The file's top level, read by either reader (:func:`raw_top` or :class:`elements.DsItem`).
+    sop_uid : str
+        SOPInstanceUID of the file.
+    nframes, rows, cols : int
+        NumberOfFrames, Rows and Columns.
+    warns : list of str
+        Warnings are appended here (missing per-frame items, frames without usable DimensionIndexValues).
+
+    Returns
+    -------
+    tuple of Frame
+    """
+    shared = top.item(t.SharedFunctionalGroupsSequence)
+    per_frame = top.items(t.PerFrameFunctionalGroupsSequence)
     if len(per_frame) != nframes:
         warns.append(
             f"{path}: PerFrameFunctionalGroupsSequence has {len(per_frame)} items for {nframes} frames; "
@@ -355,91 +292,36 @@ def _build(path: str, top: Any, sop_uid: str, nframes: int, rows: int, cols: int
         )
     dims = _dimensions(top)
     names = tuple(d.name for d in dims)
-    echo_dim = next((i for i, d in enumerate(dims) if d.pointer == EFFECTIVE_ECHO_TIME), None)
-    file_image_type = _image_type(top.get(_IMAGE_TYPE))
-    top_position = _floats(top.get(_IPP), 3)
-    top_orientation = _orientation(top.get(_IOP))
-    top_spacing = _spacing(top.get(_PIXEL_SPACING))
-    top_thickness, top_sbs = _float(top.get(_THICKNESS)), _float(top.get(_SBS))
-    instance, acquisition = _int(top.get(_INSTANCE)), _int(top.get(_ACQUISITION))
-    top_echo = _int(_first(top.get(_ECHO_NUMBERS)))
-    top_slope, top_intercept = _float(top.get(_SLOPE)), _float(top.get(_INTERCEPT))
-    top_center, top_width = _float(_first(top.get(_CENTER))), _float(_first(top.get(_WIDTH)))
-    frames = []
+    echo_dim = next((i for i, d in enumerate(dims) if d.pointer == t.EffectiveEchoTime), None)
+    top_echo = to_int(first(top.get(t.EchoNumbers)))
+    out = []
     bad_dims = 0
     for i in range(nframes):
         pf = per_frame[i] if i < len(per_frame) else None
-        pos = _first_item(shared, pf, _PLANE_POSITION)
-        ori = _first_item(shared, pf, _PLANE_ORIENTATION)
-        meas = _first_item(shared, pf, _PIXEL_MEASURES)
-        content = _first_item(shared, pf, _FRAME_CONTENT)
-        pvt = _first_item(shared, pf, _PIXEL_VALUE)
-        voi = _first_item(shared, pf, _VOI)
-        echo = _first_item(shared, pf, _MR_ECHO)
-        diff = _first_item(shared, pf, _MR_DIFFUSION)
-        trigger = _first_item(shared, pf, _CARDIAC)
-        ftype = None
-        for key in _FRAME_TYPES:
-            it = _first_item(shared, pf, key)
-            if it is not None:
-                ftype = it.get(_FRAME_TYPE)
-                break
-        direction = None
-        directionality = None
+        view = _FrameView(top, shared, pf)
+        extra: dict[str, Any] = {}
+        diff = view.group(t.MRDiffusionSequence)
         if diff is not None:
-            direction = _floats(_g(diff.item(_DIRECTION_SEQ), _ORIENTATION), 3)
-            d = diff.get(_DIRECTIONALITY)
-            directionality = str(d).strip().upper() if d is not None else None
-        index: tuple[int, ...] = ()
-        values: tuple[Any, ...] = ()
+            d = diff.get(t.DiffusionDirectionality)
+            extra["diffusion_directionality"] = str(d).strip().upper() if d is not None else None
         if dims:
-            raw_index = _g(content, _DIM_VALUES)
+            raw_index = _g(view.group(t.FrameContentSequence), t.DimensionIndexValues)
             idx = list(raw_index) if isinstance(raw_index, (list, tuple)) else ([raw_index] if raw_index is not None else [])
             if len(idx) == len(dims) and all(isinstance(x, int) for x in idx):
-                index = tuple(idx)
-                values = tuple(_dim_value(d, shared, pf, top) for d in dims)
+                extra["dimension_index"] = tuple(idx)
+                extra["dimension_names"] = names
+                extra["dimension_values"] = tuple(_dim_value(d, shared, pf, top) for d in dims)
+                if top_echo is None and echo_dim is not None:
+                    extra["echo_number"] = idx[echo_dim]
             else:
                 bad_dims += 1
-        echo_number = top_echo
-        if echo_number is None and echo_dim is not None and index:
-            echo_number = index[echo_dim]
-        frames.append(
-            Frame(
-                path=path,
-                index=i,
-                sop_instance_uid=sop_uid,
-                position=_floats(_g(pos, _IPP), 3) or top_position,  # type: ignore[arg-type]
-                orientation=_orientation(_g(ori, _IOP)) or top_orientation,
-                pixel_spacing=_spacing(_g(meas, _PIXEL_SPACING)) or top_spacing,
-                slice_thickness=_float(_g(meas, _THICKNESS)) or top_thickness,
-                spacing_between_slices=_float(_g(meas, _SBS)) or top_sbs,
-                instance_number=instance,
-                acquisition_number=acquisition,
-                echo_number=echo_number,
-                echo_time=_float(_g(echo, EFFECTIVE_ECHO_TIME)),
-                temporal_position=_int(_g(content, _TEMPORAL_INDEX)),
-                trigger_time=_float(_g(trigger, _TRIGGER_DELAY)),
-                b_value=_float(_g(diff, _B_VALUE)),
-                diffusion_direction=direction,  # type: ignore[arg-type]
-                image_type=_image_type(ftype) or file_image_type,
-                rescale_slope=_float(_g(pvt, _SLOPE)) or top_slope or 1.0,
-                rescale_intercept=_float(_g(pvt, _INTERCEPT)) or top_intercept or 0.0,
-                window_center=_float(_first(_g(voi, _CENTER))) or top_center,
-                window_width=_float(_first(_g(voi, _WIDTH))) or top_width,
-                rows=rows,
-                columns=cols,
-                dimension_index=index,
-                dimension_names=names if index else (),
-                dimension_values=values,
-                diffusion_directionality=directionality,
-            )
-        )
+        out.append(build_frame(view, path, i, sop_uid, rows, cols, **extra))
     if bad_dims:
         warns.append(
             f"{path}: {bad_dims} of {nframes} frame(s) lack DimensionIndexValues matching the {len(dims)} dimensions of "
             "DimensionIndexSequence; those frames are placed by position and the other tags only"
         )
-    return tuple(frames)
+    return tuple(out)
 
 
 def varying_dimensions(frames: Sequence[Frame]) -> list[int] | None:

@@ -17,7 +17,8 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .scan import is_multivalue, read_header
+from .elements import is_multivalue
+from .scan import read_header
 from .volume import build_volumes
 
 __all__ = ["TagRow", "FileReport", "tag_rows", "inspect_file", "format_value", "private_creator"]
@@ -167,7 +168,7 @@ def inspect_file(path: str | os.PathLike[str], *, private: bool = False) -> File
             rep.spacing = [round(x, 6) for x in v.spacing]
             rep.origin = [round(x, 6) for x in v.origin]
             rep.direction = [round(x, 6) for x in v.direction]
-            rep.warnings += v.warnings
+            rep.warnings += v.warning_messages
         signed = "int" if f.pixel_representation == 1 else "uint"
         rep.pixel_type = f"{signed}{f.bits_allocated}" + (f" x {f.samples_per_pixel} samples" if f.samples_per_pixel > 1 else "")
     return rep

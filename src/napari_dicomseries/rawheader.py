@@ -20,14 +20,17 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from . import uids
+
 __all__ = ["RawHeader", "RawItem", "parse", "LONG_VRS"]
 
+#: VRs with a 32-bit length in an explicit VR element header (``pydicom.valuerep.EXPLICIT_VR_LENGTH_32``; tested).
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-IMPLICIT_LE = "1.2.840.10008.1.2"
-#: Transfer syntaxes whose data set is explicit VR little endian.
-_EXPLICIT_LE_PREFIXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
+IMPLICIT_LE = uids.ImplicitVRLittleEndian
+#: Transfer syntaxes whose data set is explicit VR little endian (the JPEG family and RLE encapsulate only the pixels).
+_EXPLICIT_LE_PREFIXES = (uids.ExplicitVRLittleEndian, "1.2.840.10008.1.2.4.", uids.RLELossless)
 _CHUNK = 4096
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -235,7 +238,7 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
             p = start + length
         if ts == IMPLICIT_LE:
             explicit = False
-        elif ts.startswith(_EXPLICIT_LE_PREFIXES) and ts != "1.2.840.10008.1.2.1.99":
+        elif ts.startswith(_EXPLICIT_LE_PREFIXES) and ts != uids.DeflatedExplicitVRLittleEndian:
             explicit = True
         else:
             return None  # big endian, deflate, unknown: pydicom decides
@@ -245,7 +248,7 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
         if g not in (0x0002, 0x0008):
             return None
         explicit = bytes(buf.data[4:6]).isalpha() and bytes(buf.data[4:6]).isupper()
-        ts = "1.2.840.10008.1.2.1" if explicit else IMPLICIT_LE
+        ts = uids.ExplicitVRLittleEndian if explicit else IMPLICIT_LE
         if g == 0x0002:
             return None  # a meta group without preamble: let pydicom sort it out
     values: dict[int, tuple[bytes, bytes]] = {}

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["Mosaic", "parse_csa", "mosaic_layout", "CSA_CREATOR", "MR_HEADER_CREATOR"]
+if TYPE_CHECKING:
+    from .frame import Frame
+
+__all__ = ["Mosaic", "parse_csa", "mosaic_layout", "mosaic_of", "mosaic_frames", "CSA_CREATOR", "MR_HEADER_CREATOR"]
 
 CSA_CREATOR = "SIEMENS CSA HEADER"
 MR_HEADER_CREATOR = "SIEMENS MR HEADER"
@@ -125,9 +129,7 @@ class Mosaic:
         return [tuple(float(x) for x in first + k * slice_spacing * normal) for k in range(self.n)]  # type: ignore[misc]
 
 
-def mosaic_layout(
-    n_images: int | None, csa: dict[str, list[str]], rows: int, columns: int
-) -> Mosaic | None:
+def mosaic_layout(n_images: int | None, csa: dict[str, list[str]], rows: int, columns: int) -> Mosaic | None:
     """The tile layout of a mosaic of ``rows`` x ``columns`` pixels, or None when it cannot be known.
 
     ``n_images`` is NumberOfImagesInMosaic from the MR header when present;
@@ -152,3 +154,70 @@ def mosaic_layout(
     except ValueError:
         normal = None
     return Mosaic(n=n, per_side=per_side, rows=rows // per_side, columns=columns // per_side, normal=normal)
+
+
+def mosaic_of(
+    path: str, rows: int, cols: int, private: Callable[[int, str, int], bytes | None], warns: list[str]
+) -> Mosaic | None:
+    """The tile layout of the mosaic in file ``path``, from NumberOfImagesInMosaic and the CSA image header.
+
+    Parameters
+    ----------
+    path : str
+        The file (named in warnings).
+    rows, cols : int
+        Rows and Columns of the whole mosaic image.
+    private : callable
+        ``private(group, creator, element)``: the raw bytes of a private element of the file, or None.
+    warns : list of str
+        A warning is appended when the layout is unknown or the CSA header lacks the slice normal.
+
+    Returns
+    -------
+    Mosaic or None
+        None when NumberOfImagesInMosaic is missing or does not fit the image (shown as one 2-D image).
+    """
+    n_raw = private(0x0019, MR_HEADER_CREATOR, 0x0A)
+    n = struct.unpack("<H", n_raw[:2])[0] if n_raw and len(n_raw) >= 2 else None
+    csa_raw = private(0x0029, CSA_CREATOR, 0x10)
+    csa = parse_csa(csa_raw) if csa_raw else {}
+    mosaic = mosaic_layout(n, csa, rows, cols)
+    if mosaic is None:
+        warns.append(
+            f"{path}: ImageType says MOSAIC but NumberOfImagesInMosaic is missing or does not fit {rows} x {cols} pixels: "
+            "shown as one 2-D image (tiles not separated)"
+        )
+    elif mosaic.normal is None:
+        warns.append(f"{path}: mosaic without a CSA SliceNormalVector: slices assumed along row x column")
+    return mosaic
+
+
+def mosaic_frames(frame: Frame, mosaic: Mosaic, warns: list[str]) -> tuple[Frame, ...]:
+    """One frame per tile of a mosaic, each at its own position (``index`` is the tile number).
+
+    Parameters
+    ----------
+    frame : Frame
+        The frame of the whole mosaic image.
+    mosaic : Mosaic
+        Its tile layout.
+    warns : list of str
+        A warning is appended when the slice spacing is unknown (1 mm is used).
+
+    Returns
+    -------
+    tuple of Frame
+    """
+    if frame.position is None or frame.orientation is None or frame.pixel_spacing is None:
+        positions: list[Any] = [None] * mosaic.n
+    else:
+        step = frame.spacing_between_slices or frame.slice_thickness
+        if not step:
+            step = 1.0
+            warns.append(f"{frame.path}: mosaic without SpacingBetweenSlices or SliceThickness: slices set 1 mm apart")
+        positions = mosaic.slice_positions(
+            frame.position, frame.orientation, frame.pixel_spacing, frame.rows, frame.columns, step
+        )
+    return tuple(
+        replace(frame, index=k, position=positions[k], rows=mosaic.rows, columns=mosaic.columns) for k in range(mosaic.n)
+    )

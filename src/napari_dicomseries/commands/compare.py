@@ -13,6 +13,7 @@ from ..errors import GeometryError
 from ..metrics import HU_PRESETS, compare_volumes
 from ..volume import Volume
 from ._options import RangeAction, add_gaps_option, check_inputs, hu_value, non_negative_float, require_volumes
+from ._progress import TerminalBar
 from ._table import format_table
 
 
@@ -57,7 +58,7 @@ def _check_frames(a: Volume, b: Volume) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_inputs(args.path)
-    volumes, result = open_folder(args.path, progress=False if args.json else None, gaps=args.gaps)
+    volumes, result = open_folder(args.path, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
     require_volumes(volumes, result, args.path)
     a = select_volume(volumes, args.a)
     b = select_volume(volumes, args.b)

@@ -13,6 +13,7 @@ from .. import open_folder
 from ..errors import DicomSeriesError, OutputExistsError
 from ..synthetic import write_study
 from ._options import float_between, show_path
+from ._progress import TerminalBar
 from .ls import format_volumes, ls_json
 
 #: Smallest and largest --scale: 0.05 still gives every series a few 26 x 26 slices; 2 already writes
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         where = f"{os.fsdecode(exc.filename)}: " if exc.filename is not None and os.fsdecode(exc.filename) != shown else ""
         raise DicomSeriesError(f"{shown}: cannot write the study there ({where}{exc.strerror or exc})") from exc
-    volumes, result = open_folder(out, progress=False if args.json else None)
+    volumes, result = open_folder(out, progress=None if args.json else TerminalBar("scanning"))
     if args.json:
         d = ls_json(volumes, result.root, result.skipped)
         d["out"] = os.fspath(out)

@@ -9,6 +9,7 @@ from typing import Any
 from .. import open_folder
 from ..compare import diff_volumes, select_volume
 from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, check_inputs, require_volumes
+from ._progress import TerminalBar
 from ._table import format_table
 
 
@@ -26,7 +27,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     check_inputs(args.path)
-    volumes, result = open_folder(args.path, progress=False if args.json else None, gaps=args.gaps)
+    volumes, result = open_folder(args.path, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
     require_volumes(volumes, result, args.path)
     a = select_volume(volumes, args.a)
     b = select_volume(volumes, args.b)

@@ -9,6 +9,7 @@ from typing import Any
 from .. import open_folder
 from ..volume import Volume
 from ._options import add_gaps_option, check_inputs
+from ._progress import TerminalBar
 from ._table import format_table
 
 
@@ -61,7 +62,7 @@ def format_volumes(volumes: list[Volume]) -> str:
 def run(args: argparse.Namespace) -> int:
     check_inputs(args.paths)
     root = args.paths[0] if len(args.paths) == 1 else args.paths
-    volumes, result = open_folder(root, recursive=not args.no_recursive, progress=None if not args.json else False, gaps=args.gaps)
+    volumes, result = open_folder(root, recursive=not args.no_recursive, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
     if args.json:
         print(json.dumps(ls_json(volumes, result.root, result.skipped), indent=2))
         return 0

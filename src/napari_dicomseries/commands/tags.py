@@ -9,6 +9,7 @@ from typing import Any
 from .. import open_folder
 from ..compare import iter_text_rows, select_volume, volume_tags
 from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, check_inputs, require_volumes
+from ._progress import TerminalBar
 from ._table import format_table
 
 
@@ -30,7 +31,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     check_inputs(args.paths)
     root = args.paths[0] if len(args.paths) == 1 else args.paths
-    volumes, result = open_folder(root, progress=False if args.json else None, gaps=args.gaps)
+    volumes, result = open_folder(root, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
     require_volumes(volumes, result, root)
     vol = select_volume(volumes, args.series)
     vt = volume_tags(vol, private=args.private, tolerance=args.tolerance)
