@@ -17,7 +17,17 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, SecondaryCapture
 
 from napari_dicomseries import open_folder
 from napari_dicomseries._reader import read_volumes
-from napari_dicomseries.classify import KINDS, MULTIPLANE_LOCALIZER_MAX_SLICES, kernel_class, orientation_class
+from napari_dicomseries.classify import (
+    DEFAULT_PENALTY,
+    KINDS,
+    MULTIPLANE_LOCALIZER_MAX_SLICES,
+    PENALTIES,
+    classify,
+    kernel_class,
+    orientation_class,
+)
+from napari_dicomseries.labels import KernelClass, Kind, Orientation, ThicknessClass
+from napari_dicomseries.warning import VolumeWarning, WarningCode
 
 STUDY = generate_uid()
 FRAME = generate_uid()
@@ -258,3 +268,68 @@ def test_ge_plus_kernels(kernel: str, cls: str) -> None:
     got, reason = kernel_class(kernel)
     assert got == cls, reason
     assert repr(kernel) in reason
+
+
+# ----------------------------------------------------------------------------- labels and warnings as data
+
+
+def test_confidence_follows_warning_codes_not_text(tmp_path: Path) -> None:
+    """Confidence is read from the warnings' codes: a sentence that reads like another warning changes nothing."""
+    axial_volume(tmp_path, n=4)
+    (v,) = classify(open_folder(tmp_path)[0])
+    assert v.warnings == [] and v.confidence == 1.0
+    # text that the former prefix matching took for missing slices, an unloadable volume and a shared position
+    decoy = "missing 3 slices; irregular slice spacing; gantry tilt; cannot be loaded; lack ImagePositionPatient; same position"
+    v.warnings = [VolumeWarning(WarningCode.FILE_PROBLEM, decoy)]
+    assert classify([v])[0].confidence == pytest.approx(1 - DEFAULT_PENALTY)
+    # and a serious code weighs what its code says, whatever its words
+    for code in (WarningCode.NO_DECODER, WarningCode.MISSING_SLICES, WarningCode.GANTRY_TILT, WarningCode.SPLIT_AT_GAP):
+        v.warnings = [VolumeWarning(code, "a sentence without any known prefix")]
+        assert classify([v])[0].confidence == pytest.approx(1 - PENALTIES.get(code, DEFAULT_PENALTY)), code
+    assert PENALTIES[WarningCode.NO_DECODER] > PENALTIES[WarningCode.MISSING_SLICES] > PENALTIES[WarningCode.GANTRY_TILT]
+    assert PENALTIES[WarningCode.GANTRY_TILT] > DEFAULT_PENALTY > 0
+    # penalties add up, and confidence never falls below 0
+    v.warnings = [VolumeWarning(WarningCode.NO_DECODER, "a"), VolumeWarning(WarningCode.PIXEL_FORMAT, "b")] * 2
+    assert classify([v])[0].confidence == 0.0
+
+
+def test_labels_are_enums_with_their_string_values(shared_data: Path) -> None:
+    """kind/orientation/kernel_class/thickness_class are enum members, equal to and written as their documented strings."""
+    (v,) = open_folder(shared_data / "ct_ge_lightspeed_lung")[0]
+    assert (v.kind, v.orientation, v.kernel_class, v.thickness_class) == ("image", "axial", "lung", "thick")  # README facts
+    assert v.kind is Kind.IMAGE and v.orientation is Orientation.AXIAL
+    assert v.kernel_class is KernelClass.LUNG and v.thickness_class is ThicknessClass.THICK
+    assert f"{v.kind} {v.orientation}" == "image axial"
+    s = v.summary()
+    assert all(type(s[k]) is str for k in ("kind", "orientation", "kernel_class", "thickness_class"))
+    assert set(KINDS) == {"image", "localizer", "secondary", "segmentation", "non-image"}
+    assert {str(k) for k in KernelClass} == {"", "standard", "lung", "bone", "other"}
+
+
+def test_ls_json_warnings_are_messages_with_codes(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``ls --json``: ``warnings`` stay the sentences (as documented), ``warning_codes`` give their codes in order."""
+    import json
+
+    from napari_dicomseries.cli import main
+
+    assert main(["ls", str(shared_data / "missing_slice"), "--json", "--gaps", "keep"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    volumes, _ = open_folder(shared_data / "missing_slice", gaps="keep")
+    by_key = {v.key: v for v in volumes}
+    assert [s["key"] for s in out["series"]] == list(by_key)
+    seen: set[str] = set()
+    for s in out["series"]:
+        v = by_key[s["key"]]
+        assert all(type(w) is str for w in s["warnings"])
+        assert s["warnings"] == [w.message for w in v.warnings]
+        assert s["warning_codes"] == [w.code.value for w in v.warnings]
+        assert s["kind"] == "image" and s["orientation"] == "axial"  # 002's 15.5 degree tilt is no obliquity
+        seen.update(s["warning_codes"])
+        if "missing_slices" in s["warning_codes"]:
+            # README: one 5 mm slice missing (along z for 001; along the tilted slice normal for 002)
+            (gap,) = [w for w, c in zip(s["warnings"], s["warning_codes"], strict=True) if c == "missing_slices"]
+            assert gap.startswith("missing 1 slice between ")
+        penalty = sum(PENALTIES.get(WarningCode(c), DEFAULT_PENALTY) for c in s["warning_codes"] if c != "gaps_kept")
+        assert s["confidence"] == pytest.approx(max(0.0, 1 - penalty))  # classified before the gap policy added its note
+    # both folders miss a slice (kept on request, with the note that says so); 002 is also tilted
+    assert {"missing_slices", "gaps_kept", "gantry_tilt"} <= seen

@@ -135,14 +135,16 @@ def test_case(name: str, corpus: tuple[Path, dict[str, Case]], deny_unreadable: 
         assert case.bad
     elif case.outcome == "non-image":
         assert mine and all(v.kind == "non-image" and not v.loadable for v in mine)
-        assert any(case.match in w for v in mine for w in v.warnings)
+        assert any(case.match in w.message for v in mine for w in v.warnings)
         with pytest.raises(DecodeError):
             load.load_volume(mine[0])
     else:
         assert mine, f"{name}: no volume; skipped: {skipped}"
-        all_warnings = [w for v in mine for w in v.warnings]
+        all_warnings = [w.message for v in mine for w in v.warnings]
         if case.outcome == "warn":
-            assert any(case.match.lower() in w.lower() for w in all_warnings), f"{name}: no warning {case.match!r} in {all_warnings}"
+            assert any(case.match.lower() in w.lower() for w in all_warnings), (
+                f"{name}: no warning {case.match!r} in {all_warnings}"
+            )
         if case.outcome == "split":
             assert len(mine) == exp.get("volumes", 2)
             assert all(v.split_reason and case.match in v.split_reason for v in mine), [v.split_reason for v in mine]
@@ -168,8 +170,9 @@ def test_case(name: str, corpus: tuple[Path, dict[str, Case]], deny_unreadable: 
     # warnings about one file name it
     for v in mine:
         for w in v.warnings:
-            if w.startswith(str(root)):
-                assert w.split(": ", 1)[0].startswith(str(folder))
+            if w.message.startswith(str(root)):
+                assert w.message.split(": ", 1)[0].startswith(str(folder))
+                assert w.files and all(p.startswith(str(folder)) for p in w.files)  # the record names them too
     assert digest(folder) == before, f"{name}: input changed"
 
 
@@ -343,7 +346,9 @@ def test_ls_json_over_mixed_corpus(mixed: tuple[Path, list[Case], dict], deny_un
     assert digest(root) == before
 
 
-def test_reader_over_mixed_corpus(mixed: tuple[Path, list[Case], dict], deny_unreadable: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reader_over_mixed_corpus(
+    mixed: tuple[Path, list[Case], dict], deny_unreadable: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     npe2 = pytest.importorskip("npe2")
     viewer_model = pytest.importorskip("napari.components").ViewerModel
     root, _cases, before = mixed

@@ -12,6 +12,7 @@ from napari_dicomseries import open_folder
 from napari_dicomseries.gaps import Geometry, find_gaps, resample_uniform, slice_distances, split_at_gaps
 from napari_dicomseries.load import load_volume
 from napari_dicomseries.synthetic import STUDY_SERIES, write_series
+from napari_dicomseries.warning import WarningCode
 
 SPEC = STUDY_SERIES[0]  # 5 mm STANDARD: at scale 0.125 nine 40 mm slices, z = -320 ... 0
 
@@ -52,7 +53,8 @@ def test_missing_slices_split_and_resample(tmp_path: Path) -> None:
         p.unlink()
     v = _one_volume(tmp_path / "series")
     assert v.n_slices == 7
-    assert any(w.startswith("missing 2 slices") for w in v.warnings)
+    assert any(w.message.startswith("missing 2 slices") for w in v.warnings)
+    assert [w.code for w in v.warnings] == [WarningCode.MISSING_SLICES, WarningCode.GAPS_KEPT]  # opened with gaps=keep
     gaps = find_gaps(v)
     assert len(gaps) == 1
     assert gaps[0].index == 2 and gaps[0].missing == 2
@@ -63,7 +65,10 @@ def test_missing_slices_split_and_resample(tmp_path: Path) -> None:
     assert [p.n_slices for p in parts] == [3, 4]
     assert [p.key for p in parts] == [f"{v.key}.part1", f"{v.key}.part2"]
     for p in parts:
-        assert not any(w.startswith("missing") for w in p.warnings)
+        assert not any(w.message.startswith("missing") for w in p.warnings)
+        # the gap stays on record in each part, under its own code: no gap policy acts on it again
+        assert [w.code for w in p.warnings] == [WarningCode.SPLIT_AT_GAP, WarningCode.GAPS_KEPT]
+        assert p.warnings[0].message == f"cut at a gap (gaps=split): {v.warnings[0].message}"
         assert p.spacing[0] == pytest.approx(40.0)
         assert "gaps" in p.split_reason
         # every slice of a part lies where its file says (independent pydicom read)
@@ -157,7 +162,8 @@ def test_keep_says_how_far_slices_are_misplaced(shared_data: Path) -> None:
     ipp = _header_positions([f.path for f in v.frames])
     off = abs(v.world_position((3, 0, 0))[2] - ipp[3][2])
     assert off == pytest.approx(5.0, abs=0.01)
-    assert any("gaps=keep" in w and "5.00 mm" in w for w in v.warnings)
+    assert any("gaps=keep" in w.message and "5.00 mm" in w.message for w in v.warnings)
+    assert [w.code for w in v.warnings] == [WarningCode.MISSING_SLICES, WarningCode.GAPS_KEPT]
 
 
 def test_export_follows_the_policy(shared_data: Path, tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_sparse_binary_and_label_map(shared_data: Path) -> None:
     assert lm.shape == ct.shape and int((lm > 0).sum()) == 630
     assert not lm[1].any()  # the middle slice has no frame: empty
     np.testing.assert_allclose(_centroid(labelmap, lm > 0), [55.825, 11.845, -175.25], atol=0.35)
-    assert any("sparse" in w for w in labelmap.warnings)
+    assert any("sparse" in str(w) for w in labelmap.warnings)
 
 
 def test_cielab_white_and_red() -> None:

@@ -13,6 +13,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from napari_dicomseries import open_folder
 from napari_dicomseries.load import load_volume
 from napari_dicomseries.synthetic import STUDY_SERIES, write_series
+from napari_dicomseries.warning import WarningCode
 
 SPEC = STUDY_SERIES[0]  # 5 mm STANDARD; at scale 0.125: 9 slices of 64 x 64
 
@@ -84,7 +85,10 @@ def test_same_position_different_images_keeps_first_with_warning(tmp_path: Path)
     ds.save_as(study / "extra.dcm")
     (v,), _ = open_folder(study)
     assert v.n_slices == 9
-    assert any("different images at the same position" in w and "extra.dcm" in w for w in v.warnings), v.warnings
+    assert any("different images at the same position" in w.message and "extra.dcm" in w.message for w in v.warnings), v.warnings
+    # the record names the image left out, by code and file (no text to parse)
+    (dup,) = [w for w in v.warnings if w.code == WarningCode.DUPLICATE_POSITION]
+    assert [Path(p).name for p in dup.files] == ["extra.dcm"] and dup.frames == ()
     assert v.confidence < 1.0
 
 
@@ -108,7 +112,8 @@ def test_non_image_objects_are_listed(tmp_path: Path) -> None:
     assert result.skipped == []
     (other,) = [v for v in volumes if v.series_number == 900]
     assert other.kind == "non-image" and not other.loadable and other.modality == "SR"
-    assert "without pixel data" in other.warnings[0]
+    assert "without pixel data" in other.warnings[0].message
+    assert other.warnings[0].code == WarningCode.NO_PIXEL_DATA and other.warnings[0].files == (str(tmp_path / "dose.dcm"),)
     assert [v.kind for v in volumes if v.series_number != 900] == ["image"]
 
 
@@ -126,7 +131,8 @@ def test_gantry_tilt_is_measured_and_kept(tmp_path: Path) -> None:
         ds.GantryDetectorTilt = 12.0
         ds.save_as(out / p.name)
     (v,), _ = open_folder(out)
-    assert any(w.startswith("gantry tilt of 12.00 degrees") for w in v.warnings), v.warnings
+    assert any(w.message.startswith("gantry tilt of 12.00 degrees") for w in v.warnings), v.warnings
+    assert [w.code for w in v.warnings] == [WarningCode.GANTRY_TILT]
     assert v.gantry_tilt == pytest.approx(12.0, abs=0.01)
     # corners keep the shear: voxel (k, 0, 0) sits at the file's ImagePositionPatient
     top = max(base, key=lambda p: float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]))

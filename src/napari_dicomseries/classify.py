@@ -2,7 +2,9 @@
 
 Every label comes with a reason (``volume.reasons[label]``) so a user can see
 why a series was called what it was called, and a confidence that drops with
-each warning that matters for loading.
+each warning that matters for loading (by its code: :data:`PENALTIES`).
+
+The labels are enums (:mod:`labels`) whose members equal their string values.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .labels import KernelClass, Kind, Orientation, ThicknessClass
 from .volume import Volume
+from .warning import WarningCode
 
 __all__ = [
     "classify", "kernel_class", "orientation_class", "secondary_reason", "KINDS", "THIN_MAX_MM", "OBLIQUE_DEGREES",
-    "MULTIPLANE_LOCALIZER_MAX_SLICES", "SECONDARY_CAPTURE_SOP_CLASSES",
+    "MULTIPLANE_LOCALIZER_MAX_SLICES", "SECONDARY_CAPTURE_SOP_CLASSES", "PENALTIES", "DEFAULT_PENALTY", "confidence",
+    "Kind", "Orientation", "KernelClass", "ThicknessClass",
 ]  # fmt: skip
 
 THIN_MAX_MM = 1.5
@@ -28,7 +33,22 @@ OBLIQUE_DEGREES = 10.0
 MULTIPLANE_LOCALIZER_MAX_SLICES = 5
 
 #: The values of ``Volume.kind``.
-KINDS = ("image", "localizer", "secondary", "segmentation", "non-image")
+KINDS = tuple(Kind)
+
+#: How much each warning lowers a volume's confidence (from 1), by code: a volume that cannot be loaded or placed
+#: weighs most, missing slices and irregular spacing next, then geometry that is kept but unusual.
+PENALTIES: dict[WarningCode, float] = {
+    WarningCode.NO_DECODER: 0.5,
+    WarningCode.PIXEL_FORMAT: 0.5,
+    WarningCode.NO_GEOMETRY: 0.5,
+    WarningCode.MISSING_SLICES: 0.2,
+    WarningCode.IRREGULAR_SPACING: 0.2,
+    WarningCode.GANTRY_TILT: 0.15,
+    WarningCode.NO_PIXEL_SPACING: 0.15,
+    WarningCode.DUPLICATE_POSITION: 0.15,
+}
+#: The penalty of any other warning.
+DEFAULT_PENALTY = 0.05
 
 #: Secondary Capture Image Storage and its multi-frame variants (single bit, grayscale byte/word, true colour).
 SECONDARY_CAPTURE_SOP_CLASSES = {
@@ -46,26 +66,26 @@ _REPORT_DESCRIPTION = re.compile(
     r"SCREEN\s*(SAVE|SHOT|CAPTURE)|SCREENSHOT|SCREENSAVE)\b"
 )
 
-_GE = {
-    "STANDARD": "standard",
-    "STND": "standard",
-    "SOFT": "standard",
-    "SOFT TISSUE": "standard",
-    "SMOOTH": "standard",
-    "CHEST": "standard",
-    "LUNG": "lung",
-    "BONE": "bone",
-    "BONEPLUS": "bone",
-    "BONE PLUS": "bone",
-    "EDGE": "bone",
-    "DETAIL": "bone",
-    "HD STANDARD": "standard",
-    "HD LUNG": "lung",
-    "HD BONE": "bone",
+_GE: dict[str, KernelClass] = {
+    "STANDARD": KernelClass.STANDARD,
+    "STND": KernelClass.STANDARD,
+    "SOFT": KernelClass.STANDARD,
+    "SOFT TISSUE": KernelClass.STANDARD,
+    "SMOOTH": KernelClass.STANDARD,
+    "CHEST": KernelClass.STANDARD,
+    "LUNG": KernelClass.LUNG,
+    "BONE": KernelClass.BONE,
+    "BONEPLUS": KernelClass.BONE,
+    "BONE PLUS": KernelClass.BONE,
+    "EDGE": KernelClass.BONE,
+    "DETAIL": KernelClass.BONE,
+    "HD STANDARD": KernelClass.STANDARD,
+    "HD LUNG": KernelClass.LUNG,
+    "HD BONE": KernelClass.BONE,
 }
 
 
-def kernel_class(kernel: str, description: str = "") -> tuple[str, str]:
+def kernel_class(kernel: str, description: str = "") -> tuple[KernelClass, str]:
     """Class of a reconstruction kernel ('standard', 'lung', 'bone', 'other') and the reason.
 
     Knows GE (STANDARD, SOFT, LUNG, BONE, BONEPLUS, EDGE, DETAIL), Siemens
@@ -85,48 +105,51 @@ def kernel_class(kernel: str, description: str = "") -> tuple[str, str]:
             return _GE[base], f"ConvolutionKernel {kernel!r}: GE {base.title()} kernel" + (" (plus variant)" if base != k else "")
         m = re.fullmatch(r"(BL|IL)(\d{2})[A-Z]?( \d)?", k)
         if m:
-            return "lung", f"ConvolutionKernel {kernel!r}: Siemens lung kernel"
+            return KernelClass.LUNG, f"ConvolutionKernel {kernel!r}: Siemens lung kernel"
         m = re.fullmatch(r"(B|BR|BF|BV|BH|I|IR|QR|HR|H|HC|J|D|T)(\d{2})[A-Z]?( \d)?( [A-Z0-9 ]+)?", k)
         if m:
             fam, sharp = m.group(1), int(m.group(2))
             if fam in ("H", "HR", "HC", "J") and sharp >= 60:
-                return "bone", f"ConvolutionKernel {kernel!r}: Siemens head/bone kernel, sharpness {sharp}"
+                return KernelClass.BONE, f"ConvolutionKernel {kernel!r}: Siemens head/bone kernel, sharpness {sharp}"
             if sharp < 50:
-                return "standard", f"ConvolutionKernel {kernel!r}: Siemens kernel of sharpness {sharp} (< 50, soft to medium)"
+                return (
+                    KernelClass.STANDARD,
+                    f"ConvolutionKernel {kernel!r}: Siemens kernel of sharpness {sharp} (< 50, soft to medium)",
+                )
             if sharp < 80:
-                return "lung", f"ConvolutionKernel {kernel!r}: Siemens sharp kernel of sharpness {sharp} (50-79, lung)"
-            return "bone", f"ConvolutionKernel {kernel!r}: Siemens very sharp kernel of sharpness {sharp} (>= 80, bone)"
+                return KernelClass.LUNG, f"ConvolutionKernel {kernel!r}: Siemens sharp kernel of sharpness {sharp} (50-79, lung)"
+            return KernelClass.BONE, f"ConvolutionKernel {kernel!r}: Siemens very sharp kernel of sharpness {sharp} (>= 80, bone)"
         m = re.fullmatch(r"FC(\d{1,2})", k.replace(" ", ""))
         if m:
             n = int(m.group(1))
             if n < 30:
-                return "standard", f"ConvolutionKernel {kernel!r}: Canon/Toshiba body kernel FC{n:02d}"
+                return KernelClass.STANDARD, f"ConvolutionKernel {kernel!r}: Canon/Toshiba body kernel FC{n:02d}"
             if n < 50:
-                return "bone", f"ConvolutionKernel {kernel!r}: Canon/Toshiba bone kernel FC{n:02d}"
+                return KernelClass.BONE, f"ConvolutionKernel {kernel!r}: Canon/Toshiba bone kernel FC{n:02d}"
             if n < 60:
-                return "lung", f"ConvolutionKernel {kernel!r}: Canon/Toshiba lung kernel FC{n:02d}"
-            return "other", f"ConvolutionKernel {kernel!r}: Canon/Toshiba kernel FC{n:02d} of no known class"
+                return KernelClass.LUNG, f"ConvolutionKernel {kernel!r}: Canon/Toshiba lung kernel FC{n:02d}"
+            return KernelClass.OTHER, f"ConvolutionKernel {kernel!r}: Canon/Toshiba kernel FC{n:02d} of no known class"
         m = re.fullmatch(r"(YA|YB|YC|YD|YE|YF|A|B|C|D|E|L|LA|UB|UC)", k)
         if m:
             cls = {"A": "standard", "B": "standard", "UB": "standard", "YA": "standard", "YB": "standard",
                    "C": "lung", "L": "lung", "LA": "lung", "YC": "lung", "UC": "lung",
                    "D": "bone", "E": "bone", "YD": "bone", "YE": "bone", "YF": "bone"}[k]  # fmt: skip
-            return cls, f"ConvolutionKernel {kernel!r}: Philips filter {k}"
+            return KernelClass(cls), f"ConvolutionKernel {kernel!r}: Philips filter {k}"
     d = (description or "").upper()
-    for word, cls in (
-        ("LUNG", "lung"),
-        ("BONE", "bone"),
-        ("STANDARD", "standard"),
-        ("STND", "standard"),
-        ("SOFT", "standard"),
-        ("STD", "standard"),
+    for word, word_class in (
+        ("LUNG", KernelClass.LUNG),
+        ("BONE", KernelClass.BONE),
+        ("STANDARD", KernelClass.STANDARD),
+        ("STND", KernelClass.STANDARD),
+        ("SOFT", KernelClass.STANDARD),
+        ("STD", KernelClass.STANDARD),
     ):
         if re.search(rf"\b{word}\b", d):
             src = f"unknown kernel {kernel!r}" if k else "no ConvolutionKernel"
-            return cls, f"{src}; SeriesDescription {description!r} says {word.lower()}"
+            return word_class, f"{src}; SeriesDescription {description!r} says {word.lower()}"
     if k:
-        return "other", f"unknown kernel {kernel!r} (not a known GE, Siemens, Philips or Canon name)"
-    return "other", "no ConvolutionKernel and no kernel word in SeriesDescription"
+        return KernelClass.OTHER, f"unknown kernel {kernel!r} (not a known GE, Siemens, Philips or Canon name)"
+    return KernelClass.OTHER, "no ConvolutionKernel and no kernel word in SeriesDescription"
 
 
 def _plane(direction: Sequence[float]) -> tuple[int, float]:
@@ -139,7 +162,7 @@ def _plane(direction: Sequence[float]) -> tuple[int, float]:
     return axis, math.degrees(math.acos(min(1.0, abs(float(normal[axis])))))
 
 
-def orientation_class(direction: Sequence[float], gantry_tilt: float = 0.0) -> tuple[str, str]:
+def orientation_class(direction: Sequence[float], gantry_tilt: float = 0.0) -> tuple[Orientation, str]:
     """'axial', 'coronal', 'sagittal' or 'oblique' from the normal of the image plane, and the reason.
 
     Parameters
@@ -153,17 +176,17 @@ def orientation_class(direction: Sequence[float], gantry_tilt: float = 0.0) -> t
         axial, not oblique, when its deviation from axial is the tilt (within :data:`OBLIQUE_DEGREES`).
     """
     axis, angle = _plane(direction)
-    name = ("sagittal", "coronal", "axial")[axis]
+    name = (Orientation.SAGITTAL, Orientation.CORONAL, Orientation.AXIAL)[axis]
     if angle > OBLIQUE_DEGREES:
         d = np.asarray(direction, float).reshape(3, 3)
         row_off_lr = math.degrees(math.acos(min(1.0, abs(float(d[0, 0])) / max(float(np.linalg.norm(d[:, 0])), 1e-12))))
         tilt = abs(float(gantry_tilt or 0.0))
-        if name == "axial" and tilt > 0.01 and abs(angle - tilt) <= OBLIQUE_DEGREES and row_off_lr <= OBLIQUE_DEGREES:
-            return "axial", (
+        if name == Orientation.AXIAL and tilt > 0.01 and abs(angle - tilt) <= OBLIQUE_DEGREES and row_off_lr <= OBLIQUE_DEGREES:
+            return Orientation.AXIAL, (
                 f"image plane {angle:.1f} degrees from axial, {tilt:.1f} of them gantry tilt (a tilt about the LR axis "
                 "is not obliquity)"
             )
-        return "oblique", f"slice normal {angle:.1f} degrees from the {name} axis (closest: {name})"
+        return Orientation.OBLIQUE, f"slice normal {angle:.1f} degrees from the {name} axis (closest: {name})"
     return name, f"slice normal within {angle:.1f} degrees of the {'LR AP SI'.split()[axis]} axis"
 
 
@@ -209,6 +232,14 @@ def _acq_key(v: Volume) -> tuple[str, str, str]:
     return (v.study_instance_uid, v.frame_of_reference_uid, v.acquisition_datetime)
 
 
+def confidence(v: Volume) -> float:
+    """How sure the classes of ``v`` are: 1 less the :data:`PENALTIES` of its warnings' codes, at least 0."""
+    conf = 1.0
+    for w in v.warnings:
+        conf -= PENALTIES.get(w.code, DEFAULT_PENALTY)
+    return max(0.0, round(conf, 3))
+
+
 def classify(volumes: list[Volume]) -> list[Volume]:
     """Fill the classes, reasons and confidence of ``volumes`` in place; return them."""
     images = [v for v in volumes if v.is_image and v.kind != "segmentation"]
@@ -223,15 +254,15 @@ def classify(volumes: list[Volume]) -> list[Volume]:
             ] += 1
     groups: dict[tuple[str, str, str], str] = {}
     for v in volumes:
-        if v.kind == "segmentation":
+        if v.kind == Kind.SEGMENTATION:
             v.orientation, v.reasons["orientation"] = orientation_class(v.direction, v.gantry_tilt)
             v.reasons["kind"] = f"{len(v.segments)} segment(s): " + ", ".join(seg.label for seg in v.segments)
             if v.references:
                 v.reasons["kind"] += f"; references series {', '.join(v.references)}"
             continue
         if not v.is_image:
-            v.kind = "non-image"
-            v.reasons["kind"] = "no pixel data (" + (v.warnings[0] if v.warnings else v.sop_class_uid) + ")"
+            v.kind = Kind.NON_IMAGE
+            v.reasons["kind"] = "no pixel data (" + (v.warnings[0].message if v.warnings else v.sop_class_uid) + ")"
             v.confidence = 1.0
             key = _acq_key(v)
             v.acquisition_group = ""
@@ -239,38 +270,38 @@ def classify(volumes: list[Volume]) -> list[Volume]:
         v.orientation, v.reasons["orientation"] = orientation_class(v.direction, v.gantry_tilt)
         if id(v) in secondary:
             v.kind, v.reasons["kind"] = (
-                "secondary",
+                Kind.SECONDARY,
                 secondary[id(v)] + ": a screenshot, report or document page, not an acquisition",
             )
         elif "LOCALIZER" in v.image_type:
-            v.kind, v.reasons["kind"] = "localizer", "ImageType contains LOCALIZER"
+            v.kind, v.reasons["kind"] = Kind.LOCALIZER, "ImageType contains LOCALIZER"
         elif id(v) in multiplane:
-            v.kind, v.reasons["kind"] = "localizer", multiplane[id(v)]
+            v.kind, v.reasons["kind"] = Kind.LOCALIZER, multiplane[id(v)]
         elif (
             v.n_slices == 1
             and v.ndim == 3
             and usual.get(v.study_instance_uid)
             and ((v.orientation, v.shape[-2:]) not in usual[v.study_instance_uid])
         ):
-            v.kind = "localizer"
+            v.kind = Kind.LOCALIZER
             v.reasons["kind"] = (
                 f"a lone {v.orientation} slice of {v.shape[-2]}x{v.shape[-1]} while the study's volumes are "
                 + ", ".join(f"{o} {s[0]}x{s[1]}" for (o, s) in usual[v.study_instance_uid])
             )
         else:
-            v.kind = "image"
+            v.kind = Kind.IMAGE
             v.reasons["kind"] = f"{v.n_slices} slice(s) of {v.shape[-2]}x{v.shape[-1]}" + (
                 f" x {v.shape[0]} {v.time_tag}" if v.ndim == 4 else ""
             )
         v.kernel_class, v.reasons["kernel_class"] = kernel_class(v.convolution_kernel, v.series_description)
         thickness = v.slice_thickness if v.slice_thickness else v.spacing[0]
         src = "SliceThickness" if v.slice_thickness else "slice spacing"
-        if v.kind in ("localizer", "secondary"):
+        if v.kind in (Kind.LOCALIZER, Kind.SECONDARY):
             # a scout or a screenshot is no slab of a volume: never "thin" (nor "thick")
-            v.thickness_class = ""
+            v.thickness_class = ThicknessClass.NONE
             v.reasons["thickness_class"] = f"none for a {v.kind} ({src} {thickness:g} mm)"
         else:
-            v.thickness_class = "thin" if thickness <= THIN_MAX_MM else "thick"
+            v.thickness_class = ThicknessClass.THIN if thickness <= THIN_MAX_MM else ThicknessClass.THICK
             v.reasons["thickness_class"] = f"{src} {thickness:g} mm {'<=' if thickness <= THIN_MAX_MM else '>'} {THIN_MAX_MM} mm"
         key = _acq_key(v)
         if key not in groups:
@@ -280,15 +311,5 @@ def classify(volumes: list[Volume]) -> list[Volume]:
             f"study {v.study_instance_uid[-8:] or '?'}, frame of reference {v.frame_of_reference_uid[-8:] or '?'}, "
             f"acquired {v.acquisition_datetime or '?'}"
         )
-        conf = 1.0
-        for w in v.warnings:
-            if w.startswith(("missing", "irregular")):
-                conf -= 0.2
-            elif "cannot be loaded" in w or "lack ImagePositionPatient" in w:
-                conf -= 0.5
-            elif w.startswith(("gantry tilt", "no PixelSpacing")) or "same position" in w:
-                conf -= 0.15
-            else:
-                conf -= 0.05
-        v.confidence = max(0.0, round(conf, 3))
+        v.confidence = confidence(v)
     return volumes

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .labels import Kind
 from .volume import POSITION_TOLERANCE, Volume, _axis_name, _geometry, _normal, index_to_lps
+from .warning import VolumeWarning, WarningCode
 
 __all__ = [
     "GAP_POLICIES",
@@ -31,6 +33,7 @@ __all__ = [
     "split_at_gaps",
     "resample_uniform",
     "slice_distances",
+    "SPACING_WARNINGS",
 ]
 
 #: What to do with a volume whose slices are not evenly spaced (missing slices, irregular steps):
@@ -113,8 +116,12 @@ def find_gaps(volume: Volume) -> list[Gap]:
     return out
 
 
-def _is_spacing_warning(w: str) -> bool:
-    return w.startswith(("missing ", "irregular slice spacing"))
+#: The warnings about slice spacing that a gap policy acts on.
+SPACING_WARNINGS = frozenset({WarningCode.MISSING_SLICES, WarningCode.IRREGULAR_SPACING})
+
+
+def _is_spacing_warning(w: VolumeWarning) -> bool:
+    return w.code in SPACING_WARNINGS
 
 
 def split_at_gaps(volume: Volume) -> list[Volume]:
@@ -135,11 +142,14 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
     bounds = list(zip([0, *cuts], [*cuts, len(d)], strict=True))
     axis = _axis_name(grid[0][0].orientation)
     # the gap stays on record in every part, said as what was done about it
-    kept_warnings = [f"cut at a gap (gaps=split): {w}" if _is_spacing_warning(w) else w for w in volume.warnings]
+    kept_warnings = [
+        w.with_message(f"cut at a gap (gaps=split): {w}", WarningCode.SPLIT_AT_GAP) if _is_spacing_warning(w) else w
+        for w in volume.warnings
+    ]
     parts: list[Volume] = []
     for n, (a, b) in enumerate(bounds, start=1):
         frames = [f for row in grid for f in row[a:b]]
-        warns: list[str] = []
+        warns: list[VolumeWarning] = []
         geo = _geometry(frames, n_time, warns, axis)
         paths = dict.fromkeys(f.path for f in frames)
         files = [f for f in volume.files if f.path in paths]
@@ -212,7 +222,8 @@ def resample_uniform(volume: Volume, array: np.ndarray) -> tuple[np.ndarray, Geo
         if w >= 1 - 1e-9:
             out[..., m, :, :] = array[..., k + 1, :, :]
             continue
-        mix = array[..., k, :, :].astype(np.float32) * np.float32(1 - w) + array[..., k + 1, :, :].astype(np.float32) * np.float32(w)
+        below, above = array[..., k, :, :].astype(np.float32), array[..., k + 1, :, :].astype(np.float32)
+        mix = below * np.float32(1 - w) + above * np.float32(w)
         if integer:
             mix = np.clip(np.rint(mix), info.min, info.max)
         out[..., m, :, :] = mix
@@ -246,7 +257,7 @@ def apply_gap_policy(volumes: list[Volume], policy: str = DEFAULT_GAP_POLICY) ->
         raise ValueError(f"unknown gap policy {policy!r}: choose one of {', '.join(GAP_POLICIES)}")
     out: list[Volume] = []
     for v in volumes:
-        gaps = find_gaps(v) if v.is_image and v.frames and v.kind != "segmentation" else []
+        gaps = find_gaps(v) if v.is_image and v.frames and v.kind != Kind.SEGMENTATION else []
         if not gaps:
             out.append(v)
         elif policy == "split":
@@ -254,7 +265,11 @@ def apply_gap_policy(volumes: list[Volume], policy: str = DEFAULT_GAP_POLICY) ->
         else:
             v.gap_policy = policy
             if policy == "keep":
-                v.warnings.append(f"slices kept at uniform spacing on request (gaps=keep): {_misplacement(v)}")
+                v.warnings.append(
+                    VolumeWarning(
+                        WarningCode.GAPS_KEPT, f"slices kept at uniform spacing on request (gaps=keep): {_misplacement(v)}"
+                    )
+                )
             out.append(v)
     return out
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .errors import DecodeError
-from .scan import DicomFile, Frame, decoder_for, pixel_element
+from .scan import DicomFile, Frame
+from .syntax import decoder_for, pixel_element
 from .volume import Volume, is_colour, pixel_format_problem
 
 __all__ = ["mask_stored_bits", "read_stored", "read_frame", "read_frame_into", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DecodeError
+from .warning import VolumeWarning, WarningCode
 
 if TYPE_CHECKING:
     from .scan import DicomFile, Frame
@@ -186,7 +187,7 @@ class SegGrid:
     origin: tuple[float, float, float]
     normal: tuple[float, float, float]
     slice_of: tuple[int, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[VolumeWarning, ...]
 
 
 def seg_grid(frames: Sequence[Frame]) -> SegGrid | None:
@@ -199,7 +200,7 @@ def seg_grid(frames: Sequence[Frame]) -> SegGrid | None:
     pos = np.array([fr.position for fr in frames], float)
     d = pos @ normal
     uniq = np.unique(np.round(d, 3))
-    warns: list[str] = []
+    warns: list[VolumeWarning] = []
     spacing = frames[0].spacing_between_slices or 0.0
     if len(uniq) > 1:
         steps = np.diff(uniq)
@@ -208,7 +209,11 @@ def seg_grid(frames: Sequence[Frame]) -> SegGrid | None:
         off = np.abs(steps / spacing - np.round(steps / spacing)) * spacing
         if off.max() > max(0.01, 0.01 * spacing):
             warns.append(
-                f"frame planes are not whole multiples of {spacing:g} mm apart: slices placed on the frames' own planes"
+                VolumeWarning(
+                    WarningCode.IRREGULAR_FRAME_PLANES,
+                    f"frame planes are not whole multiples of {spacing:g} mm apart: slices placed on the frames' own planes",
+                    files=tuple(dict.fromkeys(fr.path for fr in frames)),
+                )
             )
             spacing = float(np.median(steps))
     elif not spacing or spacing <= 0:

@@ -30,8 +30,12 @@ from typing import Any
 import numpy as np
 
 from .diffusion import gradient_table
-from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult, decoder_for, is_multivalue
+from .elements import is_multivalue
+from .labels import KernelClass, Kind, Orientation, ThicknessClass
+from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, Frame, ScanResult
 from .segmentation import Segment, is_segmentation, seg_grid, segment_layout, segments_of
+from .syntax import decoder_for
+from .warning import VolumeWarning, WarningCode
 
 __all__ = ["Volume", "build_volumes", "index_to_lps", "TIME_TAGS"]
 
@@ -82,7 +86,8 @@ class Volume:
     time_tag: str | None = None
     time_values: list[Any] = field(default_factory=list)
     split_reason: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    #: warnings as records (code, message, files, frames); ``summary()["warnings"]`` holds their messages
+    warnings: list[VolumeWarning] = field(default_factory=list)
     is_image: bool = True
     # descriptive tags
     series_number: int | None = None
@@ -103,10 +108,10 @@ class Volume:
     rescale: tuple[float, float] = (1.0, 0.0)
     gantry_tilt: float = 0.0
     # classes (filled by classify)
-    kind: str = "image"
-    orientation: str = ""
-    kernel_class: str = ""
-    thickness_class: str = ""
+    kind: Kind = Kind.IMAGE
+    orientation: Orientation = Orientation.NONE
+    kernel_class: KernelClass = KernelClass.NONE
+    thickness_class: ThicknessClass = ThicknessClass.NONE
     acquisition_group: str = ""
     reasons: dict[str, str] = field(default_factory=dict)
     confidence: float = 1.0
@@ -165,6 +170,11 @@ class Volume:
             return bool(self.shape)
         return self.is_image and all(decoder_for(f.transfer_syntax_uid) and not pixel_format_problem(f) for f in self.files)
 
+    @property
+    def warning_messages(self) -> list[str]:
+        """The messages of :attr:`warnings`, in order (what people read, and JSON holds)."""
+        return [str(w) for w in self.warnings]
+
     def affine_lps(self) -> np.ndarray:
         """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm."""
         return index_to_lps(self.direction, self.spacing, self.slice_step, self.origin)
@@ -205,10 +215,10 @@ class Volume:
             "slice_thickness": self.slice_thickness,
             "time_tag": self.time_tag,
             "time_values": [str(v) for v in self.time_values],
-            "orientation": self.orientation,
-            "kind": self.kind,
-            "kernel_class": self.kernel_class,
-            "thickness_class": self.thickness_class,
+            "orientation": str(self.orientation),
+            "kind": str(self.kind),
+            "kernel_class": str(self.kernel_class),
+            "thickness_class": str(self.thickness_class),
             "acquisition_group": self.acquisition_group,
             "acquisition_datetime": self.acquisition_datetime,
             "content_time": self.content_time,
@@ -224,7 +234,8 @@ class Volume:
             "reasons": dict(self.reasons),
             "confidence": round(self.confidence, 3),
             "loadable": self.loadable,
-            "warnings": list(self.warnings),
+            "warnings": self.warning_messages,
+            "warning_codes": [str(w.code) for w in self.warnings],
             # diffusion series: b-value and LPS gradient direction of each volume (see diffusion.gradient_table)
             "gradients": [g.to_dict() for g in gradient_table(self) or []] or None,
         }
@@ -354,7 +365,7 @@ class _Part:
     time_tag: str | None
     time_values: list[Any]
     split_reason: str | None
-    warnings: list[str]
+    warnings: list[VolumeWarning]
 
 
 def _frame_numbers(numbers: list[int]) -> str:
@@ -383,7 +394,14 @@ def _name_frames(frames: list[Frame], multi: set[str]) -> str:
     return ", ".join(parts)
 
 
-def _by_dimensions(frames: list[Frame], clusters: list[list[int]], split_reason: str | None, warnings: list[str]) -> _Part | None:
+def _files_and_frames(frames: list[Frame], multi: set[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The files of ``frames`` and the (1-based) numbers of those frames that lie in multi-frame files."""
+    return tuple(dict.fromkeys(f.path for f in frames)), tuple(f.index + 1 for f in frames if f.path in multi)
+
+
+def _by_dimensions(
+    frames: list[Frame], clusters: list[list[int]], split_reason: str | None, warnings: list[VolumeWarning]
+) -> _Part | None:
     """A 4-D part from the DimensionIndexValues of enhanced frames, or None when they do not make a regular grid.
 
     The leading axis runs over the non-spatial dimensions that vary (e.g. TemporalPositionIndex and a private
@@ -440,7 +458,7 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
     """Order the frames of one homogeneous group into one or more volumes."""
     from .diffusion import has_direction, is_trace
 
-    warnings: list[str] = []
+    warnings: list[VolumeWarning] = []
     # copies of one SOP instance (a file copied under another name)
     seen: dict[tuple[str, int], Frame] = {}
     dups: list[str] = []
@@ -453,9 +471,13 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
     frames = list(seen.values())
     if dups:
         warnings.append(
-            f"{len(dups)} duplicate file(s) with an SOPInstanceUID already seen were ignored: "
-            + ", ".join(sorted(dups)[:5])
-            + (" ..." if len(dups) > 5 else "")
+            VolumeWarning(
+                WarningCode.DUPLICATE_FILES,
+                f"{len(dups)} duplicate file(s) with an SOPInstanceUID already seen were ignored: "
+                + ", ".join(sorted(dups)[:5])
+                + (" ..." if len(dups) > 5 else ""),
+                files=tuple(sorted(dict.fromkeys(dups))),
+            )
         )
     # diffusion: the isotropic (trace / ADC) images of a DWI series go to a volume of their own, as dcm2niix does
     trace = [f for f in frames if is_trace(f)]
@@ -469,11 +491,15 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
     multi = {f.path for f in frames if f.index > 0}
     if any(f.position is None or f.orientation is None for f in frames):
         # no geometry: order by InstanceNumber, one slice per image
-        missing = sum(f.position is None or f.orientation is None for f in frames)
+        lacking = [f for f in frames if f.position is None or f.orientation is None]
         frames.sort(key=lambda f: (f.instance_number or 0, f.path, f.index))
         warnings.append(
-            f"{missing} of {len(frames)} image(s) lack ImagePositionPatient or ImageOrientationPatient: "
-            "slices are ordered by InstanceNumber and placed with default geometry"
+            VolumeWarning(
+                WarningCode.NO_GEOMETRY,
+                f"{len(lacking)} of {len(frames)} image(s) lack ImagePositionPatient or ImageOrientationPatient: "
+                "slices are ordered by InstanceNumber and placed with default geometry",
+                files=tuple(dict.fromkeys(f.path for f in lacking)),
+            )
         )
         return [_Part(frames, 1, None, [], split_reason, warnings)]
     normal = _normal(frames[0].orientation)  # type: ignore[arg-type]
@@ -507,9 +533,12 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
                 values: list[Any] = list(range(1, k + 1))
                 if all(f.index == 0 for f in frames):  # single-frame files: nothing but their order tells the times apart
                     warnings.append(
-                        f"each of the {len(clusters)} slice position(s) holds {k} images and no tag tells them apart "
-                        "(TemporalPositionIndex, TriggerTime, DiffusionBValue, AcquisitionNumber, EchoTime): "
-                        f"read as {k} time points in InstanceNumber order"
+                        VolumeWarning(
+                            WarningCode.TIME_FROM_ORDER,
+                            f"each of the {len(clusters)} slice position(s) holds {k} images and no tag tells them apart "
+                            "(TemporalPositionIndex, TriggerTime, DiffusionBValue, AcquisitionNumber, EchoTime): "
+                            f"read as {k} time points in InstanceNumber order",
+                        )
                     )
             else:
                 if tag == "DiffusionBValue":  # diffusion volumes in acquisition order, as dcm2niix writes them
@@ -546,26 +575,45 @@ def _arrange(frames: list[Frame], split_reason: str | None) -> list[_Part]:
     if dup_positions:
         dropped = [f for _, fs in dup_positions for f in fs[1:]]
         warnings.append(
-            f"{len(dropped)} of {len(frames)} images left out: {len(dup_positions)} slice position(s) hold several images "
-            "that no tag or dimension index tells apart; the first at each position is kept"
+            VolumeWarning(
+                WarningCode.FRAMES_LEFT_OUT,
+                f"{len(dropped)} of {len(frames)} images left out: {len(dup_positions)} slice position(s) hold several "
+                "images that no tag or dimension index tells apart; the first at each position is kept",
+                *_files_and_frames(dropped, multi),
+            )
         )
     for d, fs in dup_positions[:5]:
         warnings.append(
-            f"{len(fs)} different images at the same position ({_fmt(d)} mm along the slice normal): "
-            f"kept {_name_frames(fs[:1], multi)}, ignored {_name_frames(fs[1:], multi)}"
+            VolumeWarning(
+                WarningCode.DUPLICATE_POSITION,
+                f"{len(fs)} different images at the same position ({_fmt(d)} mm along the slice normal): "
+                f"kept {_name_frames(fs[:1], multi)}, ignored {_name_frames(fs[1:], multi)}",
+                *_files_and_frames(fs[1:], multi),
+            )
         )
     if len(dup_positions) > 5:
-        warnings.append(f"... and {len(dup_positions) - 5} more positions with several images")
+        more = [f for _, fs in dup_positions[5:] for f in fs[1:]]
+        warnings.append(
+            VolumeWarning(
+                WarningCode.MORE_DUPLICATE_POSITIONS,
+                f"... and {len(dup_positions) - 5} more positions with several images",
+                *_files_and_frames(more, multi),
+            )
+        )
     return [_Part(kept, 1, None, [], split_reason, warnings)]
 
 
-def _geometry(frames: list[Frame], n_time: int, warnings: list[str], axis_name: str) -> dict[str, Any]:
+def _geometry(frames: list[Frame], n_time: int, warnings: list[VolumeWarning], axis_name: str) -> dict[str, Any]:
     nz = len(frames) // n_time
     first = frames[0]
     rows, cols = first.rows, first.columns
     ps = first.pixel_spacing
     if ps is None:
-        warnings.append("no PixelSpacing: in-plane spacing set to 1 mm (sizes and distances are not in mm)")
+        warnings.append(
+            VolumeWarning(
+                WarningCode.NO_PIXEL_SPACING, "no PixelSpacing: in-plane spacing set to 1 mm (sizes and distances are not in mm)"
+            )
+        )
         ps = (1.0, 1.0)
     if any(f.orientation is None or f.position is None for f in frames[:nz]):
         o = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -593,8 +641,11 @@ def _geometry(frames: list[Frame], n_time: int, warnings: list[str], axis_name: 
         tilt = math.degrees(math.acos(cosang))
         if tilt > 0.01:
             warnings.append(
-                f"gantry tilt of {tilt:.2f} degrees: slices are sheared; the volume keeps the shear "
-                "(napari shows it in place, exporters resample or store the sheared affine)"
+                VolumeWarning(
+                    WarningCode.GANTRY_TILT,
+                    f"gantry tilt of {tilt:.2f} degrees: slices are sheared; the volume keeps the shear "
+                    "(napari shows it in place, exporters resample or store the sheared affine)",
+                )
             )
         # a slice step along the normal of exactly the median spacing, unless tilted: then the mean of the regular
         # steps between neighbours (a gap's longer step left out), so that spacing and step agree with a missing slice
@@ -618,7 +669,7 @@ def _geometry(frames: list[Frame], n_time: int, warnings: list[str], axis_name: 
     }
 
 
-def _check_spacing(dists: np.ndarray, diffs: np.ndarray, spacing: float, warnings: list[str], axis: str) -> None:
+def _check_spacing(dists: np.ndarray, diffs: np.ndarray, spacing: float, warnings: list[VolumeWarning], axis: str) -> None:
     if spacing <= 0:
         return
     tol = max(POSITION_TOLERANCE * 5, 0.01 * spacing)
@@ -633,12 +684,20 @@ def _check_spacing(dists: np.ndarray, diffs: np.ndarray, spacing: float, warning
         else:
             irregular.append((d, dists[i], dists[i + 1]))
     for n, a, b in gaps:
-        warnings.append(f"missing {n} slice{'s' if n > 1 else ''} between {axis} = {_fmt(a)} and {axis} = {_fmt(b)}")
+        warnings.append(
+            VolumeWarning(
+                WarningCode.MISSING_SLICES,
+                f"missing {n} slice{'s' if n > 1 else ''} between {axis} = {_fmt(a)} and {axis} = {_fmt(b)}",
+            )
+        )
     if irregular:
         d, a, b = irregular[0]
         warnings.append(
-            f"irregular slice spacing: {len(irregular)} step(s) differ from the usual {_fmt(spacing)} mm "
-            f"(e.g. {_fmt(d)} mm between {axis} = {_fmt(a)} and {axis} = {_fmt(b)})"
+            VolumeWarning(
+                WarningCode.IRREGULAR_SPACING,
+                f"irregular slice spacing: {len(irregular)} step(s) differ from the usual {_fmt(spacing)} mm "
+                f"(e.g. {_fmt(d)} mm between {axis} = {_fmt(a)} and {axis} = {_fmt(b)})",
+            )
         )
 
 
@@ -658,19 +717,34 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
     geo = _geometry(frames, part.n_time, warnings, _axis_name(frames[0].orientation))
     files = [files_by_path[p] for p in dict.fromkeys(f.path for f in frames)]
     first = files[0]
-    ds = first.dataset
+    ds = first.tags  # descriptive text read with the header: no pydicom data set needed
     ts = sorted({f.transfer_syntax_uid for f in files})
     for t in ts:
         if decoder_for(t) is None:
             warnings.append(
-                f"transfer syntax {t} ({_ts_name(t)}) has no installed decoder: the volume is listed but cannot be loaded"
+                VolumeWarning(
+                    WarningCode.NO_DECODER,
+                    f"transfer syntax {t} ({_ts_name(t)}) has no installed decoder: the volume is listed but cannot be loaded",
+                    files=tuple(f.path for f in files if f.transfer_syntax_uid == t),
+                )
             )
     if len(ts) > 1:
-        warnings.append(f"files use {len(ts)} transfer syntaxes ({', '.join(ts)}); each is decoded with its engine")
+        warnings.append(
+            VolumeWarning(
+                WarningCode.MIXED_TRANSFER_SYNTAXES,
+                f"files use {len(ts)} transfer syntaxes ({', '.join(ts)}); each is decoded with its engine",
+            )
+        )
     for f in files:
         problem = pixel_format_problem(f)
         if problem:
-            warnings.append(f"{problem}: the volume is listed but cannot be loaded (files such as {f.path})")
+            warnings.append(
+                VolumeWarning(
+                    WarningCode.PIXEL_FORMAT,
+                    f"{problem}: the volume is listed but cannot be loaded (files such as {f.path})",
+                    files=tuple(g.path for g in files if pixel_format_problem(g)),
+                )
+            )
             break
     warnings.extend(_file_warnings(files))
     f0 = frames[0]
@@ -715,7 +789,16 @@ def _volume_from_part(part: _Part, files_by_path: dict[str, DicomFile], series_u
 
 
 #: Colour photometric interpretations (loaded as RGB).
-COLOUR_PHOTOMETRIC = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+COLOUR_PHOTOMETRIC = (
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_PARTIAL_422",
+    "YBR_PARTIAL_420",
+    "YBR_ICT",
+    "YBR_RCT",
+    "PALETTE COLOR",
+)
 
 
 def is_colour(f: DicomFile) -> bool:
@@ -734,8 +817,8 @@ def pixel_format_problem(f: DicomFile) -> str | None:
     return None
 
 
-def _file_warnings(files: list[DicomFile]) -> list[str]:
-    """The files' own warnings; one line for a message that several files repeat (naming the first file)."""
+def _file_warnings(files: list[DicomFile]) -> list[VolumeWarning]:
+    """The files' own warnings (strings of the scan) as records; one for a message that several files repeat."""
     by_msg: dict[str, list[str]] = {}
     for f in files:
         prefix = f"{f.path}: "
@@ -743,10 +826,8 @@ def _file_warnings(files: list[DicomFile]) -> list[str]:
             by_msg.setdefault(w[len(prefix) :] if w.startswith(prefix) else w, []).append(f.path)
     out = []
     for msg, paths in by_msg.items():
-        if len(paths) == 1:
-            out.append(f"{paths[0]}: {msg}")
-        else:
-            out.append(f"{len(paths)} files, e.g. {paths[0]}: {msg}")
+        text = f"{paths[0]}: {msg}" if len(paths) == 1 else f"{len(paths)} files, e.g. {paths[0]}: {msg}"
+        out.append(VolumeWarning(WarningCode.FILE_PROBLEM, text, files=tuple(dict.fromkeys(paths))))
     return out
 
 
@@ -763,14 +844,20 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
     """One SEG object as a volume on the grid of its frames (see :mod:`segmentation` for the overlap rule)."""
     ds = f.dataset
     grid = seg_grid(f.frames)
-    warnings: list[str] = []
+    warnings: list[VolumeWarning] = []
     present, overlapping = segment_layout(f)
     # binary / fractional: the segments that have frames; a label map: every segment but its background (0)
     segments = [seg for seg in segments_of(ds) if (seg.number in present if present else seg.number != 0)]
     rows, cols = f.frames[0].rows, f.frames[0].columns
     ps = f.frames[0].pixel_spacing or (1.0, 1.0)
     if grid is None:
-        warnings.append("segmentation frames lack plane position or orientation: placed with default geometry")
+        warnings.append(
+            VolumeWarning(
+                WarningCode.NO_GEOMETRY,
+                "segmentation frames lack plane position or orientation: placed with default geometry",
+                files=(f.path,),
+            )
+        )
         nz, spacing, origin, normal = len(f.frames), 1.0, (0.0, 0.0, 0.0), np.array([0.0, 0.0, 1.0])
         row, col = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
     else:
@@ -780,19 +867,31 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
         row, col = np.asarray(o[:3]), np.asarray(o[3:])
     n_frames_slices = len(set(grid.slice_of)) if grid is not None else nz
     if n_frames_slices < nz:
-        warnings.append(f"sparse segmentation: frames on {n_frames_slices} of {nz} slices; the others are empty")
+        warnings.append(
+            VolumeWarning(
+                WarningCode.SPARSE_SEGMENTATION,
+                f"sparse segmentation: frames on {n_frames_slices} of {nz} slices; the others are empty",
+                files=(f.path,),
+            )
+        )
     shape: tuple[int, ...] = (nz, rows, cols)
     time_values: list[Any] = []
     if overlapping:
         shape = (len(present), *shape)
         time_values = list(present)
         warnings.append(
-            f"segments {', '.join(map(str, present))} share slices and may overlap: one mask per segment "
-            "(never merged into one label map)"
+            VolumeWarning(
+                WarningCode.OVERLAPPING_SEGMENTS,
+                f"segments {', '.join(map(str, present))} share slices and may overlap: one mask per segment "
+                "(never merged into one label map)",
+                files=(f.path,),
+            )
         )
     refs = [str(r.get("SeriesInstanceUID", "")) for r in ds.get("ReferencedSeriesSequence") or [] if r.get("SeriesInstanceUID")]
     number = _tag_number(ds, "SeriesNumber", int)
-    what = "label map" if str(ds.get("SegmentationType", "")).upper() == "LABELMAP" else str(ds.get("SegmentationType", "")).lower()
+    what = (
+        "label map" if str(ds.get("SegmentationType", "")).upper() == "LABELMAP" else str(ds.get("SegmentationType", "")).lower()
+    )
     return Volume(
         key="",
         series_instance_uid=series_uid,
@@ -817,7 +916,7 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
         transfer_syntax_uid=f.transfer_syntax_uid,
         content_time=_str(ds, "ContentTime"),
         instance_creation_time=_str(ds, "InstanceCreationTime"),
-        kind="segmentation",
+        kind=Kind.SEGMENTATION,
         segments=segments,
         references=refs,
     )
@@ -825,7 +924,7 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
 
 def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
     first = files[0]
-    ds = first.dataset
+    ds = first.tags
     what = NON_IMAGE_SOP_CLASSES.get(first.sop_class_uid) or _ts_name(first.sop_class_uid)
     number = _tag_number(ds, "SeriesNumber", int)
     return Volume(
@@ -838,7 +937,13 @@ def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
         origin=(0.0, 0.0, 0.0),
         direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
         slice_step=(0.0, 0.0, 0.0),
-        warnings=[f"{len(files)} file(s) without pixel data ({what}): listed, not loadable as an image"],
+        warnings=[
+            VolumeWarning(
+                WarningCode.NO_PIXEL_DATA,
+                f"{len(files)} file(s) without pixel data ({what}): listed, not loadable as an image",
+                files=tuple(f.path for f in files),
+            )
+        ],
         is_image=False,
         series_number=number,
         series_description=_str(ds, "SeriesDescription"),
@@ -850,7 +955,7 @@ def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
         transfer_syntax_uid=first.transfer_syntax_uid,
         content_time=_str(ds, "ContentTime"),
         instance_creation_time=_str(ds, "InstanceCreationTime"),
-        kind="non-image",
+        kind=Kind.NON_IMAGE,
     )
 
 
@@ -881,9 +986,13 @@ def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
             vol = _segmentation_volume(uid, copies[0], series_reason)
             if len(copies) > 1:
                 vol.warnings.append(
-                    f"{len(copies)} files hold this SEG object (one SOPInstanceUID): {copies[0].path} is used, "
-                    + ", ".join(f.path for f in copies[1:])
-                    + " ignored"
+                    VolumeWarning(
+                        WarningCode.DUPLICATE_FILES,
+                        f"{len(copies)} files hold this SEG object (one SOPInstanceUID): {copies[0].path} is used, "
+                        + ", ".join(f.path for f in copies[1:])
+                        + " ignored",
+                        files=tuple(f.path for f in copies[1:]),
+                    )
                 )
             volumes.append(vol)
         if not images:
