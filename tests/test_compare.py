@@ -16,8 +16,9 @@ from pydicom.datadict import dictionary_description
 
 from napari_dicomseries import open_folder
 from napari_dicomseries.cli import main
-from napari_dicomseries.compare import TagInfo, TagValue, diff_volumes, select_volume, values_equal, volume_tags
+from napari_dicomseries.compare import TagInfo, TagValue, diff_volumes, values_equal, volume_tags
 from napari_dicomseries.errors import SeriesNotFoundError
+from napari_dicomseries.selection import select_volume
 from napari_dicomseries.synthetic import STUDY_SERIES
 
 from .conftest import tree_digest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -16,9 +17,11 @@ import numpy as np
 import pydicom
 import pytest
 
-from napari_dicomseries import cli, export, open_folder
+from napari_dicomseries import cli, export, nifti, open_folder, sidecar
 from napari_dicomseries.errors import DicomSeriesError, OutputExistsError, SeriesNotFoundError
-from napari_dicomseries.export import export_folder, export_volume, output_stems, write_nifti_array
+from napari_dicomseries.export import export_folder, export_volume, output_stems
+from napari_dicomseries.nifti import write_nifti_array
+from napari_dicomseries.selection import select_volume
 from napari_dicomseries.synthetic import STUDY_SERIES, SeriesSpec, write_series
 
 from .conftest import tree_digest
@@ -181,7 +184,7 @@ def test_sagittal_and_oblique_match_dcm2niix(tmp_path: Path) -> None:
 
 def test_voxel_positions_match_the_files(synthetic_study: Path, tmp_path: Path) -> None:
     """Voxel (0, 0, k) of the NIfTI lies at ImagePositionPatient of a file, in RAS (pydicom read, by hand)."""
-    volumes, _ = open_folder(synthetic_study, progress=False)
+    volumes, _ = open_folder(synthetic_study)
     v = next(v for v in volumes if v.series_number == 4)
     res = export_volume(v, tmp_path / "s4")
     img = nib.load(res.nifti)
@@ -220,7 +223,7 @@ def _tilted_series(out: Path, degrees: float) -> list[Path]:
 @pytest.mark.parametrize("gz", [True, False])
 def test_gantry_tilt_keeps_the_sheared_positions(tmp_path: Path, gz: bool) -> None:
     paths = _tilted_series(tmp_path / "tilt", 12.0)
-    volumes, _ = open_folder(tmp_path / "tilt", progress=False)
+    volumes, _ = open_folder(tmp_path / "tilt")
     (v,) = volumes
     assert v.gantry_tilt == pytest.approx(12.0, abs=0.01)
     res = export_volume(v, tmp_path / "out" / "tilt", gzip=gz)
@@ -261,22 +264,22 @@ def test_write_nifti_array_geometry_by_hand(tmp_path: Path) -> None:
     assert np.array_equal(sitk.GetArrayFromImage(img), arr)
     assert json.loads(js.read_text()) == {"a": 1}
     # nibabel: RAS affine of voxel (i, j, k)
-    np.testing.assert_allclose(nib.load(nii).affine, export.ras_affine(a), atol=1e-5)
-    np.testing.assert_allclose(export.ras_affine(a) @ [1, 0, 0, 1], [-10.75, 20, 30, 1])
+    np.testing.assert_allclose(nib.load(nii).affine, nifti.ras_affine(a), atol=1e-5)
+    np.testing.assert_allclose(nifti.ras_affine(a) @ [1, 0, 0, 1], [-10.75, 20, 30, 1])
 
 
 # ----------------------------------------------------------------------------- sidecar
 
 
 def test_sidecar_leaves_out_patient_identity_unless_asked(synthetic_study: Path) -> None:
-    volumes, _ = open_folder(synthetic_study, progress=False)
+    volumes, _ = open_folder(synthetic_study)
     v = next(v for v in volumes if v.series_number == 2)
-    side = export.sidecar(v)
+    side = sidecar.sidecar(v)
     ds = pydicom.dcmread(v.files[0].path, stop_before_pixels=True)
     for key in ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber"):
         assert key in ds and key not in side
     assert side["PatientSex"] == ds.PatientSex  # not identifying: kept
-    full = export.sidecar(v, patient_tags=True)
+    full = sidecar.sidecar(v, patient_tags=True)
     assert full["PatientName"] == str(ds.PatientName) and full["PatientID"] == ds.PatientID
     # constant tags only: nothing of one slice, nothing about stored values
     for key in ("SOPInstanceUID", "InstanceNumber", "ImagePositionPatient", "SliceLocation", "RescaleIntercept", "Rows"):
@@ -292,15 +295,15 @@ def test_sidecar_leaves_out_patient_identity_unless_asked(synthetic_study: Path)
 def test_sidecar_varying_tag_is_left_out(synthetic_study: Path, tmp_path: Path) -> None:
     src = tmp_path / "dicom"
     shutil.copytree(synthetic_study, src)
-    volumes, _ = open_folder(src, progress=False)
+    volumes, _ = open_folder(src)
     v = next(v for v in volumes if v.series_number == 2)
     ds = pydicom.dcmread(v.paths[3])
     ds.KVP = "140"  # one slice at another tube voltage
     ds.AcquisitionTime = "101159"  # acquired earlier
     ds.save_as(v.paths[3])
-    volumes, _ = open_folder(src, progress=False)
+    volumes, _ = open_folder(src)
     v = next(v for v in volumes if v.series_number == 2)
-    side = export.sidecar(v)
+    side = sidecar.sidecar(v)
     assert "KVP" not in side
     assert side["AcquisitionTime"] == "10:11:59.000000"  # the earliest, when the acquisition started
 
@@ -309,7 +312,7 @@ def test_sidecar_varying_tag_is_left_out(synthetic_study: Path, tmp_path: Path) 
 
 
 def test_output_names_are_safe_and_unique(synthetic_study: Path) -> None:
-    volumes, _ = open_folder(synthetic_study, progress=False)
+    volumes, _ = open_folder(synthetic_study)
     assert output_stems(volumes) == ["1_Scout_STANDARD", "2_5mm_STANDARD", "3_5mm_LUNG", "4_1.25mm_STANDARD", "5_1.25mm_LUNG"]
     odd = [copy.copy(v) for v in volumes[1:4]]
     odd[0].series_description = "../../etc/passwd"
@@ -330,13 +333,40 @@ def test_output_names_are_safe_and_unique(synthetic_study: Path) -> None:
 def test_series_selection_and_localizers(synthetic_study: Path, tmp_path: Path) -> None:
     res = export_folder(synthetic_study, tmp_path / "a", series=[3, "5"], gzip=False)
     assert [(r.series_number, r.ok) for r in res] == [(3, True), (5, True)]
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["3_5mm_LUNG.json", "3_5mm_LUNG.nii", "5_1.25mm_LUNG.json", "5_1.25mm_LUNG.nii"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "3_5mm_LUNG.json",
+        "3_5mm_LUNG.nii",
+        "5_1.25mm_LUNG.json",
+        "5_1.25mm_LUNG.nii",
+    ]
     res = export_folder(synthetic_study, tmp_path / "b", skip_localizers=True)
     assert [r.series_number for r in res if r.ok] == [2, 3, 4, 5]
     assert [r.series_number for r in res if r.skipped] == [1]
     with pytest.raises(SeriesNotFoundError, match="no series 42"):
         export_folder(synthetic_study, tmp_path / "c", series=[42])
     assert not (tmp_path / "c").exists()
+
+
+def test_export_names_volumes_as_compare_does(synthetic_study: Path) -> None:
+    volumes, _ = open_folder(synthetic_study)
+    by_number = {v.series_number: v for v in volumes}
+    # series 3 split into two volumes: its number names both for export, is ambiguous for compare; a key names one
+    a, b = dataclasses.replace(by_number[3], key="3.1"), dataclasses.replace(by_number[3], key="3.2")
+    vols = [by_number[2], a, b, by_number[4]]
+    chosen, skipped = export.select_volumes(vols, ["3"])
+    assert chosen == [a, b] and skipped == []
+    with pytest.raises(SeriesNotFoundError, match=r"series 3 has 2 volumes \(3\.1, 3\.2\)"):
+        select_volume(vols, "3")
+    for spec in ("3.2", " 3.2 "):
+        assert export.select_volumes(vols, [spec])[0] == [b] and select_volume(vols, spec) is b
+    # a SeriesInstanceUID and a series number name the same volume for both
+    uid = by_number[4].series_instance_uid
+    for spec in (uid, 4, "4"):
+        assert export.select_volumes(vols, [spec])[0] == [by_number[4]] and select_volume(vols, spec) is by_number[4]
+    # the order is the volumes' order, whatever the order asked; every unknown name is reported at once
+    assert export.select_volumes(vols, ["4", "2"])[0] == [by_number[2], by_number[4]]
+    with pytest.raises(SeriesNotFoundError, match=r"no series 42, 7 in the input; it has 2, 3\.1, 3\.2, 4$"):
+        export.select_volumes(vols, ["42", "2", "7"])
 
 
 def test_output_inside_input_is_refused(synthetic_study: Path, tmp_path: Path) -> None:
@@ -373,7 +403,7 @@ def test_existing_output_is_not_overwritten_without_force(synthetic_study: Path,
     res = export_folder(synthetic_study, out, force=True)
     assert all(r.ok for r in res) and len(res) == 5
     assert nib.load(out / "2_5mm_STANDARD.nii.gz").shape == (64, 64, 9)
-    volumes, _ = open_folder(synthetic_study, progress=False)
+    volumes, _ = open_folder(synthetic_study)
     with pytest.raises(OutputExistsError):
         export_volume(volumes[1], out / "2_5mm_STANDARD")
 
@@ -398,7 +428,7 @@ def test_cli_existing_output_without_force(synthetic_study: Path, tmp_path: Path
 
 def test_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arr = np.zeros((3, 4, 5), np.int16)
-    real = export._write_image
+    real = nifti._write_image
 
     def half_then_fail(image, path, compress):
         with open(path, "wb") as fh:
@@ -407,34 +437,36 @@ def test_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
 
     out = tmp_path / "out"
     out.mkdir()
-    monkeypatch.setattr(export, "_write_image", half_then_fail)
+    monkeypatch.setattr(nifti, "_write_image", half_then_fail)
     with pytest.raises(DicomSeriesError, match=r"x\.nii\.gz: cannot write NIfTI \(.*No space left"):
         write_nifti_array(arr, np.eye(4), out / "x.nii.gz", {"a": 1})
     assert list(out.iterdir()) == []
     # an existing file is left as it was when its replacement fails
-    monkeypatch.setattr(export, "_write_image", real)
+    monkeypatch.setattr(nifti, "_write_image", real)
     write_nifti_array(arr + 7, np.eye(4), out / "x.nii.gz", {"a": 1})
     before = _snapshot(out)
-    monkeypatch.setattr(export, "_write_image", half_then_fail)
+    monkeypatch.setattr(nifti, "_write_image", half_then_fail)
     with pytest.raises(DicomSeriesError):
         write_nifti_array(arr, np.eye(4), out / "x.nii.gz", {"a": 2}, force=True)
     assert _snapshot(out) == before
     # a sidecar that cannot be written (NaN is not JSON) fails the pair: the image is not left behind either
-    monkeypatch.setattr(export, "_write_image", real)
+    monkeypatch.setattr(nifti, "_write_image", real)
     with pytest.raises(DicomSeriesError, match=r"y\.json: cannot write the JSON sidecar"):
         write_nifti_array(arr, np.eye(4), out / "y.nii.gz", {"bad": float("nan")})
     assert _snapshot(out) == before
 
 
-def test_failed_volume_is_reported_and_others_written(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = export._write_image
+def test_failed_volume_is_reported_and_others_written(
+    synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = nifti._write_image
 
     def fail_for_lung(image, path, compress):
         if "LUNG" in path.name:
             raise RuntimeError("simulated failure")
         real(image, path, compress)
 
-    monkeypatch.setattr(export, "_write_image", fail_for_lung)
+    monkeypatch.setattr(nifti, "_write_image", fail_for_lung)
     res = export_folder(synthetic_study, tmp_path / "out", skip_localizers=True)
     assert [r.series_number for r in res if r.skipped] == [1]
     assert [r.ok for r in res if not r.skipped] == [True, False, True, False]
@@ -442,16 +474,18 @@ def test_failed_volume_is_reported_and_others_written(synthetic_study: Path, tmp
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "2_5mm_STANDARD.json", "2_5mm_STANDARD.nii.gz", "4_1.25mm_STANDARD.json", "4_1.25mm_STANDARD.nii.gz",
     ]  # fmt: skip
-    monkeypatch.setattr(export, "_write_image", real)
+    monkeypatch.setattr(nifti, "_write_image", real)
     rc = cli.main(["export", str(synthetic_study), str(tmp_path / "cli"), "--series", "2"])
     assert rc == 0
 
 
-def test_cli_reports_failed_volume(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_failed_volume(
+    synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def fail(image, path, compress):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(export, "_write_image", fail)
+    monkeypatch.setattr(nifti, "_write_image", fail)
     assert cli.main(["export", str(synthetic_study), str(tmp_path / "out"), "--series", "4"]) == 1
     err = capsys.readouterr().err
     assert "series 4" in err and "simulated failure" in err

@@ -57,7 +57,7 @@ def save_layer(layer_data: tuple, path: Path) -> list[str]:
 
 
 def test_round_trip_axial_lazy_layer(synthetic_study: Path, tmp_path: Path) -> None:
-    volumes, _ = open_folder(synthetic_study, progress=False)
+    volumes, _ = open_folder(synthetic_study)
     v = next(v for v in volumes if v.series_number == 4)
     written = save_layer(volume_layer_data(v, lazy=True), tmp_path / "s4.nii.gz")
     assert written == [str(tmp_path / "s4.nii.gz"), str(tmp_path / "s4.json")]
@@ -88,7 +88,7 @@ def test_4d_layer_is_one_4d_nifti(shared_data: Path, tmp_path: Path) -> None:
     ((data, kw, kind),) = read_volumes(folder)
     assert np.shape(data) == (4, 6, 64, 64)
     (nii, js) = save_layer((data, kw, kind), tmp_path / "fmri.nii.gz")
-    volumes, _ = open_folder(folder, progress=False)
+    volumes, _ = open_folder(folder)
     core = export_volume(volumes[0], tmp_path / "core" / "fmri")
     a, b = nib.load(nii), nib.load(core.nifti)
     assert a.shape == b.shape == (64, 64, 6, 4)
@@ -108,7 +108,7 @@ def test_4d_layer_is_one_4d_nifti(shared_data: Path, tmp_path: Path) -> None:
 def test_sidecar_from_slice_table_when_files_are_gone(synthetic_study: Path, tmp_path: Path) -> None:
     src = tmp_path / "dicom"
     shutil.copytree(synthetic_study, src)
-    volumes, _ = open_folder(src, progress=False)
+    volumes, _ = open_folder(src)
     v = next(v for v in volumes if v.series_number == 3)
     layer = volume_layer_data(v, lazy=False)
     assert len(list(layer[1]["metadata"]["dicom"]["slices"])) == 9  # the table is read (e.g. shown) while the files exist
@@ -159,9 +159,9 @@ def test_rgb_layer_is_refused_with_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_writer_replaces_atomically(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from napari_dicomseries import export
+    from napari_dicomseries import nifti
 
-    volumes, _ = open_folder(synthetic_study, progress=False)
+    volumes, _ = open_folder(synthetic_study)
     v = next(v for v in volumes if v.series_number == 2)
     layer = volume_layer_data(v, lazy=False)
     out = tmp_path / "s2.nii.gz"
@@ -172,7 +172,7 @@ def test_writer_replaces_atomically(synthetic_study: Path, tmp_path: Path, monke
         Path(path).write_bytes(b"partial")
         raise RuntimeError("simulated disk failure")
 
-    monkeypatch.setattr(export, "_write_image", fail)
+    monkeypatch.setattr(nifti, "_write_image", fail)
     data, kw, _ = layer
     viewer = ViewerModel()
     with pytest.raises(DicomSeriesError, match="s2.nii.gz: cannot write NIfTI"):

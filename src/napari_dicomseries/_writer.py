@@ -1,6 +1,6 @@
 """napari writer: an image layer (3-D or 4-D) as NIfTI (``.nii`` / ``.nii.gz``) with a JSON sidecar.
 
-A thin translation to :func:`napari_dicomseries.export.write_nifti_array`:
+A thin translation to :func:`napari_dicomseries.nifti.write_nifti_array`:
 the NIfTI geometry is the layer's own (data to world: ``affine``, ``scale``,
 ``translate``, ``rotate``, ``shear``), read as DICOM patient coordinates
 (LPS, mm) with world axes (z, y, x), which is how the reader places layers.
@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from . import export
 from .errors import DicomSeriesError
+from .nifti import lps_affine_from_layer, write_nifti_array
+from .sidecar import SOFTWARE, constant_tags, sidecar_from_rows
 
 __all__ = ["write_nifti", "layer_affine", "layer_sidecar"]
 
@@ -89,18 +90,20 @@ def layer_sidecar(meta: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any
             extra["note"] = f"layer shape {list(shape)} differs from the DICOM volume shape {list(summary['shape'])}"
         if dicom.get("warnings"):
             summary = {**summary, "warnings": list(dicom["warnings"])}
-        return export.sidecar_from_rows(rows, summary, extra=extra)
-    side = export.sidecar_from_rows([], None, extra=extra)
-    side["DicomSeries"]["note"] = "layer without DICOM metadata: geometry from the layer, read as LPS mm with world axes (z, y, x)"
+        return sidecar_from_rows(rows, summary, extra=extra)
+    side = sidecar_from_rows([], None, extra=extra)
+    side["DicomSeries"]["note"] = (
+        "layer without DICOM metadata: geometry from the layer, read as LPS mm with world axes (z, y, x)"
+    )
     return side
 
 
-def _rows_from_files(files: list[str]) -> list[dict[str, Any]] | None:
+def _rows_from_files(files: list[Any]) -> list[dict[str, Any]] | None:
     """The constant tags of the layer's DICOM files (one row), or None when they cannot all be read any more."""
     if not files or not all(isinstance(f, str) and os.path.isfile(f) for f in files):
         return None
     try:
-        return [export.constant_tags(files)] or None
+        return [constant_tags(files)]
     except DicomSeriesError:
         return None
 
@@ -137,11 +140,11 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         else:
             a = _spatial(full)
             arr, a = _dicom_axis_order(arr, a, meta)
-        lps = export.lps_affine_from_layer(a)
+        lps = lps_affine_from_layer(a)
         side = layer_sidecar(meta, arr.shape)
         tr = side.get("RepetitionTime")
-        desc = f"{export.SOFTWARE} layer {meta.get('name') or ''}".strip()
-        written = export.write_nifti_array(
+        desc = f"{SOFTWARE} layer {meta.get('name') or ''}".strip()
+        written = write_nifti_array(
             arr, lps, path, side, force=True, time_spacing=tr if isinstance(tr, (int, float)) else None, description=desc
         )
     except ValueError as exc:

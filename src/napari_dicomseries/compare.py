@@ -22,18 +22,19 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydicom.datadict import dictionary_description, keyword_for_tag
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
 
-from .errors import SeriesNotFoundError
 from .header import format_value, private_creator
 from .scan import is_multivalue
+from .selection import select_volume
 from .volume import Volume
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -153,29 +154,22 @@ class TagInfo:
 
     @property
     def group(self) -> int | None:
+        """The tag's group number (None for a derived volume row)."""
         return int(self.tag[1:5], 16) if self.tag else None
 
     @property
     def element(self) -> int | None:
+        """The tag's element number (None for a derived volume row)."""
         return int(self.tag[6:10], 16) if self.tag else None
 
     @property
     def is_private(self) -> bool:
+        """True for a private tag (odd group)."""
         return bool(self.tag) and (self.group or 0) % 2 == 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The tag's description as JSON-friendly fields (shared by the rows of both tables)."""
-        return {
-            "key": self.key,
-            "tag": self.tag,
-            "keyword": self.keyword,
-            "name": self.name,
-            "vr": self.vr,
-            "private_creator": self.private_creator,
-            "path": self.path,
-            "per_frame": self.per_frame,
-            "category": self.category,
-        }
+        """The tag's description as JSON-friendly fields (shared by the rows of both tables): every field, in order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @property
     def identifier(self) -> bool:
@@ -200,6 +194,7 @@ class TagInfo:
         return ql in self.key.lower() or ql in self.name.lower() or ql in self.private_creator.lower()
 
     def sort_key(self) -> tuple[Any, ...]:
+        """Sort order of the rows: volume rows, then geometry, then by sequence and tag number."""
         order = {"volume": 0, "geometry": 1}.get(self.category, 2)
         return (order, self.path.split(".")[0] if self.path else "", self.group or 0, self.element or 0, self.key)
 
@@ -215,6 +210,8 @@ def _category(keyword: str, private: bool) -> str:
 
 
 def _name(tag: Any, elem: DataElement) -> str:
+    from pydicom.datadict import dictionary_description
+
     if tag.group % 2 == 1:
         return "Private Creator" if tag.element < 0x100 else "Private tag"
     try:
@@ -236,6 +233,8 @@ def _flatten(
     skip: Iterable[int] = (),
 ) -> None:
     """Add every element of ``ds`` (and its nested sequence items) to ``out``, keyed by path."""
+    from pydicom.datadict import keyword_for_tag
+
     skip = set(skip)
     for elem in ds:
         tag = elem.tag
@@ -282,6 +281,8 @@ class FrameTags:
 
 def frame_tags(volume: Volume, *, private: bool = False) -> FrameTags:
     """Flatten the headers of ``volume``'s frames (no file is read again: the scan kept the headers)."""
+    from pydicom.datadict import dictionary_description
+
     files = {f.path: f for f in volume.files}
     file_rows: dict[str, dict[str, tuple[TagInfo, TagValue]]] = {}
     frames = [(fr.path, fr.index) for fr in volume.frames] or [(f.path, 0) for f in volume.files]
@@ -332,15 +333,9 @@ class TagSummary:
     maximum: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.info.to_dict(),
-            "constant": self.constant,
-            "value": self.value,
-            "n_distinct": self.n_distinct,
-            "n_missing": self.n_missing,
-            "min": self.minimum,
-            "max": self.maximum,
-        }
+        """JSON-friendly fields of the row (``tags --json``): the tag's, then its summary over the frames."""
+        summary = {"constant": self.constant, "value": self.value, "n_distinct": self.n_distinct, "n_missing": self.n_missing}
+        return {**self.info.to_dict(), **summary, "min": self.minimum, "max": self.maximum}
 
 
 def _distinct(values: list[TagValue | None], tolerance: float) -> int:
@@ -393,11 +388,8 @@ class VolumeTags:
     tolerance: float = DEFAULT_TOLERANCE
 
     @property
-    def constant(self) -> list[TagSummary]:
-        return [r for r in self.rows if r.constant]
-
-    @property
     def varying(self) -> list[TagSummary]:
+        """The rows of the tags that vary over the frames."""
         return [r for r in self.rows if not r.constant]
 
     def row(self, query: str) -> TagSummary:
@@ -411,17 +403,10 @@ class VolumeTags:
         """The value of row ``key`` for each frame, in array order ("" where missing)."""
         return [v.text if v is not None else "" for v in self.frames.values[key]]
 
-    def search(self, query: str) -> list[TagSummary]:
-        return [r for r in self.rows if r.info.matches(query)]
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "volume": self.volume_key,
-            "label": self.label,
-            "n_frames": self.n_frames,
-            "tolerance": self.tolerance,
-            "tags": [r.to_dict() for r in self.rows],
-        }
+        """JSON-friendly form (``tags --json``): the volume, then one entry per tag."""
+        volume = {"volume": self.volume_key, "label": self.label, "n_frames": self.n_frames, "tolerance": self.tolerance}
+        return {**volume, "tags": [r.to_dict() for r in self.rows]}
 
 
 def _label(v: Volume) -> str:
@@ -465,15 +450,12 @@ class TagDifference:
 
     @property
     def differs(self) -> bool:
+        """True unless the tag is the same in both volumes."""
         return self.status != "same"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.info.to_dict(),
-            "status": self.status,
-            "a": self.value_a,
-            "b": self.value_b,
-        }
+        """JSON-friendly fields of the row (``diff --json``)."""
+        return {**self.info.to_dict(), "status": self.status, "a": self.value_a, "b": self.value_b}
 
 
 DIFF_COLUMNS = ("category", "tag", "keyword", "name", "vr", "private_creator", "status", "a", "b")
@@ -491,8 +473,11 @@ class TagDiff:
     tolerance: float = DEFAULT_TOLERANCE
 
     def filtered(self, *, show_all: bool = False, identifiers: bool = False, query: str = "") -> list[TagDifference]:
-        """The rows to show: differing ones only unless ``show_all``; per-instance identifiers
-        only with ``identifiers``; those matching ``query`` (keyword, name or tag number)."""
+        """The rows to show.
+
+        Differing rows only unless ``show_all``; per-instance identifiers only
+        with ``identifiers``; those matching ``query`` (keyword, name or tag number).
+        """
         out = []
         for r in self.rows:
             if not show_all and not r.differs:
@@ -504,15 +489,12 @@ class TagDiff:
             out.append(r)
         return out
 
-    @property
-    def different(self) -> list[TagDifference]:
-        return self.filtered()
-
     def keywords(self, **kw: Any) -> set[str]:
         """Keywords (or keys of derived volume rows) of :meth:`filtered` rows."""
         return {r.info.keyword or r.info.key for r in self.filtered(**kw)}
 
     def to_dict(self, **kw: Any) -> dict[str, Any]:
+        """JSON-friendly form of the :meth:`filtered` rows (``diff --json``)."""
         return {
             "a": {"key": self.key_a, "label": self.label_a},
             "b": {"key": self.key_b, "label": self.label_b},
@@ -521,6 +503,7 @@ class TagDiff:
         }
 
     def to_csv(self, **kw: Any) -> str:
+        """CSV text of the :meth:`filtered` rows."""
         return rows_to_csv(DIFF_COLUMNS, ([r.to_dict()[c] for c in DIFF_COLUMNS] for r in self.filtered(**kw)))
 
 
@@ -614,37 +597,16 @@ def rows_to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-def _available(volumes: Sequence[Volume]) -> str:
-    return ", ".join(f"{v.key} ({v.series_description or v.modality or 'no description'})" for v in volumes) or "none"
-
-
-def select_volume(volumes: Sequence[Volume], spec: str | int) -> Volume:
-    """The volume that ``spec`` names: a volume key ("3" or "3.2"), a series number or a SeriesInstanceUID.
-
-    Raises
-    ------
-    SeriesNotFoundError
-        If nothing matches, or a series number or UID matches several volumes
-        (a split series): the message lists the available volumes.
-    """
-    s = str(spec).strip()
-    by_key = [v for v in volumes if v.key == s]
-    if by_key:
-        return by_key[0]
-    matches = [v for v in volumes if v.series_instance_uid == s]
-    if not matches and re.fullmatch(r"[+-]?\d+", s):
-        matches = [v for v in volumes if v.series_number == int(s)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise SeriesNotFoundError(
-            f"series {s} has {len(matches)} volumes ({', '.join(v.key for v in matches)}): name one by its key; "
-            f"available: {_available(volumes)}"
-        )
-    raise SeriesNotFoundError(f"no series {s!r} (series number, volume key or SeriesInstanceUID); available: {_available(volumes)}")
-
-
 def iter_text_rows(rows: Sequence[TagSummary]) -> Iterator[list[str]]:
     """Table rows (tag, keyword, name, VR, constant/varies, value, min, max) of tag summaries."""
     for r in rows:
-        yield [r.info.tag, r.info.key, r.info.name, r.info.vr, "constant" if r.constant else "varies", r.value, r.minimum, r.maximum]
+        yield [
+            r.info.tag,
+            r.info.key,
+            r.info.name,
+            r.info.vr,
+            "constant" if r.constant else "varies",
+            r.value,
+            r.minimum,
+            r.maximum,
+        ]

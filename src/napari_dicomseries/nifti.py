@@ -1,0 +1,361 @@
+"""NIfTI-1 writing (``.nii`` / ``.nii.gz``): voxels and DICOM geometry as dcm2niix writes them, atomically.
+
+:func:`write_nifti_array` writes an array in array order (k, j, i) or
+(t, k, j, i) with the matrix that maps an array index to DICOM patient LPS
+coordinates. The image is written by SimpleITK, so the file's qform and sform
+(both ``NIFTI_XFORM_SCANNER_ANAT``) are the RAS (``diag(-1, -1, 1)`` times
+LPS) transform of that geometry (:func:`ras_affine`); ``scl_slope`` stays
+unset (the voxels are written as given). A 4-D array becomes one 4-D NIfTI
+(x, y, z, t) whose fourth pixel dimension is ``time_spacing``.
+
+A sheared voxel grid (gantry tilt) cannot be stored by ITK: its sform is then
+patched to the exact (sheared) transform and its qform is the nearest rigid
+one (slice normal and distance between slices, as ITK reads DICOM; see
+:func:`itk_geometry`). Colour (a trailing axis of 3 samples) is written as
+NIfTI RGB24, as dcm2niix writes it: the header is written for one sample, then
+patched. Patched files are compressed afterwards.
+
+Writes are atomic: each file (the image and its JSON sidecar) is written to a
+hidden temporary file in the target folder and renamed into place; nothing is
+overwritten without ``force``, and a failure leaves neither a partial file nor
+a temporary one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip as _gzip
+import json
+import math
+import os
+import secrets
+import shutil
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DicomSeriesError, GeometryError, OutputExistsError
+from .volume import Volume
+
+__all__ = [
+    "SHEAR_TOLERANCE",
+    "nifti_paths",
+    "lps_affine_from_layer",
+    "ras_affine",
+    "itk_geometry",
+    "write_nifti_array",
+]
+
+#: Relative tolerance under which the voxel axes count as orthogonal (no shear).
+SHEAR_TOLERANCE = 1e-4
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def lps_affine_from_layer(affine_zyx: np.ndarray) -> np.ndarray:
+    """Index (k, j, i) -> LPS (x, y, z) from a napari-style affine whose world axes are (z, y, x).
+
+    Only the output rows are reversed; the index columns stay in array order.
+    """
+    a = np.asarray(affine_zyx, float)
+    if a.shape != (4, 4):
+        raise ValueError(f"expected a 4 x 4 affine, got shape {a.shape}")
+    return a[[2, 1, 0, 3], :]
+
+
+def ras_affine(affine_lps: np.ndarray) -> np.ndarray:
+    """The NIfTI affine (voxel (i, j, k) -> RAS mm) of an index (k, j, i) -> LPS (x, y, z) affine."""
+    a = np.asarray(affine_lps, float)[:, [2, 1, 0, 3]]
+    ras: np.ndarray = np.diag([-1.0, -1.0, 1.0, 1.0]) @ a
+    return ras
+
+
+def itk_geometry(affine_lps: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], bool]:
+    """ITK spacing (x, y, z), origin and row-major direction of an index (k, j, i) -> LPS affine.
+
+    Returns ``(spacing, origin, direction, exact)``. ``exact`` is False when
+    the voxel axes are not orthogonal (gantry-tilt shear): the slice axis is
+    then replaced by the normal of the slice plane and the spacing by the
+    distance between slices along it, as ITK does when it reads DICOM.
+
+    Raises
+    ------
+    GeometryError
+        If the affine is singular or not finite.
+    """
+    a = np.asarray(affine_lps, float)
+    if not np.all(np.isfinite(a)):
+        raise GeometryError("the image affine has non-finite values")
+    cols = a[:3, [2, 1, 0]]  # column steps: i (along a row), j (down a column), k (between slices)
+    sp = np.linalg.norm(cols, axis=0)
+    if np.any(sp <= 0) or abs(np.linalg.det(cols)) < 1e-12 * float(np.prod(sp)):
+        raise GeometryError(f"the image affine is singular (voxel steps {cols.T.round(6).tolist()})")
+    d = cols / sp
+    gram = d.T @ d
+    exact = bool(np.max(np.abs(gram - np.eye(3))) <= SHEAR_TOLERANCE)
+    if not exact:
+        # keep the slice plane, put the third axis on its normal (same side as the slice step)
+        r = d[:, 0]
+        c = d[:, 1] - np.dot(d[:, 1], r) * r
+        c /= np.linalg.norm(c)
+        n = np.cross(r, c)
+        step = cols[:, 2]
+        if np.dot(n, step) < 0:
+            n = -n
+        d = np.column_stack([r, c, n])
+        sp = np.array([sp[0], np.dot(cols[:, 1], c), abs(np.dot(step, n))])
+    return (
+        tuple(float(x) for x in sp),
+        tuple(float(x) for x in a[:3, 3]),
+        tuple(float(x) for x in d.reshape(-1)),
+        exact,
+    )
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def nifti_paths(path: str | os.PathLike[str], gzip: bool | None = None) -> tuple[Path, Path, bool]:
+    """``(nifti, sidecar, gzip)`` for an output path given with or without ``.nii`` / ``.nii.gz``.
+
+    Raises
+    ------
+    ValueError
+        If ``gzip`` contradicts the extension of ``path``.
+    """
+    p = Path(path)
+    name = p.name
+    low = name.lower()
+    if low.endswith(".nii.gz"):
+        stem, ext_gz = name[:-7], True
+    elif low.endswith(".nii"):
+        stem, ext_gz = name[:-4], False
+    else:
+        stem, ext_gz = name, None
+    if not stem:
+        raise ValueError(f"{path}: no file name before the extension")
+    if ext_gz is not None and gzip is not None and gzip != ext_gz:
+        raise ValueError(f"{path}: the extension says {'gzip' if ext_gz else 'no gzip'} but gzip={gzip} was asked for")
+    gz = ext_gz if ext_gz is not None else (True if gzip is None else gzip)
+    return p.with_name(stem + (".nii.gz" if gz else ".nii")), p.with_name(stem + ".json"), gz
+
+
+# ----------------------------------------------------------------------------- atomic writing
+
+
+def _tmp_path(final: Path, suffix: str) -> Path:
+    """A free hidden name beside ``final`` (created by the writer, so it gets the usual permissions)."""
+    while True:
+        tmp = final.with_name(f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}")
+        if not os.path.lexists(tmp):
+            return tmp
+
+
+def _write_image(image: Any, path: Path, compress: bool) -> None:
+    """Write a SimpleITK image (a seam for tests)."""
+    import SimpleITK as sitk
+
+    writer = sitk.ImageFileWriter()
+    writer.SetImageIO("NiftiImageIO")
+    writer.SetFileName(str(path))
+    writer.SetUseCompression(compress)
+    writer.Execute(image)
+
+
+def _patch_sform(path: Path, affine_ras: np.ndarray) -> None:
+    """Put ``affine_ras`` into the sform rows of an uncompressed NIfTI-1 file (sform_code kept)."""
+    with open(path, "r+b") as fh:
+        head = fh.read(348)
+        endian = "<" if struct.unpack("<i", head[:4])[0] == 348 else ">"
+        if struct.unpack(endian + "i", head[:4])[0] != 348:
+            raise DicomSeriesError(f"{path}: not a NIfTI-1 header, cannot set the sheared sform")
+        fh.seek(254)
+        fh.write(struct.pack(endian + "h", 1))  # sform_code NIFTI_XFORM_SCANNER_ANAT
+        fh.seek(280)
+        fh.write(struct.pack(endian + "12f", *np.asarray(affine_ras, float)[:3, :4].reshape(-1)))
+
+
+def _patch_rgb24(path: Path, colour: np.ndarray) -> None:
+    """Turn an uncompressed one-sample NIfTI-1 file into RGB24 (datatype 128) holding ``colour`` (..., 3) uint8."""
+    with open(path, "r+b") as fh:
+        head = fh.read(348)
+        endian = "<" if struct.unpack("<i", head[:4])[0] == 348 else ">"
+        vox_offset = int(struct.unpack(endian + "f", head[108:112])[0])
+        fh.seek(70)
+        fh.write(struct.pack(endian + "hh", 128, 24))  # datatype DT_RGB24, bitpix
+        fh.seek(vox_offset)
+        fh.truncate()
+        fh.write(np.ascontiguousarray(colour, dtype=np.uint8).tobytes())  # x fastest, R G B per voxel
+
+
+def _gzip_file(src: Path, dst: Path) -> None:
+    with open(src, "rb") as fi, _gzip.open(dst, "wb", compresslevel=6) as fo:
+        shutil.copyfileobj(fi, fo, 16 * 2**20)
+
+
+def _native(array: Any) -> np.ndarray:
+    arr = np.asarray(array)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind not in "iuf":
+        raise ValueError(f"cannot write voxels of type {arr.dtype} to NIfTI (numbers only)")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return np.ascontiguousarray(arr)
+
+
+def write_nifti_array(
+    array: Any,
+    geometry: Volume | np.ndarray,
+    path: str | os.PathLike[str],
+    sidecar: Mapping[str, Any] | None = None,
+    *,
+    gzip: bool | None = None,
+    force: bool = False,
+    time_spacing: float | None = None,
+    description: str = "",
+    rgb: bool = False,
+) -> list[Path]:
+    """Write ``array`` (k, j, i) or (t, k, j, i) as NIfTI with the geometry ``geometry``, and its sidecar.
+
+    Parameters
+    ----------
+    array : array-like
+        Voxels in array order (numpy, dask, ...); a 2-D array is one slice.
+    geometry : Volume or (4, 4) array
+        A :class:`Volume`, or the matrix mapping array index (k, j, i, 1) to
+        DICOM patient LPS (x, y, z, 1) in mm (as :meth:`Volume.affine_lps`).
+        For a napari layer affine with world axes (z, y, x) use
+        :func:`lps_affine_from_layer` first.
+    path : path
+        Output file, ``.nii.gz`` or ``.nii`` (added when missing, see ``gzip``).
+    sidecar : mapping, optional
+        Written as JSON beside the image (``name.json``); none when None.
+    gzip : bool, optional
+        Compress; default from the extension of ``path``, else True.
+    force : bool
+        Replace existing files; otherwise :class:`OutputExistsError`.
+    time_spacing : float, optional
+        Fourth pixel dimension of a 4-D image (seconds), default 1.
+    description : str
+        NIfTI ``descrip`` field (80 characters at most).
+    rgb : bool
+        ``array`` has a trailing axis of 3 colour samples: written as NIfTI RGB24 (as dcm2niix writes colour),
+        16-bit samples reduced to their high byte.
+
+    Returns
+    -------
+    list of Path
+        The image and (when written) the sidecar.
+
+    Raises
+    ------
+    OutputExistsError
+        If a target exists and ``force`` is False (nothing is written).
+    GeometryError
+        If the affine is singular.
+    DicomSeriesError
+        If writing fails; no partial or temporary file is left.
+    """
+    import SimpleITK as sitk
+
+    nii, js, gz = nifti_paths(path, gzip)
+    affine = geometry.affine_lps() if isinstance(geometry, Volume) else np.asarray(geometry, float)
+    arr = _native(array)
+    colour = None
+    if rgb:
+        if arr.shape[-1] != 3:
+            raise ValueError(f"an RGB array needs a trailing axis of 3 samples, not shape {arr.shape}")
+        colour = arr if arr.dtype == np.uint8 else (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr.astype(np.uint8)
+        arr = colour[..., 0]  # the geometry header is written for one sample, then turned into RGB24
+    if arr.ndim == 2:
+        arr = arr[None]
+        colour = colour[None] if colour is not None else None
+    if arr.ndim not in (3, 4):
+        raise ValueError(f"cannot write a {arr.ndim}-D array as a volume (3-D or 4-D only), shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"cannot write an empty array of shape {arr.shape}")
+    targets = [nii] + ([js] if sidecar is not None else [])
+    if not force:
+        existing = [str(t) for t in targets if os.path.lexists(t)]
+        if existing:
+            raise OutputExistsError(f"{existing[0]} exists already (use --force / force=True to replace it)")
+    for t in targets:
+        if t.is_dir():
+            raise OutputExistsError(f"{t} is a folder")
+    spacing, origin, direction, exact = itk_geometry(affine)
+    img = sitk.GetImageFromArray(arr, isVector=False)
+    if arr.ndim == 3:
+        img.SetSpacing(spacing)
+        img.SetOrigin(origin)
+        img.SetDirection(direction)
+    else:
+        ts = float(time_spacing) if time_spacing and time_spacing > 0 and math.isfinite(time_spacing) else 1.0
+        img.SetSpacing((*spacing, ts))
+        img.SetOrigin((*origin, 0.0))
+        d4 = np.eye(4)
+        d4[:3, :3] = np.asarray(direction).reshape(3, 3)
+        img.SetDirection(tuple(d4.reshape(-1)))
+    if description:
+        img.SetMetaData("ITK_FileNotes", description[:79])
+    nii.parent.mkdir(parents=True, exist_ok=True)
+    tmps: list[Path] = []
+    try:
+        direct = exact and colour is None  # else the header is patched in an uncompressed file first
+        tmp_nii = _tmp_path(nii, ".nii.gz" if gz and direct else ".nii")
+        tmps.append(tmp_nii)
+        try:
+            _write_image(img, tmp_nii, gz and direct)
+            if not exact:
+                _patch_sform(tmp_nii, ras_affine(affine))
+            if colour is not None:
+                _patch_rgb24(tmp_nii, colour)
+            if not direct:
+                if gz:
+                    tmp_gz = _tmp_path(nii, ".nii.gz")
+                    tmps.append(tmp_gz)
+                    _gzip_file(tmp_nii, tmp_gz)
+                    tmp_nii = tmp_gz
+        except RuntimeError as exc:  # SimpleITK
+            raise DicomSeriesError(f"{nii}: cannot write NIfTI ({str(exc).strip().splitlines()[-1]})") from exc
+        except OSError as exc:
+            raise DicomSeriesError(f"{nii}: cannot write NIfTI ({exc.strerror or exc})") from exc
+        tmp_js = None
+        if sidecar is not None:
+            tmp_js = _tmp_path(js, ".json")
+            tmps.append(tmp_js)
+            try:
+                text = json.dumps(sidecar, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
+                with open(tmp_js, "x", encoding="utf-8") as fh:
+                    fh.write(text + "\n")
+            except (OSError, ValueError, TypeError) as exc:
+                raise DicomSeriesError(f"{js}: cannot write the JSON sidecar ({exc})") from exc
+        try:
+            os.replace(tmp_nii, nii)
+            if tmp_js is not None:
+                os.replace(tmp_js, js)
+        except OSError as exc:
+            raise DicomSeriesError(f"cannot move the written files into place as {nii} ({exc.strerror or exc})") from exc
+    finally:
+        for t in tmps:
+            with contextlib.suppress(OSError):
+                if t.exists():
+                    t.unlink()
+    return targets
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
