@@ -16,7 +16,7 @@ import pydicom
 import pytest
 from napari.components import ViewerModel
 
-from napari_dicomseries import _reader, load
+from napari_dicomseries import _reader, display, load
 from napari_dicomseries._reader import DicomReaderWarning, get_reader, read_volumes, volume_layer_data
 from napari_dicomseries.synthetic import STUDY_SERIES, SeriesSpec, phantom_hu, write_series
 
@@ -31,7 +31,12 @@ def _discover() -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NAPARI_DICOMSERIES_LOCALIZERS", "NAPARI_DICOMSERIES_GAPS", "NAPARI_DICOMSERIES_LAZY", "NAPARI_DICOMSERIES_PRIVATE_TAGS"):
+    for name in (
+        "NAPARI_DICOMSERIES_LOCALIZERS",
+        "NAPARI_DICOMSERIES_GAPS",
+        "NAPARI_DICOMSERIES_LAZY",
+        "NAPARI_DICOMSERIES_PRIVATE_TAGS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -124,7 +129,9 @@ def check_slices_against_files(layer, n_points: int = 6, seed: int = 0) -> None:
             assert float(np.asarray(data[idx])) == pydicom_hu(row["file"], frame)[j, i], (layer.name, idx)
             # positions
             world = np.asarray(layer.data_to_world(idx))[-3:]
-            np.testing.assert_allclose(world, expected_world_zyx(row["file"], frame, j, i), atol=1e-3, err_msg=f"{layer.name} {idx}")
+            np.testing.assert_allclose(
+                world, expected_world_zyx(row["file"], frame, j, i), atol=1e-3, err_msg=f"{layer.name} {idx}"
+            )
 
 
 # ----------------------------------------------------------------------------- get_reader
@@ -442,7 +449,7 @@ def test_gantry_tilt_keeps_the_shear(tmp_path: Path) -> None:
         ds.ImagePositionPatient = [x, y + 0.2 * (z + 160.0), z]  # 11.3 degrees
         ds.save_as(p)
     with pytest.warns(DicomReaderWarning, match="gantry tilt"):
-        (data, kw, _), = read_volumes(src)
+        ((data, kw, _),) = read_volumes(src)
     layer = ViewerModel().add_image(data, **kw)
     check_slices_against_files(layer)
 
@@ -465,7 +472,9 @@ def test_junk_files_are_ignored(synthetic_study: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("lazy", ["0", "1"])
-def test_truncated_file_gives_a_warning_not_a_traceback(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lazy: str) -> None:
+def test_truncated_file_gives_a_warning_not_a_traceback(
+    synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lazy: str
+) -> None:
     monkeypatch.setenv("NAPARI_DICOMSERIES_LAZY", lazy)
     folder = tmp_path / "broken"
     shutil.copytree(synthetic_study, folder)
@@ -545,7 +554,7 @@ def test_missing_slices_keep_split_resample(synthetic_study: Path, tmp_path: Pat
         check_slices_against_files(viewer.add_image(d, **kw), n_points=2)
 
     monkeypatch.setenv("NAPARI_DICOMSERIES_GAPS", "resample")
-    (d, kw, _), = [t for t in npe2_read(folder) if t[1]["name"].startswith("S2")]
+    ((d, kw, _),) = [t for t in npe2_read(folder) if t[1]["name"].startswith("S2")]
     assert d.shape == (9, 64, 64) and d.dtype == np.int16
     layer = ViewerModel().add_image(d, **kw)
     for k, z in ((0, -320.0), (2, -240.0), (5, -120.0), (8, 0.0)):
@@ -607,9 +616,9 @@ def test_lazy_threshold_decides(long_series: Path, monkeypatch: pytest.MonkeyPat
 
     (vol,), _ = open_folder(long_series)
     nbytes = load.voxel_bytes(vol)
-    monkeypatch.setattr(_reader, "LAZY_THRESHOLD_BYTES", nbytes - 1)
+    monkeypatch.setattr(display, "LAZY_THRESHOLD_BYTES", nbytes - 1)
     assert isinstance(volume_layer_data(vol)[0], da.Array)
-    monkeypatch.setattr(_reader, "LAZY_THRESHOLD_BYTES", nbytes)
+    monkeypatch.setattr(display, "LAZY_THRESHOLD_BYTES", nbytes)
     assert isinstance(volume_layer_data(vol)[0], np.ndarray)
     # a lazy volume without window tags reads a few slices for its contrast limits, not all
     vol.window = None
@@ -640,7 +649,7 @@ def test_slice_table_is_read_on_first_use_and_json_friendly(synthetic_study: Pat
     import json
     import pickle
 
-    from napari_dicomseries._reader import SliceTable
+    from napari_dicomseries.slices import SliceTable
 
     (data, kw, _), *_ = read_volumes(synthetic_study)
     table = kw["metadata"]["dicom"]["slices"]
@@ -712,3 +721,25 @@ def test_visible_layer_is_added_last_and_selected(synthetic_study: Path) -> None
     assert viewer.layers.selection.active is layers[-1]
     # the visible one is the thinnest axial volume (1.25 mm; of the two, the first series)
     assert layers[-1].metadata["dicom"]["volume"]["series_number"] == 4
+
+
+def test_open_folder_reports_progress_and_can_be_cancelled(synthetic_study: Path) -> None:
+    """The one pipeline the reader and the series browser call: progress per file, Cancel between files and stages."""
+    from napari_dicomseries import open_folder
+    from napari_dicomseries.errors import Cancelled
+
+    n_files = len([p for p in synthetic_study.iterdir() if p.is_file()])
+    seen: list[tuple[int, int]] = []
+    volumes, result = open_folder(synthetic_study, progress=lambda done, total: seen.append((done, total)), cancel=lambda: False)
+    assert len(result.files) == n_files and len(volumes) == 5
+    assert seen[-1] == (n_files, n_files) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    # cancelled mid-scan: after 10 files
+    seen.clear()
+    with pytest.raises(Cancelled):
+        open_folder(synthetic_study, progress=lambda done, total: seen.append((done, total)), cancel=lambda: len(seen) >= 10)
+    assert 10 <= len(seen) < n_files
+    # cancelled once every file is read (before grouping and classifying): still nothing returned
+    done_all: list[bool] = []
+    with pytest.raises(Cancelled):
+        open_folder(synthetic_study, progress=lambda done, total: done_all.append(done == total), cancel=lambda: any(done_all))
+    assert done_all.count(True) == 1

@@ -115,7 +115,11 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
         s = layer.metadata["dicom"]["volume"]
         v = by_key[s["key"]]
         assert layer.data.shape == v.shape and layer.data.dtype == np.int16
-        files = {str(p) for p in synthetic_study.iterdir() if int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber) == v.series_number}
+        files = {
+            str(p)
+            for p in synthetic_study.iterdir()
+            if int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber) == v.series_number
+        }
         assert set(layer.metadata["dicom"]["files"]) == files
     layers = {layer.metadata["dicom"]["volume"]["key"]: layer for layer in viewer.layers}
     assert dict(zip(_column(w.table, "key"), _column(w.table, "layer"), strict=True))["2"] == layers["2"].name
@@ -176,6 +180,67 @@ def test_series_browser_errors(make_napari_viewer, qtbot, tmp_path: Path) -> Non
     assert w.load_selected() is None and "select" in w.status.message.value
 
 
+def test_series_browser_cancel_stops_the_scan(make_napari_viewer, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancel during a scan: the worker ends through the core's Cancelled, no row and no layer appear, the UI is idle.
+
+    The real pipeline runs on a 325-file study; its progress callback holds the worker after the first file until
+    Cancel has been clicked, so the click lands mid-scan however fast the machine is (the scan then takes > 1 s).
+    """
+    import threading
+    import time
+
+    import napari_dicomseries
+    from napari_dicomseries.errors import Cancelled
+    from napari_dicomseries.synthetic import write_study
+
+    folder = tmp_path / "study"
+    n_files = len(write_study(folder, scale=0.5))
+    viewer = make_napari_viewer()
+    w = _dock(viewer, BROWSER)
+    real = napari_dicomseries.open_folder
+    held, outcome = threading.Event(), []
+
+    def open_folder_held(paths, *, progress=None, cancel=None, **kw):
+        def hold(done: int, total: int) -> None:
+            progress(done, total)
+            if done == 1:
+                held.set()
+                deadline = time.monotonic() + 60
+                while not cancel() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+
+        try:
+            return real(paths, progress=hold, cancel=cancel, **kw)
+        except Cancelled as exc:
+            outcome.append(exc)
+            raise
+
+    monkeypatch.setattr(napari_dicomseries, "open_folder", open_folder_held)
+    w.folder.value = folder
+    assert not w.cancel_button.enabled
+    started = time.monotonic()
+    assert w.scan() is not None
+    assert w.busy and w.cancel_button.enabled and not w.status.progress.native.isHidden()
+    qtbot.waitUntil(held.is_set, timeout=TIMEOUT_MS)
+    # the progress of the worker thread reaches the bar in the main thread: 1 file of n_files
+    qtbot.waitUntil(lambda: w.status.progress.value == 1 and w.status.progress.max == n_files, timeout=TIMEOUT_MS)
+    time.sleep(1.0)
+    assert w.busy  # still scanning, held
+    w.cancel_button.native.click()
+    _wait(qtbot, w)
+    assert time.monotonic() - started > 1.0
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert w.volumes == [] and w.table.rows == [] and len(viewer.layers) == 0
+    assert w.status.message.value == "cancelled"
+    assert not w.busy and not w.cancel_button.enabled and w.status.progress.native.isHidden()
+    # the next scan is not cancelled by the old click, and lists the study
+    monkeypatch.setattr(napari_dicomseries, "open_folder", real)
+    w.scan()
+    _wait(qtbot, w)
+    assert _column(w.table, "key") == ["2", "3", "4", "5"] and not w.cancel_button.enabled
+    assert sum(len(v.files) for v in w.volumes) == n_files
+
+
 # ----------------------------------------------------------------------------- tag comparison
 
 
@@ -184,15 +249,23 @@ def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_stu
     layers = _add_study_layers(viewer, synthetic_study, (2, 3, 4))
     w = _dock(viewer, TAGS)
     assert isinstance(w, TagCompare)
-    headers = {int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber): pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(synthetic_study.iterdir())}
+    headers = {
+        int(pydicom.dcmread(p, stop_before_pixels=True).SeriesNumber): pydicom.dcmread(p, stop_before_pixels=True)
+        for p in sorted(synthetic_study.iterdir())
+    }
     w.mode.value = TagMode.between
     w.source_a.value, w.source_b.value = layers[2], layers[3]
     w.compare()
     _wait(qtbot, w)
     rows = _by_keyword(w.table)
-    assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription", "SeriesNumber", "SeriesInstanceUID"} <= set(rows)
+    assert {"ConvolutionKernel", "WindowCenter", "WindowWidth", "SeriesDescription", "SeriesNumber", "SeriesInstanceUID"} <= set(
+        rows
+    )
     assert "SOPInstanceUID" not in rows and "ImagePositionPatient" not in rows
-    assert (rows["ConvolutionKernel"]["A"], rows["ConvolutionKernel"]["B"]) == (headers[2].ConvolutionKernel, headers[3].ConvolutionKernel)
+    assert (rows["ConvolutionKernel"]["A"], rows["ConvolutionKernel"]["B"]) == (
+        headers[2].ConvolutionKernel,
+        headers[3].ConvolutionKernel,
+    )
     assert rows["ConvolutionKernel"]["tag"] == "(0018,1210)" and rows["ConvolutionKernel"]["name"] == "Convolution Kernel"
     n_diff = len(w.table.rows)
     w.identifiers.value = True
@@ -218,8 +291,14 @@ def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_stu
     w.compare()
     _wait(qtbot, w)
     rows = _by_keyword(w.table)
-    assert (float(rows["SliceThickness"]["A"]), float(rows["SliceThickness"]["B"])) == (float(headers[2].SliceThickness), float(headers[4].SliceThickness))
-    assert (int(rows["(volume) slices"]["A"]), int(rows["(volume) slices"]["B"])) == (layers[2].data.shape[0], layers[4].data.shape[0])
+    assert (float(rows["SliceThickness"]["A"]), float(rows["SliceThickness"]["B"])) == (
+        float(headers[2].SliceThickness),
+        float(headers[4].SliceThickness),
+    )
+    assert (int(rows["(volume) slices"]["A"]), int(rows["(volume) slices"]["B"])) == (
+        layers[2].data.shape[0],
+        layers[4].data.shape[0],
+    )
     assert "ConvolutionKernel" not in rows
     # one volume: constant and varying tags; click a varying tag to see it per slice
     w.mode.value = TagMode.within
@@ -228,7 +307,10 @@ def test_tag_compare_two_layers_and_one(make_napari_viewer, qtbot, synthetic_stu
     _wait(qtbot, w)
     rows = _by_keyword(w.table)
     assert rows["ConvolutionKernel"]["status"] == "constant" and rows["ConvolutionKernel"]["value"] == "STANDARD"
-    assert rows["ImagePositionPatient"]["status"] == "varies" and int(rows["ImagePositionPatient"]["distinct"]) == layers[4].data.shape[0]
+    assert (
+        rows["ImagePositionPatient"]["status"] == "varies"
+        and int(rows["ImagePositionPatient"]["distinct"]) == layers[4].data.shape[0]
+    )
     w.only_varying.value = True
     assert set(_column(w.table, "status")) == {"varies"}
     w.table.select_payloads(lambda s: s.info.key == "SliceLocation")

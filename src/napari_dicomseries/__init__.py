@@ -4,30 +4,52 @@ The core (this package's public modules) imports no napari, Qt or magicgui:
 
 >>> from napari_dicomseries import open_folder
 >>> volumes, result = open_folder("study/")      # doctest: +SKIP
+
+Importing the package is cheap: the modules behind :func:`open_folder`,
+:class:`Volume`, :func:`build_volumes` and :class:`ScanResult` (numpy,
+pydicom) are imported on first use.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from .classify import classify as _classify
-from .errors import DicomSeriesError
-from .scan import ScanResult
-from .scan import scan as _scan
-from .volume import Volume, build_volumes
+if TYPE_CHECKING:
+    from .errors import DicomSeriesError
+    from .scan import ScanResult
+    from .volume import Volume, build_volumes
 
 __version__ = "0.1.0"
 
 # the submodules scan, volume, classify, load, header ... keep their names (no function shadows a module)
 __all__ = ["open_folder", "build_volumes", "Volume", "ScanResult", "DicomSeriesError", "__version__"]
 
+#: public names defined in submodules, imported when first asked for (``napari_dicomseries.Volume``)
+_LAZY = {"build_volumes": "volume", "Volume": "volume", "ScanResult": "scan", "DicomSeriesError": "errors"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 def open_folder(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     recursive: bool = True,
-    progress: bool | Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
     gaps: str | None = None,
 ) -> tuple[list[Volume], ScanResult]:
     """Scan ``paths``, group the files into volumes, classify them and apply the gap policy: the one pipeline.
@@ -41,9 +63,12 @@ def open_folder(
         A folder, a file, or a list of them.
     recursive : bool
         Walk sub-folders.
-    progress : bool or callable, optional
-        ``progress(done, total)`` over the files scanned, or True/False for the
-        terminal bar (default: on when stderr is a terminal).
+    progress : callable, optional
+        ``progress(done, total)`` after each file scanned (called in the calling thread).
+        ``True``/``False`` are accepted for compatibility and mean no callback.
+    cancel : callable, optional
+        ``cancel()`` is asked between files and between the stages; when it
+        returns true, :class:`errors.Cancelled` is raised and nothing is returned.
     gaps : {"split", "resample", "keep"}, optional
         What to do with volumes whose slices are unevenly spaced (default
         :data:`gaps.DEFAULT_GAP_POLICY`, ``split``: see :func:`gaps.apply_gap_policy`).
@@ -52,9 +77,30 @@ def open_folder(
     -------
     (list of Volume, ScanResult)
         The volumes in series order, and the scan (files read, paths skipped with reasons).
-    """
-    from .gaps import DEFAULT_GAP_POLICY, apply_gap_policy
 
-    result = _scan(paths, recursive=recursive, progress=progress)
-    volumes = apply_gap_policy(_classify(build_volumes(result)), gaps or DEFAULT_GAP_POLICY)
-    return volumes, result
+    Raises
+    ------
+    Cancelled
+        When ``cancel()`` returned true.
+    """
+    from .classify import classify
+    from .errors import Cancelled
+    from .gaps import DEFAULT_GAP_POLICY, apply_gap_policy
+    from .scan import scan
+    from .volume import build_volumes
+
+    def check() -> None:
+        if cancel is not None and cancel():
+            raise Cancelled(
+                f"cancelled while reading {os.fspath(paths) if isinstance(paths, (str, os.PathLike)) else 'the files'}"
+            )
+
+    check()
+    # True/False (the terminal bar of old; the CLI draws it now) are taken as no callback
+    result = scan(paths, recursive=recursive, progress=progress if callable(progress) else None, cancel=cancel)
+    check()
+    volumes = build_volumes(result)
+    check()
+    volumes = classify(volumes)
+    check()
+    return apply_gap_policy(volumes, gaps or DEFAULT_GAP_POLICY), result

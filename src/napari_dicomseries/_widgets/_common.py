@@ -258,34 +258,49 @@ class _Refused:
         self.message = message
 
 
+class _Cancelled:
+    """What a background job returns when it was cancelled (the core raised :class:`errors.Cancelled`)."""
+
+
 def start_worker(
     widget: Any,
     generator: Callable[[], Any],
     *,
     on_yield: Callable[[Any], None],
     on_result: Callable[[Any], None],
+    on_finished: Callable[[], None] | None = None,
 ) -> Any:
     """Run ``generator`` in a napari ``thread_worker``; ``widget`` has ``status`` (a :class:`StatusBar`) and ``_worker``.
 
     What the generator yields goes to ``on_yield`` and what it returns to
     ``on_result``, both in the main thread. The project's errors about the
     input (:class:`DicomSeriesError`) become a red message in the status line;
-    anything else is also shown by napari as an error notification.
+    anything else is also shown by napari as an error notification. A job
+    that raises :class:`errors.Cancelled`, or is stopped by ``worker.quit()``
+    (at its next ``yield``), ends with "cancelled" and without a result.
+    ``on_finished`` runs in the main thread once the job has ended, whichever way.
     """
     from napari.qt.threading import thread_worker
 
-    from ..errors import DicomSeriesError
+    from ..errors import Cancelled, DicomSeriesError
 
     @thread_worker
     def work() -> Any:
         try:
             result = yield from generator()
+        except Cancelled:
+            return _Cancelled()
         except DicomSeriesError as exc:
             return _Refused(str(exc))  # not the exception itself: superqt re-raises returned exceptions
         return result
 
+    def cancelled() -> None:
+        widget.status.done("cancelled")
+
     def returned(result: Any) -> None:
-        if isinstance(result, _Refused):
+        if isinstance(result, _Cancelled):
+            cancelled()
+        elif isinstance(result, _Refused):
             widget.status.done()
             widget.status.say(result.message, error=True)
         else:
@@ -296,12 +311,16 @@ def start_worker(
         widget.status.say(f"{type(exc).__name__}: {exc}", error=True)
 
     def finished() -> None:
-        widget._worker = None
+        if widget._worker is worker:
+            widget._worker = None
+        if on_finished is not None:
+            on_finished()
 
     worker = work()
     worker.yielded.connect(on_yield)
     worker.returned.connect(returned)
     worker.errored.connect(failed)
+    worker.aborted.connect(cancelled)
     worker.finished.connect(finished)
     widget._worker = worker
     worker.start()

@@ -122,9 +122,24 @@ class ImageCompare(Container):
         outs = Container(widgets=[self.add_difference, self.add_masks], layout="horizontal", labels=False)
         outs.margins = (0, 0, 0, 0)
         super().__init__(
-            widgets=[self.layer_a, self.layer_b, self.interpolation, self.allow_frame, self.mask_source, self.preset,
-                     self.hu_lo, self.hu_hi, self.label_a, self.label_b, self.tolerance, outs, self.compute_button,
-                     self.histogram, self.table, self.status]  # fmt: skip
+            widgets=[
+                self.layer_a,
+                self.layer_b,
+                self.interpolation,
+                self.allow_frame,
+                self.mask_source,
+                self.preset,
+                self.hu_lo,
+                self.hu_hi,
+                self.label_a,
+                self.label_b,
+                self.tolerance,
+                outs,
+                self.compute_button,
+                self.histogram,
+                self.table,
+                self.status,
+            ]
         )
         self.result: ImageComparison | None = None
         self._worker: Any = None
@@ -264,7 +279,7 @@ class ImageCompare(Container):
         self.status.done(msg)
 
     def _geometry_kwargs(self, res: ImageComparison) -> dict[str, Any]:
-        from .._reader import layer_geometry
+        from ..display import layer_geometry
 
         scale, affine = layer_geometry(res.grid, 3)
         a = self.layer_a.value
@@ -304,4 +319,6 @@ class ImageCompare(Container):
         for n, (mask, src) in enumerate(((res.mask_a, names[0]), (res.mask_b, names[1])), start=1):
             name = f"mask {'AB'[n - 1]}: {src} ({res.mask_description})"
             data = mask.astype(np.uint8) * n
-            self.mask_layers.append(self._replace(name, lambda d=data, nm=name: self.viewer.add_labels(d, name=nm, opacity=0.5, **kw)))
+            self.mask_layers.append(
+                self._replace(name, lambda d=data, nm=name: self.viewer.add_labels(d, name=nm, opacity=0.5, **kw))
+            )

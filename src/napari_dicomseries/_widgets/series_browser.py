@@ -1,30 +1,32 @@
 """Series browser dock: the volumes of a folder with their classes and warnings; filter, sort, load as layers.
 
-Everything shown comes from the core (:func:`scan.scan`, :func:`volume.build_volumes`,
-:func:`classify.classify`) and layers are built by
+Everything shown comes from the core's one pipeline (:func:`napari_dicomseries.open_folder`:
+scan, group, classify, gap policy) and layers are built by
 :func:`napari_dicomseries._reader.volume_layer_data`; this module only wires
-them to controls.
+them to controls. Scanning and loading run in a worker thread; *Cancel* stops them.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 
-from ..classify import THIN_MAX_MM, classify
+from ..classify import THIN_MAX_MM
 from ..errors import DicomSeriesError
-from ..volume import Volume, build_volumes
 from ._common import ResultTable, StatusBar, displayable, enum_choices, layer_files, layer_summary, start_worker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import napari.viewer
 
-__all__ = ["SeriesBrowser", "KernelFilter", "LoadMode", "COLUMNS", "volume_row"]
+    from ..volume import Volume
 
-SCAN_CHUNK = 64  # files per progress step
+__all__ = ["SeriesBrowser", "KernelFilter", "LoadMode", "COLUMNS", "volume_row"]
 
 
 class KernelFilter(Enum):
@@ -70,12 +72,17 @@ def volume_row(v: Volume, layer_name: str = "") -> list[Any]:
         v.content_time,
         v.instance_creation_time,
         layer_name,
-        "; ".join(v.warnings),
+        "; ".join(v.warning_messages),
     ]
 
 
 def _same_volume(v: Volume | None, summary: dict[str, Any] | None) -> bool:
-    return v is not None and summary is not None and v.key == summary.get("key") and v.series_instance_uid == summary.get("series_instance_uid")
+    return (
+        v is not None
+        and summary is not None
+        and v.key == summary.get("key")
+        and v.series_instance_uid == summary.get("series_instance_uid")
+    )
 
 
 class SeriesBrowser(Container):
@@ -93,6 +100,7 @@ class SeriesBrowser(Container):
         self.folder = FileEdit(mode="d", label="Folder")
         self.use_layer_button = PushButton(text="Folder of selected layer")
         self.scan_button = PushButton(text="Scan")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.hide_localizers = CheckBox(value=True, text="Hide localizers")
         self.only_thin = CheckBox(value=False, text=f"Only thin (<= {THIN_MAX_MM:g} mm)")
         self.kernel = ComboBox(choices=enum_choices(KernelFilter), value=KernelFilter.all, label="Kernel class")
@@ -101,19 +109,21 @@ class SeriesBrowser(Container):
         self.load_button = PushButton(text="Load selected as layers")
         self.tags_button = PushButton(text="Compare tags of selected")
         self.status = StatusBar()
-        scan_row = Container(widgets=[self.use_layer_button, self.scan_button], layout="horizontal", labels=False)
+        scan_row = Container(
+            widgets=[self.use_layer_button, self.scan_button, self.cancel_button], layout="horizontal", labels=False
+        )
         filters = Container(widgets=[self.hide_localizers, self.only_thin], layout="horizontal", labels=False)
         actions = Container(widgets=[self.load_button, self.tags_button], layout="horizontal", labels=False)
         for c in (scan_row, filters, actions):
             c.margins = (0, 0, 0, 0)
-        super().__init__(
-            widgets=[self.folder, scan_row, filters, self.kernel, self.table, self.load_mode, actions, self.status]
-        )
+        super().__init__(widgets=[self.folder, scan_row, filters, self.kernel, self.table, self.load_mode, actions, self.status])
         self.volumes: list[Volume] = []
         self.skipped: list[Any] = []
         self._worker: Any = None
+        self._cancel = threading.Event()  # the running job's: set by Cancel
         self._selecting = False
         self.scan_button.changed.connect(lambda: self.scan())
+        self.cancel_button.changed.connect(self.cancel)
         self.use_layer_button.changed.connect(self.use_selected_layer)
         self.load_button.changed.connect(lambda: self.load_selected())
         self.tags_button.changed.connect(self.compare_tags)
@@ -129,9 +139,25 @@ class SeriesBrowser(Container):
         """True while a scan or a load runs in the background."""
         return self._worker is not None
 
-    def shown_volumes(self) -> list[Volume]:
-        """The volumes that pass the filters, in table order."""
-        return [p for p in self.table.payloads if p is not None]
+    def cancel(self, *_: Any) -> None:
+        """Stop the running scan or load: a scan ends without results, a load after the layer it is building."""
+        self._cancel.set()
+        if self._worker is not None:
+            self.status.say("cancelling ...")
+
+    def _start(self, work: Callable[[], Any], **callbacks: Any) -> Any:
+        """Run ``work`` in a worker thread with Cancel enabled until it ends."""
+        self.cancel_button.enabled = True
+        return start_worker(self, work, on_finished=self._idle, **callbacks)
+
+    def _idle(self) -> None:
+        if self._worker is None:
+            self.cancel_button.enabled = False
+
+    def _new_job(self) -> threading.Event:
+        """A fresh cancel flag for the next job (a Cancel of an earlier job does not carry over)."""
+        self._cancel = threading.Event()
+        return self._cancel
 
     def _passes(self, v: Volume) -> bool:
         if self.hide_localizers.value and v.kind == "localizer":
@@ -173,34 +199,36 @@ class SeriesBrowser(Container):
         return folder
 
     def scan(self, folder: str | os.PathLike[str] | None = None) -> Any:
-        """Scan ``folder`` (default: the folder field) in a background thread; returns the worker."""
-        from ..scan import ScanResult, Skipped, iter_paths
-        from ..scan import scan as scan_paths
+        """Scan ``folder`` (default: the folder field) through :func:`napari_dicomseries.open_folder` in a worker thread.
+
+        The progress bar follows the files read; *Cancel* (:meth:`cancel`) stops the
+        scan between two files and leaves the table as it was. Returns the worker.
+        """
+        import napari_dicomseries
+
+        from .._reader import gap_policy
 
         folder = os.fspath(folder if folder is not None else self.folder.value)
         if not folder or not os.path.isdir(folder):
             self.status.say(f"not a folder: {folder!r}", error=True)
             return None
+        cancel = self._new_job()
+        progress = _progress_in_main_thread(self.status.step)
+        gaps = gap_policy()
 
         def work() -> Any:
-            todo, skipped = [], []
-            for p, problem in iter_paths(folder):
-                (skipped.append((p, problem)) if problem else todo.append(p))
-            n = len(todo)
-            yield 0, n
-            files = []
-            skips = []
-            for s in range(0, n, SCAN_CHUNK):
-                part = scan_paths(todo[s : s + SCAN_CHUNK], recursive=False, progress=False)
-                files.extend(part.files)
-                skips.extend(part.skipped)
-                yield min(s + SCAN_CHUNK, n), n
-            result = ScanResult(root=folder, files=files, skipped=[Skipped(p, r) for p, r in skipped] + skips)
-            return classify(build_volumes(result)), result
+            yield 0, 0
+            return napari_dicomseries.open_folder(folder, progress=progress, cancel=cancel.is_set, gaps=gaps)
+
+        def scanned(out: tuple[list[Volume], Any]) -> None:
+            if cancel.is_set():  # finished just before Cancel was pressed: still cancelled
+                self.status.done("cancelled")
+                return
+            self._scanned(out)
 
         self.status.start(0)
         self.status.say(f"scanning {folder} ...")
-        return start_worker(self, work, on_yield=lambda dn: self.status.step(*dn), on_result=self._scanned)
+        return self._start(work, on_yield=lambda dn: self.status.step(*dn), on_result=scanned)
 
     def _scanned(self, out: tuple[list[Volume], Any]) -> None:
         volumes, result = out
@@ -236,9 +264,12 @@ class SeriesBrowser(Container):
             self._select_layer_of(vols[-1])
             return None
         lazy = {LoadMode.auto: None, LoadMode.memory: False, LoadMode.lazy: True}[self.load_mode.value]
+        cancel = self._new_job()
 
         def work() -> Any:
             for n, v in enumerate(todo):
+                if cancel.is_set():
+                    break
                 try:
                     yield n, len(todo), v, volume_layer_data(v, lazy=lazy, visible=True), None
                 except DicomSeriesError as exc:
@@ -269,12 +300,14 @@ class SeriesBrowser(Container):
         def on_done(_: Any) -> None:
             self.refresh()
             msg = f"loaded {len(added)} layer(s): {', '.join(added)}" if added else "nothing loaded"
+            if cancel.is_set():
+                msg = f"cancelled; {msg}"
             self.status.done(msg + (f"; problems: {'; '.join(problems)}" if problems else ""))
             self.status.say(self.status.message.value, error=bool(problems) and not added)
 
         self.status.start(len(todo))
         self.status.say(f"loading {len(todo)} volume(s) ...")
-        return start_worker(self, work, on_yield=on_item, on_result=on_done)
+        return self._start(work, on_yield=on_item, on_result=on_done)
 
     # ------------------------------------------------------------------ layers <-> rows
     def _select_layer_of(self, v: Volume) -> None:
@@ -315,3 +348,22 @@ class SeriesBrowser(Container):
         w.mode.value = TagMode.within if len(vols) == 1 else TagMode.between
         w.compare()
         return w
+
+
+def _progress_in_main_thread(step: Callable[[int, int], Any]) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback for a worker thread that calls ``step`` in the main (Qt) thread.
+
+    Only when the percentage changes, so a scan of 10,000 files posts at most ~100 updates.
+    """
+    from superqt.utils import ensure_main_thread
+
+    in_main = ensure_main_thread(step)
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        if pct != last[0]:
+            last[0] = pct
+            in_main(done, total)
+
+    return progress

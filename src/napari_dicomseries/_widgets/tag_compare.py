@@ -47,7 +47,7 @@ def volume_of_layer(layer: Any) -> Volume:
     summary = layer_summary(layer)
     if not files or summary is None:
         raise SeriesNotFoundError(f"layer {layer.name!r} is not a DICOM volume (no metadata['dicom'] files and summary)")
-    volumes, _ = open_folder(files, progress=False)
+    volumes, _ = open_folder(files)
     for v in volumes:
         if v.key == summary.get("key") and v.series_instance_uid == summary.get("series_instance_uid"):
             return v
@@ -85,11 +85,23 @@ class TagCompare(Container):
         self.table = ResultTable(BETWEEN_COLUMNS, min_height=240)
         self.slices = ResultTable(("slice", "value", "file", "frame"), min_height=120)
         self.status = StatusBar()
-        opts = Container(widgets=[self.only_varying, self.show_all, self.identifiers, self.private], layout="horizontal", labels=False)
+        opts = Container(
+            widgets=[self.only_varying, self.show_all, self.identifiers, self.private], layout="horizontal", labels=False
+        )
         opts.margins = (0, 0, 0, 0)
         super().__init__(
-            widgets=[self.mode, self.source_a, self.source_b, opts, self.tolerance, self.search, self.compare_button,
-                     self.table, self.slices, self.status]  # fmt: skip
+            widgets=[
+                self.mode,
+                self.source_a,
+                self.source_b,
+                opts,
+                self.tolerance,
+                self.search,
+                self.compare_button,
+                self.table,
+                self.slices,
+                self.status,
+            ]
         )
         self.result: VolumeTags | TagDiff | None = None
         self._tags_a: VolumeTags | None = None
@@ -165,7 +177,9 @@ class TagCompare(Container):
         between = self.mode.value is TagMode.between
         sources = [self.source_a.value] + ([self.source_b.value] if between else [])
         if any(s is None for s in sources):
-            self.status.say("choose " + ("two volumes" if between else "a volume") + " (DICOM layers or browser rows)", error=True)
+            self.status.say(
+                "choose " + ("two volumes" if between else "a volume") + " (DICOM layers or browser rows)", error=True
+            )
             return None
         private, tol = bool(self.private.value), float(self.tolerance.value)
 
@@ -204,7 +218,20 @@ class TagCompare(Container):
         query = str(self.search.value or "")
         if isinstance(r, TagDiff):
             rows = r.filtered(show_all=bool(self.show_all.value), identifiers=bool(self.identifiers.value), query=query)
-            data = [[d.info.category, d.info.key, d.value_a, d.value_b, d.status, d.info.tag, d.info.name, d.info.vr, d.info.private_creator] for d in rows]
+            data = [
+                [
+                    d.info.category,
+                    d.info.key,
+                    d.value_a,
+                    d.value_b,
+                    d.status,
+                    d.info.tag,
+                    d.info.name,
+                    d.info.vr,
+                    d.info.private_creator,
+                ]
+                for d in rows
+            ]
             self.table.set_rows(BETWEEN_COLUMNS, data, rows)
         elif isinstance(r, VolumeTags):
             rows = [s for s in (r.varying if self.only_varying.value else r.rows) if s.info.matches(query)]
