@@ -42,11 +42,11 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from napari_dicomseries import load
+from napari_dicomseries.build import build_volumes
 from napari_dicomseries.classify import classify
 from napari_dicomseries.errors import DecodeError, DicomSeriesError
 from napari_dicomseries.scan import DicomFile, read_header
 from napari_dicomseries.synthetic import write_study
-from napari_dicomseries.volume import build_volumes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DICOMSERIES_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -178,12 +178,38 @@ def test_probe_sees_gui_imports() -> None:
     assert _probe(("magicgui",), [PACKAGE, "json", "magicgui"]) == {"magicgui": ["magicgui"]}
 
 
-@pytest.mark.xfail(
-    reason="issue 13 item 8: the core still imports pydicom at module level (ruff TID253 lists where); "
-    "remove this mark when `import napari_dicomseries` and `--version` load none of them",
-    strict=True,
-)
 def test_import_and_version_load_no_heavy_library() -> None:
     """``import napari_dicomseries`` and ``napari-dicomseries --version`` load no pydicom, SimpleITK, dask or scipy."""
     culprits = _probe(HEAVY_PACKAGES, [PACKAGE, "--version"])
     assert culprits == {}, f"these steps loaded heavy libraries: {culprits}"
+
+
+def test_cli_imports_only_the_command_it_runs() -> None:
+    """``--version`` imports no command module and ``COMMAND --help`` only that command's (issue 13, item 8), while
+    the top-level ``--help`` still lists every command."""
+    code = """
+import json, sys
+from contextlib import redirect_stdout
+from io import StringIO
+from napari_dicomseries.cli import main
+out = {}
+for argv in (["--version"], ["inspect", "--help"], ["--help"]):
+    text = StringIO()
+    try:
+        with redirect_stdout(text):
+            main(argv)
+    except SystemExit:
+        pass
+    loaded = sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("napari_dicomseries.commands."))
+    out[" ".join(argv)] = {"loaded": loaded, "stdout": text.getvalue()}
+print(json.dumps(out))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    runs = json.loads(r.stdout.strip().splitlines()[-1])
+    assert runs["--version"]["loaded"] == [] and runs["--version"]["stdout"].startswith("napari-dicomseries ")
+    assert "inspect" in runs["inspect --help"]["loaded"]
+    assert not {"ls", "tags", "diff", "compare", "export", "demo"} & set(runs["inspect --help"]["loaded"])
+    commands = {m.rpartition(".")[2] for m in command_modules() if not m.rpartition(".")[2].startswith("_")}
+    assert commands <= set(runs["--help"]["loaded"])
+    assert all(f"    {c} " in runs["--help"]["stdout"] for c in commands), runs["--help"]["stdout"]

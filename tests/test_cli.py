@@ -197,6 +197,30 @@ def test_every_command_offers_json_and_help(tmp_path: Path) -> None:
         assert "--json" in p.stdout and p.stdout.startswith(f"usage: {PROG} {command}"), command
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["-h", "ls"], ["--help", "frobnicate"]], ids=" ".join)
+def test_top_level_help_lists_every_command(argv: list[str], tmp_path: Path) -> None:
+    """The CLI imports only the command typed, yet a help asked before any command lists them all."""
+    p = run(*argv, cwd=tmp_path)
+    assert_ok(p)
+    assert p.stdout.startswith(f"usage: {PROG} [-h] [--version] COMMAND")
+    listed = [line.split()[0] for line in p.stdout.splitlines() if line.startswith("    ") and line.split()[0] in COMMANDS]
+    assert listed == list(COMMANDS), p.stdout
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--version", "ls"]], ids=" ".join)
+def test_version(argv: list[str], tmp_path: Path) -> None:
+    from napari_dicomseries import __version__
+
+    p = run(*argv, cwd=tmp_path)
+    assert_ok(p)
+    assert p.stdout.strip() == f"{PROG} {__version__}"
+
+
+def test_unknown_command_names_every_command(tmp_path: Path) -> None:
+    line = assert_error(run("frobnicate", "x", cwd=tmp_path), "frobnicate")
+    assert all(repr(c) in line for c in COMMANDS), line
+
+
 # ----------------------------------------------------------------------------- awkward inputs
 
 

@@ -15,7 +15,7 @@ import pytest
 from napari_dicomseries import enhanced, open_folder, rawheader
 from napari_dicomseries import scan as scan_module
 from napari_dicomseries.export import export_volume
-from napari_dicomseries.volume import _arrange
+from napari_dicomseries.grouping import arrange
 
 
 def _enhanced_files(root: Path) -> list[Path]:
@@ -131,7 +131,7 @@ def test_frames_left_out_are_named_with_frame_numbers(shared_data: Path) -> None
         dataclasses.replace(fr, dimension_index=(), dimension_names=(), dimension_values=(), temporal_position=None)
         for fr in f.frames
     ]
-    (part,) = _arrange(stripped, None)
+    (part,) = arrange(stripped, None)
     assert len(part.frames) == 40
     text = "\n".join(w.message for w in part.warnings)
     assert "200 of 240 images left out" in text

@@ -20,6 +20,7 @@ import pytest
 from napari_dicomseries import cli, export, nifti, open_folder, sidecar
 from napari_dicomseries.errors import DicomSeriesError, OutputExistsError, SeriesNotFoundError
 from napari_dicomseries.export import export_folder, export_volume, output_stems
+from napari_dicomseries.geometry import Geometry
 from napari_dicomseries.nifti import write_nifti_array
 from napari_dicomseries.selection import select_volume
 from napari_dicomseries.synthetic import STUDY_SERIES, SeriesSpec, write_series
@@ -264,8 +265,9 @@ def test_write_nifti_array_geometry_by_hand(tmp_path: Path) -> None:
     assert np.array_equal(sitk.GetArrayFromImage(img), arr)
     assert json.loads(js.read_text()) == {"a": 1}
     # nibabel: RAS affine of voxel (i, j, k)
-    np.testing.assert_allclose(nib.load(nii).affine, nifti.ras_affine(a), atol=1e-5)
-    np.testing.assert_allclose(nifti.ras_affine(a) @ [1, 0, 0, 1], [-10.75, 20, 30, 1])
+    ras = Geometry(arr.shape, a).nifti_affine()
+    np.testing.assert_allclose(nib.load(nii).affine, ras, atol=1e-5)
+    np.testing.assert_allclose(ras @ [1, 0, 0, 1], [-10.75, 20, 30, 1])
 
 
 # ----------------------------------------------------------------------------- sidecar

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from napari_dicomseries import load
+from napari_dicomseries.build import build_volumes
 from napari_dicomseries.classify import classify
 from napari_dicomseries.errors import DecodeError, DicomSeriesError
 from napari_dicomseries.scan import DicomFile, read_header
-from napari_dicomseries.volume import build_volumes
 
 from .conftest import SHARED_DATA
 from .corpus import image_ds, save

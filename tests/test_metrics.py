@@ -19,9 +19,9 @@ import SimpleITK as sitk
 from napari_dicomseries import open_folder
 from napari_dicomseries.cli import main
 from napari_dicomseries.errors import GeometryError
+from napari_dicomseries.geometry import Geometry
 from napari_dicomseries.metrics import (
     HU_PRESETS,
-    Grid,
     compare_arrays,
     compare_volumes,
     difference,
@@ -88,7 +88,7 @@ def test_int16_extremes_do_not_overflow() -> None:
 
 
 def test_overlap_by_hand() -> None:
-    grid = Grid.from_spacing((1, 1, 20), (3.0, 2.5, 2.0))  # voxels of 3 x 2.5 x 2 = 15 mm3
+    grid = Geometry.from_parts((1, 1, 20), (3.0, 2.5, 2.0))  # voxels of 3 x 2.5 x 2 = 15 mm3
     a = np.zeros((1, 1, 20), bool)
     b = a.copy()
     a[..., 0:10] = True
@@ -135,7 +135,7 @@ def test_histogram_is_symmetric_and_counts_every_voxel() -> None:
 # ----------------------------------------------------------------------------- spheres on two grids
 
 
-def _sphere(grid: Grid, centre: tuple[float, float, float], radius: float) -> np.ndarray:
+def _sphere(grid: Geometry, centre: tuple[float, float, float], radius: float) -> np.ndarray:
     """int16 image: 1000 inside the sphere (voxel centres), -1000 outside."""
     k, j, i = np.meshgrid(*(np.arange(n, dtype=float) for n in grid.shape), indexing="ij")
     idx = np.stack([k, j, i, np.ones_like(k)]).reshape(4, -1)
@@ -153,7 +153,7 @@ def _lens_dice(radius: float, shift: float) -> float:
 R = 30.0
 CENTRE = (12.0, -20.0, 15.0)
 # grid A: 0.7 x 0.7 mm pixels, 5 mm slices, axial
-GRID_A = Grid.from_spacing((27, 144, 144), (5.0, 0.7, 0.7), origin=(12 - 50.05, -20 - 50.05, 15 - 65.0))
+GRID_A = Geometry.from_parts((27, 144, 144), (5.0, 0.7, 0.7), origin=(12 - 50.05, -20 - 50.05, 15 - 65.0))
 # grid B: 1 mm isotropic, rotated 30 degrees about z and tilted 10 degrees, so directions matter
 _c, _s = math.cos(math.radians(30)), math.sin(math.radians(30))
 _rz = np.array([[_c, -_s, 0], [_s, _c, 0], [0, 0, 1]])
@@ -161,7 +161,7 @@ _ct, _st = math.cos(math.radians(10)), math.sin(math.radians(10))
 _rx = np.array([[1, 0, 0], [0, _ct, -_st], [0, _st, _ct]])
 _DIR_B = _rz @ _rx  # columns: row cosine, column cosine, normal
 _ORIGIN_B = np.array(CENTRE) - _DIR_B @ np.array([50.0, 50.0, 50.0])
-GRID_B = Grid.from_spacing((101, 101, 101), (1.0, 1.0, 1.0), origin=tuple(_ORIGIN_B), direction=tuple(_DIR_B.reshape(-1)))
+GRID_B = Geometry.from_parts((101, 101, 101), (1.0, 1.0, 1.0), origin=tuple(_ORIGIN_B), direction=tuple(_DIR_B.reshape(-1)))
 
 
 def test_sphere_on_two_grids_dice_and_shift() -> None:
@@ -194,17 +194,29 @@ def test_resample_identity_and_coverage() -> None:
     same, cov = resample_to(arr, GRID_A, GRID_A, interpolation="linear")
     assert cov.all() and np.allclose(same, arr, atol=1e-3)
     # a grid shifted by half the extent along x: half of it is covered
-    shifted = Grid(GRID_A.shape, GRID_A.affine + np.array([[0, 0, 0, 144 * 0.7 / 2]] + [[0, 0, 0, 0]] * 3))
+    shifted = Geometry(GRID_A.shape, GRID_A.affine + np.array([[0, 0, 0, 144 * 0.7 / 2]] + [[0, 0, 0, 0]] * 3))
     _, cov = resample_to(arr, shifted, GRID_A)
     assert cov[:, :, :72].sum() == 0 and cov[:, :, 72:].all()
-    far = Grid(GRID_A.shape, GRID_A.affine + np.array([[0, 0, 0, 1000.0]] + [[0, 0, 0, 0]] * 3))
+    far = Geometry(GRID_A.shape, GRID_A.affine + np.array([[0, 0, 0, 1000.0]] + [[0, 0, 0, 0]] * 3))
     with pytest.raises(GeometryError, match="do not overlap"):
         compare_arrays(arr, GRID_A, arr, far)
 
 
+def test_resample_keeps_a_gantry_tilt_shear() -> None:
+    """A sheared grid (each slice 0.5 mm further posterior) resamples with its exact voxel positions, by hand."""
+    sheared = Geometry.from_parts((6, 8, 8), (2.0, 1.0, 1.0), slice_step=(0.0, 0.5, 2.0))
+    assert sheared.tilt_degrees == pytest.approx(math.degrees(math.atan(0.5 / 2.0)))
+    arr = np.zeros(sheared.shape, np.int16)
+    arr[4, 3, 2] = 100  # at x = 2 * 1, y = 3 * 1 + 4 * 0.5, z = 4 * 2 mm
+    target = Geometry.from_parts((6, 12, 12), (2.0, 1.0, 1.0))  # axis-aligned, same slice planes
+    out, cov = resample_to(arr, sheared, target, interpolation="nearest")
+    assert out.dtype == np.int16 and np.argwhere(out == 100).tolist() == [[4, 5, 2]]
+    assert cov[0, 1, 0] and cov[5, 3, 0] and not cov[5, 1, 0]  # the rows of slice 5 start at y = 2.5
+
+
 def test_frame_of_reference_check() -> None:
     a = np.zeros((2, 3, 4), np.int16)
-    g = Grid.from_spacing(a.shape, (1, 1, 1))
+    g = Geometry.from_parts(a.shape, (1, 1, 1))
     with pytest.raises(GeometryError, match="different FrameOfReferenceUIDs"):
         compare_arrays(a, g, a, g, frame_of_reference=("1.2.3", "1.2.4"))
     with pytest.raises(GeometryError, match="no FrameOfReferenceUID"):
@@ -226,14 +238,12 @@ def test_label_images_on_two_grids() -> None:
 
 def test_world_zyx_grid_matches_volume(synthetic_study: Path) -> None:
     """A grid built from a napari-style (z, y, x) world affine equals the volume's LPS grid."""
-    from napari_dicomseries._reader import layer_geometry
-
     vols = [v for v in open_folder(synthetic_study)[0] if v.kind == "image"]
     for v in vols[:2]:
-        scale, aff = layer_geometry(v)
-        g = Grid.from_world_zyx(v.shape, aff @ np.diag([*scale, 1.0]))
+        scale, aff = v.geometry.layer_transform()
+        g = Geometry.from_world_zyx(v.shape, aff @ np.diag([*scale, 1.0]))
         assert np.allclose(g.affine, v.affine_lps(), atol=1e-9)
-        assert g.same_as(Grid.from_volume(v))
+        assert g.same_as(v.geometry)
 
 
 # ----------------------------------------------------------------------------- the synthetic study

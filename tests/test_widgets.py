@@ -23,7 +23,7 @@ from napari_dicomseries._widgets._common import layer_grid  # noqa: E402
 from napari_dicomseries._widgets.image_compare import HUPreset, ImageCompare, Interpolation, MaskSource  # noqa: E402
 from napari_dicomseries._widgets.series_browser import KernelFilter, SeriesBrowser  # noqa: E402
 from napari_dicomseries._widgets.tag_compare import TagCompare, TagMode  # noqa: E402
-from napari_dicomseries.metrics import Grid, range_mask  # noqa: E402
+from napari_dicomseries.metrics import range_mask  # noqa: E402
 
 from .conftest import tree_digest  # noqa: E402
 
@@ -420,4 +420,4 @@ def test_layer_grid_is_the_volume_grid(make_napari_viewer, synthetic_study: Path
     layers = _add_study_layers(viewer, synthetic_study, (2, 4))
     vols = {v.series_number: v for v in open_folder(synthetic_study)[0]}
     for n in (2, 4):
-        assert layer_grid(layers[n]).same_as(Grid.from_volume(vols[n]))
+        assert layer_grid(layers[n]).same_as(vols[n].geometry)

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .build import build_volumes
     from .errors import DicomSeriesError
     from .scan import ScanResult
-    from .volume import Volume, build_volumes
+    from .volume import Volume
 
 __version__ = "0.1.0"
 
@@ -27,7 +28,7 @@ __version__ = "0.1.0"
 __all__ = ["open_folder", "build_volumes", "Volume", "ScanResult", "DicomSeriesError", "__version__"]
 
 #: public names defined in submodules, imported when first asked for (``napari_dicomseries.Volume``)
-_LAZY = {"build_volumes": "volume", "Volume": "volume", "ScanResult": "scan", "DicomSeriesError": "errors"}
+_LAZY = {"build_volumes": "build", "Volume": "volume", "ScanResult": "scan", "DicomSeriesError": "errors"}
 
 
 def __getattr__(name: str) -> Any:
@@ -83,11 +84,11 @@ def open_folder(
     Cancelled
         When ``cancel()`` returned true.
     """
+    from .build import build_volumes
     from .classify import classify
     from .errors import Cancelled
     from .gaps import DEFAULT_GAP_POLICY, apply_gap_policy
     from .scan import scan
-    from .volume import build_volumes
 
     def check() -> None:
         if cancel is not None and cancel():

@@ -50,7 +50,7 @@ PEEK_FILES = 64
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 #: names other modules' tests and benchmarks import from here, defined in the core (imported on first use)
-_FROM_CORE = {"LAZY_THRESHOLD_BYTES": "display", "layer_geometry": "display", "slice_table": "slices"}
+_FROM_CORE = {"LAZY_THRESHOLD_BYTES": "display", "slice_table": "slices"}
 
 
 def __getattr__(name: str) -> Any:

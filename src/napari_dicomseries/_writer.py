@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .errors import DicomSeriesError
-from .nifti import lps_affine_from_layer, write_nifti_array
+from .geometry import Geometry
+from .nifti import write_nifti_array
 from .sidecar import SOFTWARE, constant_tags, sidecar_from_rows
 
 __all__ = ["write_nifti", "layer_affine", "layer_sidecar"]
@@ -140,7 +141,7 @@ def write_nifti(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         else:
             a = _spatial(full)
             arr, a = _dicom_axis_order(arr, a, meta)
-        lps = lps_affine_from_layer(a)
+        lps = Geometry.from_world_zyx(arr.shape, a)
         side = layer_sidecar(meta, arr.shape)
         tr = side.get("RepetitionTime")
         desc = f"{SOFTWARE} layer {meta.get('name') or ''}".strip()

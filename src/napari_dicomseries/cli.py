@@ -3,7 +3,9 @@
 Each command lives in its own module of :mod:`napari_dicomseries.commands`
 with two functions, ``add_parser(subparsers)`` and ``run(args) -> int``; this
 module finds them, parses the arguments and turns every error into one clear
-line on stderr instead of a traceback:
+line on stderr instead of a traceback. Only the module of the command typed is
+imported (all of them for ``--help`` and an unknown command; none for
+``--version``), so the CLI starts fast:
 
 * a usage error (bad option or value) and any :class:`DicomSeriesError`
   (a problem with the input or output) -> exit code 2;
@@ -33,8 +35,27 @@ ORDER = ("ls", "inspect", "tags", "diff", "compare", "export", "demo")
 
 
 def _command_modules() -> list[str]:
+    """The names of the command modules in ``--help`` order (found on disk, none imported)."""
     found = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
     return sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
+def _needed_commands(argv: Sequence[str], names: Sequence[str]) -> list[str]:
+    """The commands whose modules parsing ``argv`` needs.
+
+    None for ``--version`` before any command, the one command typed, else all (the top-level ``--help`` lists
+    them all, an unknown command's error names them).
+    """
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg == "--version":
+            return []
+        if arg in ("-h", "--help"):  # the top-level help, listing every command
+            return list(names)
+        if not arg.startswith("-"):
+            return [arg] if arg in names else list(names)
+    return list(names)
 
 
 #: Set to 1 to get the traceback of an unexpected error instead of one line.
@@ -53,15 +74,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every command of :mod:`napari_dicomseries.commands`."""
+def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with the commands of :mod:`napari_dicomseries.commands` (each imported here).
+
+    Parameters
+    ----------
+    only : sequence of str, optional
+        Import and add only these commands (names of modules of :mod:`napari_dicomseries.commands`), in
+        ``--help`` order; default all.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each command's sub-parser sets ``_run`` to its ``run`` function.
+    """
+    names = _command_modules()
+    if only is not None:
+        names = [n for n in names if n in only]
     parser = _Parser(
         prog="napari-dicomseries",
         description="List, inspect, compare and convert the DICOM series of a folder (headless).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _command_modules():
+    for name in names:
         module = importlib.import_module(f"{commands.__name__}.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_run=module.run)
@@ -84,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 ok, 1 some results failed (reported), 2 a usage error or a problem with the input or output,
         3 an internal error (a bug; ``NAPARI_DICOMSERIES_DEBUG=1`` shows its traceback), 130 interrupted.
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_needed_commands(argv, _command_modules()))
     args = parser.parse_args(argv)
     prog = f"{parser.prog} {args.command}"
     debug = os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")

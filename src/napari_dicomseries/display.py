@@ -11,8 +11,9 @@ World coordinates are DICOM patient coordinates (LPS, mm) in axis order
 (z, y, x). ``layer.scale`` holds the voxel size and ``layer.affine`` the
 direction cosines (with a gantry-tilt shear) and the position of voxel 0.
 Non-axial volumes are transposed to the array axis order closest to the
-world's (:func:`world_axis_order`), since viewers draw 2-D views from an
-array's last two axes.
+world's (:meth:`Geometry.axis_order`), since viewers draw 2-D views from an
+array's last two axes; :meth:`Geometry.layer_transform` gives the scale and
+affine.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import permutations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from .slices import SliceTable
 from .tolerant import read_tolerant
 
 if TYPE_CHECKING:
-    from .gaps import Geometry
+    from .geometry import Geometry
     from .scan import ScanResult, Skipped
     from .volume import Volume
 
@@ -42,8 +42,6 @@ __all__ = [
     "visible_last",
     "layer_name",
     "unique_name",
-    "world_axis_order",
-    "layer_geometry",
     "contrast_limits",
     "colormap",
     "is_rgb",
@@ -262,50 +260,6 @@ def unique_name(name: str, taken: set[str] | Sequence[str]) -> str:
 # ----------------------------------------------------------------------------- placement and appearance
 
 
-def world_axis_order(geometry: Volume | Geometry) -> tuple[int, int, int]:
-    """The DICOM array axes (0 = slices, 1 = rows, 2 = columns) closest to world z, y, x, in that order.
-
-    A viewer draws a 2-D view from a layer's last two array axes: they must run
-    roughly along the displayed world axes (y, x), or the view is singular.
-    An axial volume gives (0, 1, 2); a coronal one (1, 0, 2); a sagittal one
-    (1, 2, 0). The permutation maximises the summed |cosine| between array
-    and world axes, so oblique volumes get their nearest axis order.
-    """
-    lin = geometry.affine_lps()[[2, 1, 0], :3]  # rows (z, y, x), columns (k, j, i)
-    norms = np.linalg.norm(lin, axis=0)
-    cos = np.abs(lin / np.where(norms == 0, 1.0, norms))
-    best = max(permutations(range(3)), key=lambda p: (sum(cos[w, p[w]] for w in range(3)), p == (0, 1, 2)))
-    return (best[0], best[1], best[2])
-
-
-def layer_geometry(
-    geometry: Volume | Geometry, ndim: int | None = None, axes: Sequence[int] = (0, 1, 2)
-) -> tuple[np.ndarray, np.ndarray]:
-    """``scale`` and ``affine`` that put array index (k, j, i) at patient LPS, world axes (z, y, x), in mm.
-
-    ``scale`` is the voxel size (|slice step|, row spacing, column spacing);
-    ``affine`` the rest: direction cosines (with the gantry-tilt shear) and
-    the position of voxel 0. With ``ndim`` 4 a leading time axis of scale 1
-    is added. ``world = affine @ diag(scale) @ index``. With ``axes`` (see
-    :func:`world_axis_order`) the layer's array is the DICOM array transposed
-    to that axis order, and the geometry follows it.
-    """
-    a = geometry.affine_lps()  # index (k, j, i) -> (x, y, z)
-    m = a[[2, 1, 0], :]  # rows (z, y, x)
-    lin = m[:, list(axes)]
-    scale = np.linalg.norm(lin, axis=0)
-    scale[scale == 0] = 1.0
-    aff = np.eye(4)
-    aff[:3, :3] = lin / scale
-    aff[:3, 3] = m[:, 3]
-    ndim = ndim or len(geometry.shape)
-    if ndim == 4:
-        aff4 = np.eye(5)
-        aff4[1:, 1:] = aff
-        return np.concatenate([[1.0], scale]), aff4
-    return scale, aff
-
-
 def contrast_limits(volume: Volume, data: Any) -> tuple[float, float]:
     """From the first WindowCenter/WindowWidth, else the 1-99.5 percentiles of a few slices (3 read, at most)."""
     if volume.window:
@@ -416,7 +370,7 @@ def image_layer(
         lazy = False
     data, problems = read_tolerant(volume, lazy=lazy, on_failure=on_failure)
     problems = [*extra_warnings, *problems]
-    geometry: Volume | Geometry = volume
+    geometry: Geometry = volume.geometry
     resampled = None
     if resample and gaps:
         data, geometry = resample_uniform(volume, data)
@@ -432,12 +386,12 @@ def image_layer(
         )
     rgb = is_rgb(volume, data)
     contrast = None if rgb else contrast_limits(volume, data)
-    axes = world_axis_order(geometry)
+    axes = geometry.axis_order()
     if axes != (0, 1, 2):
         lead = tuple(range(len(volume.shape) - 3))
         channel = (data.ndim - 1,) if rgb else ()
         data = data.transpose((*lead, *(a + len(lead) for a in axes), *channel))
-    scale, affine = layer_geometry(geometry, len(volume.shape), axes)
+    scale, affine = geometry.layer_transform(axes, len(volume.shape))
     all_warnings = [str(w) for w in volume.warnings] + problems
     summary = volume.summary()
     summary["warnings"] = all_warnings
@@ -492,8 +446,9 @@ def segmentation_layers(volume: Volume, *, name: str | None = None) -> list[tupl
     """
     name = name or layer_name(volume)
     data = np.asarray(load.load_volume(volume))
-    axes = world_axis_order(volume)
-    scale, affine = layer_geometry(volume, 3, axes)
+    grid = volume.geometry
+    axes = grid.axis_order()
+    scale, affine = grid.layer_transform(axes, 3)
     colors: dict[int | None, tuple[float, ...]] = {None: (0.0, 0.0, 0.0, 0.0)}
     for seg in volume.segments:
         if seg.color:
@@ -509,7 +464,7 @@ def segmentation_layers(volume: Volume, *, name: str | None = None) -> list[tupl
                 "volume": volume.summary(),
                 "files": volume.paths,
                 "warnings": [str(w) for w in volume.warnings],
-                "affine_lps": volume.affine_lps().round(6).tolist(),
+                "affine_lps": grid.affine_lps().round(6).tolist(),
                 "axes": list(axes),
                 "segments": [seg.to_dict() for seg in volume.segments],
                 "references": list(volume.references),

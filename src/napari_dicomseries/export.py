@@ -37,7 +37,8 @@ import numpy as np
 from . import diffusion, selection
 from .errors import DicomSeriesError, OutputExistsError
 from .gaps import placed
-from .nifti import itk_geometry, nifti_paths, write_nifti_array
+from .geometry import Geometry
+from .nifti import nifti_paths, write_nifti_array
 from .sidecar import SOFTWARE, sidecar
 from .volume import Volume
 
@@ -151,7 +152,7 @@ def export_volume(
         raise ValueError(f"array of shape {np.shape(array)} does not match series {volume.key} of shape {volume.array_shape}")
     array, geometry = placed(volume, array)
     affine = geometry.affine_lps()
-    spacing, _, _, exact = itk_geometry(affine)
+    spacing, _, _, exact = Geometry(geometry.shape, affine).itk()
     notes = []
     if not exact:
         notes.append(

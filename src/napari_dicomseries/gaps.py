@@ -1,6 +1,6 @@
 """Gaps in a volume: find missing slices and irregular spacing, split there or resample to uniform spacing.
 
-:func:`volume.build_volumes` gives every volume one slice spacing (the median
+:func:`build.build_volumes` gives every volume one slice spacing (the median
 step) and only *warns* about missing slices or irregular steps, so a viewer
 that trusts the spacing places the slices after a gap at the wrong height.
 This module offers the two usual remedies, both pure functions:
@@ -9,25 +9,32 @@ This module offers the two usual remedies, both pure functions:
   a :class:`Volume` with its own geometry, loadable like any other);
 * :func:`resample_uniform` interpolates the loaded array linearly along the
   slice axis onto a uniform grid spanning the same extent, and returns the
-  new geometry as a :class:`Geometry`.
+  new grid as a :class:`geometry.Geometry`.
+
+Gaps are found by the rule that made the builder's warnings (:func:`positions.irregular_steps`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .geometry import Geometry
 from .labels import Kind
-from .volume import POSITION_TOLERANCE, Volume, _axis_name, _geometry, _normal, index_to_lps
+from .positions import axis_name, irregular_steps, slice_normal, stack_geometry
 from .warning import VolumeWarning, WarningCode
+
+if TYPE_CHECKING:
+    from .frame import Frame
+    from .volume import Volume
 
 __all__ = [
     "GAP_POLICIES",
     "DEFAULT_GAP_POLICY",
     "Gap",
-    "Geometry",
     "apply_gap_policy",
     "find_gaps",
     "split_at_gaps",
@@ -59,27 +66,7 @@ class Gap:
     missing: int | None
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Geometry of an array in the patient system (LPS, mm), in the conventions of :class:`Volume`."""
-
-    shape: tuple[int, ...]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-    direction: tuple[float, ...]
-    slice_step: tuple[float, float, float]
-
-    def affine_lps(self) -> np.ndarray:
-        """4 x 4 matrix mapping array index (k, j, i, 1) to patient LPS (x, y, z, 1) in mm."""
-        return index_to_lps(self.direction, self.spacing, self.slice_step, self.origin)
-
-    @classmethod
-    def of(cls, volume: Volume) -> Geometry:
-        """The geometry a volume declares."""
-        return cls(tuple(volume.shape), volume.spacing, volume.origin, volume.direction, volume.slice_step)
-
-
-def _slice_frames(volume: Volume) -> list:
+def _slice_frames(volume: Volume) -> list[Frame]:
     return volume.frame_grid()[0] if volume.frames else []
 
 
@@ -88,32 +75,22 @@ def slice_distances(volume: Volume) -> np.ndarray | None:
     frames = _slice_frames(volume)
     if not frames or any(f.position is None or f.orientation is None for f in frames):
         return None
-    normal = _normal(frames[0].orientation)
-    return np.array([float(np.dot(normal, f.position)) for f in frames])
+    normal = slice_normal(frames[0].orientation)  # type: ignore[arg-type]  # checked above
+    return np.array([float(np.dot(normal, f.position)) for f in frames])  # type: ignore[arg-type]
 
 
 def find_gaps(volume: Volume) -> list[Gap]:
     """The steps between consecutive slices that differ from the usual (median) spacing.
 
-    Uses the tolerance of :func:`volume.build_volumes` (the larger of 0.05 mm
-    and 1 % of the spacing), so it finds exactly the gaps that built warnings.
+    Uses the rule of :func:`build.build_volumes` (:func:`positions.irregular_steps`),
+    so it finds exactly the gaps that built warnings.
     """
     d = slice_distances(volume)
     if d is None or len(d) < 3:
         return []
     diffs = np.diff(d)
     usual = float(np.median(diffs))
-    if usual <= 0:
-        return []
-    tol = max(POSITION_TOLERANCE * 5, 0.01 * usual)
-    out = []
-    for k, step in enumerate(diffs):
-        if abs(step - usual) <= tol:
-            continue
-        ratio = step / usual
-        missing = int(round(ratio)) - 1 if ratio > 1.5 and abs(ratio - round(ratio)) * usual <= tol else None
-        out.append(Gap(k, float(step), usual, missing))
-    return out
+    return [Gap(k, step, usual, missing) for k, step, missing in irregular_steps(diffs, usual)]
 
 
 #: The warnings about slice spacing that a gap policy acts on.
@@ -140,7 +117,7 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
     n_time = len(grid)
     cuts = [g.index + 1 for g in gaps]
     bounds = list(zip([0, *cuts], [*cuts, len(d)], strict=True))
-    axis = _axis_name(grid[0][0].orientation)
+    axis = axis_name(grid[0][0].orientation)
     # the gap stays on record in every part, said as what was done about it
     kept_warnings = [
         w.with_message(f"cut at a gap (gaps=split): {w}", WarningCode.SPLIT_AT_GAP) if _is_spacing_warning(w) else w
@@ -150,13 +127,13 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
     for n, (a, b) in enumerate(bounds, start=1):
         frames = [f for row in grid for f in row[a:b]]
         warns: list[VolumeWarning] = []
-        geo = _geometry(frames, n_time, warns, axis)
+        geo = stack_geometry(frames, n_time, warns, axis)
         paths = dict.fromkeys(f.path for f in frames)
         files = [f for f in volume.files if f.path in paths]
+        spacing, slice_step = geo.spacing, geo.slice_step
         if b - a == 1 and len(d) > 1:
             # a lone slice keeps the volume's slice step (and so its gantry-tilt shear), not a guess from its tags
-            geo["spacing"] = (volume.spacing[0], *geo["spacing"][1:])
-            geo["slice_step"] = volume.slice_step
+            spacing, slice_step = (volume.spacing[0], *spacing[1:]), volume.slice_step
         reason = f"slices {a + 1}-{b} of {len(d)} ({axis} = {d[a]:.2f} to {d[b - 1]:.2f}), cut at gaps in slice spacing"
         parts.append(
             dataclasses.replace(
@@ -164,11 +141,11 @@ def split_at_gaps(volume: Volume) -> list[Volume]:
                 key=f"{volume.key}.part{n}",
                 files=files,
                 frames=frames,
-                shape=geo["shape"],
-                spacing=tuple(float(x) for x in geo["spacing"]),
-                origin=geo["origin"],
-                direction=geo["direction"],
-                slice_step=geo["slice_step"],
+                shape=geo.shape,
+                spacing=spacing,
+                origin=geo.origin,
+                direction=geo.direction,
+                slice_step=slice_step,
                 split_reason=", ".join(r for r in (volume.split_reason, reason) if r),
                 warnings=kept_warnings + [w for w in warns if w not in volume.warnings],
                 reasons=dict(volume.reasons),
@@ -203,7 +180,7 @@ def resample_uniform(volume: Volume, array: np.ndarray) -> tuple[np.ndarray, Geo
         raise ValueError(f"array of shape {array.shape} does not match volume shape {volume.shape}")
     d = slice_distances(volume)
     if d is None or not find_gaps(volume):
-        return array, Geometry.of(volume)
+        return array, volume.geometry
     positions = np.array([f.position for f in _slice_frames(volume)], float)
     usual = volume.spacing[0]
     extent = d[-1] - d[0]
@@ -224,17 +201,13 @@ def resample_uniform(volume: Volume, array: np.ndarray) -> tuple[np.ndarray, Geo
             continue
         below, above = array[..., k, :, :].astype(np.float32), array[..., k + 1, :, :].astype(np.float32)
         mix = below * np.float32(1 - w) + above * np.float32(w)
-        if integer:
+        if info is not None:
             mix = np.clip(np.rint(mix), info.min, info.max)
         out[..., m, :, :] = mix
     first, last = positions[0], positions[-1]
     step = (last - first) / (n - 1)
-    geometry = Geometry(
-        shape=tuple(out.shape),
-        spacing=(float(extent / (n - 1)), volume.spacing[1], volume.spacing[2]),
-        origin=tuple(float(x) for x in first),
-        direction=volume.direction,
-        slice_step=tuple(float(x) for x in step),
+    geometry = Geometry.from_parts(
+        out.shape, (float(extent / (n - 1)), volume.spacing[1], volume.spacing[2]), first, volume.direction, step
     )
     return out, geometry
 
@@ -289,4 +262,4 @@ def placed(volume: Volume, array: np.ndarray) -> tuple[np.ndarray, Geometry]:
     """The array to show or write for ``volume`` and its geometry: resampled when its gap policy says so."""
     if volume.gap_policy == "resample":
         return resample_uniform(volume, np.asarray(array))
-    return array, Geometry.of(volume)
+    return array, volume.geometry

@@ -103,9 +103,9 @@ class Geometry:
 
         ``slice_step`` defaults to ``spacing[0]`` along the normal (no shear).
         """
-        if slice_step is None:
-            slice_step = np.asarray(direction, float).reshape(3, 3)[:, 2] * spacing[0]
-        return cls(tuple(shape), index_to_lps(direction, spacing, slice_step, origin))
+        normal = np.asarray(direction, float).reshape(3, 3)[:, 2]
+        step = tuple(float(x) * spacing[0] for x in normal) if slice_step is None else slice_step
+        return cls(tuple(shape), index_to_lps(direction, spacing, step, origin))
 
     @classmethod
     def from_world_zyx(cls, shape: Sequence[int], affine_zyx: np.ndarray) -> Geometry:
@@ -190,7 +190,8 @@ class Geometry:
         """LPS positions (8 x 3) of the corners of the outer voxel faces (half a voxel beyond the centres)."""
         k, j, i = (np.array([-0.5, s - 0.5]) for s in self.grid_shape)
         idx = np.array([[a, b, c, 1.0] for a in k for b in j for c in i])
-        return (self.affine @ idx.T).T[:, :3]
+        out: np.ndarray = (self.affine @ idx.T).T[:, :3]
+        return out
 
     def same_as(self, other: Geometry, tolerance: float = GRID_TOLERANCE_MM) -> bool:
         """True if both grids have the same (spatial) shape and place every voxel within ``tolerance`` mm."""
@@ -275,11 +276,20 @@ class Geometry:
             sp = np.array([sp[0], np.dot(cols[:, 1], c), abs(np.dot(step, n))])
         return (tuple(float(x) for x in sp), self.origin, tuple(float(x) for x in d.reshape(-1)), exact)
 
-    def to_sitk(self, array: Any, *, time_spacing: float = 1.0, vector: bool = False) -> Any:
+    def to_sitk(self, array: Any, *, time_spacing: float = 1.0, vector: bool = False, rigid: bool = True) -> Any:
         """A SimpleITK image of ``array`` (this grid's shape; a trailing RGB axis when ``vector``) with this geometry.
 
         A 4-D array gets a 4th axis of ``time_spacing``. A sheared grid gets the
-        nearest rigid geometry (see :meth:`itk`).
+        nearest rigid geometry (see :meth:`itk`), as ITK reads DICOM and NIfTI
+        stores it; with ``rigid=False`` it keeps its exact voxel steps (a
+        non-orthogonal direction, which ITK resamples in physical space exactly).
+
+        Raises
+        ------
+        ValueError
+            If ``array`` does not have this grid's shape.
+        GeometryError
+            If the affine is singular.
         """
         import SimpleITK as sitk
 
@@ -287,7 +297,12 @@ class Geometry:
         spatial = arr.shape[:-1] if vector else arr.shape
         if tuple(spatial) != tuple(self.shape):
             raise ValueError(f"array of shape {arr.shape} does not match the grid's shape {self.shape}")
-        spacing, origin, direction, _ = self.itk()
+        spacing, origin, direction, exact = self.itk()
+        if not rigid and not exact:
+            cols = self.affine[:3, [2, 1, 0]]
+            norms = np.linalg.norm(cols, axis=0)
+            spacing = tuple(float(x) for x in norms)
+            direction = tuple(float(x) for x in (cols / norms).reshape(-1))
         img = sitk.GetImageFromArray(arr, isVector=vector)
         if len(spatial) == 3:
             img.SetSpacing(spacing)
@@ -304,5 +319,5 @@ class Geometry:
 
     def nifti_affine(self) -> np.ndarray:
         """The NIfTI affine: voxel (i, j, k) -> scanner RAS (mm), shear included (what the sform holds)."""
-        a = self.affine[:, [2, 1, 0, 3]]
-        return np.diag([-1.0, -1.0, 1.0, 1.0]) @ a
+        ras: np.ndarray = np.diag([-1.0, -1.0, 1.0, 1.0]) @ self.affine[:, [2, 1, 0, 3]]
+        return ras

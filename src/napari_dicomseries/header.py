@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from pydicom.datadict import keyword_for_tag
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Any
 
 from .elements import is_multivalue
-from .scan import read_header
-from .volume import build_volumes
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
 
 __all__ = ["TagRow", "FileReport", "tag_rows", "inspect_file", "format_value", "private_creator"]
 
@@ -103,7 +101,7 @@ def private_creator(ds: Dataset, elem: DataElement) -> str:
         return str(elem.value) if 0x10 <= tag.element <= 0xFF else ""
     creator_tag = (tag.group << 16) | (tag.element >> 8)
     try:
-        c = ds.get(creator_tag)
+        c: DataElement | None = ds.get(creator_tag)  # pydicom types get() as Any | DataElement
     except Exception:  # noqa: BLE001
         return ""
     return str(c.value) if c is not None else "(no private creator)"
@@ -115,6 +113,8 @@ def tag_rows(ds: Dataset, *, private: bool = False, nested: bool = False, _path:
     With ``nested`` the items of sequences are flattened as rows with a
     ``path`` such as ``PerFrameFunctionalGroupsSequence[3].PlanePositionSequence[0]``.
     """
+    from pydicom.datadict import keyword_for_tag
+
     meta = getattr(ds, "file_meta", None) if not _path else None
     sources = ([meta] if meta else []) + [ds]
     for src in sources:
@@ -125,8 +125,10 @@ def tag_rows(ds: Dataset, *, private: bool = False, nested: bool = False, _path:
             if tag == 0x7FE00010:
                 continue
             kw = keyword_for_tag(tag) or ""
-            name = elem.name if not (tag.group % 2 == 1 and elem.name in ("Private tag data", "Private Creator")) else (
-                "Private Creator" if tag.element < 0x100 else "Private tag"
+            name = (
+                elem.name
+                if not (tag.group % 2 == 1 and elem.name in ("Private tag data", "Private Creator"))
+                else ("Private Creator" if tag.element < 0x100 else "Private tag")
             )
             yield TagRow(
                 tag=f"({tag.group:04X},{tag.element:04X})",
@@ -151,6 +153,9 @@ def inspect_file(path: str | os.PathLike[str], *, private: bool = False) -> File
     NotDicomError
         If the file is not a readable DICOM file.
     """
+    from .build import build_volumes
+    from .scan import read_header
+
     f = read_header(path)
     rep = FileReport(
         path=f.path,

@@ -24,7 +24,17 @@ from .scan import DicomFile, Frame
 from .syntax import decoder_for, pixel_element
 from .volume import Volume, is_colour, pixel_format_problem
 
-__all__ = ["mask_stored_bits", "read_stored", "read_frame", "read_frame_into", "output_dtype", "load_volume", "load_lazy", "to_sitk", "voxel_bytes"]
+__all__ = [
+    "mask_stored_bits",
+    "read_stored",
+    "read_frame",
+    "read_frame_into",
+    "output_dtype",
+    "load_volume",
+    "load_lazy",
+    "voxel_bytes",
+    "decode_pixels",
+]
 
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _IMPLICIT = "1.2.840.10008.1.2"
@@ -71,16 +81,34 @@ def _read_raw(f: DicomFile, index: int) -> np.ndarray:
     return arr.reshape(f.rows, f.columns).astype(dt.newbyteorder("="), copy=False)
 
 
-def _read_pydicom(f: DicomFile, index: int) -> np.ndarray:
+def decode_pixels(path: str, what: str = "pixel data") -> tuple[Any, np.ndarray]:
+    """Read a whole file with pydicom and decode all its frames: ``(dataset, pixel_array)``.
+
+    Parameters
+    ----------
+    path : str
+        The DICOM file.
+    what : str
+        What is decoded, for the error message (e.g. "the segmentation's pixel data").
+
+    Raises
+    ------
+    DecodeError
+        If pydicom cannot read or decode it; the message names the file and pydicom's reason.
+    """
     import pydicom
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(f.path, force=True)
-            arr = ds.pixel_array
+            ds = pydicom.dcmread(path, force=True)
+            return ds, ds.pixel_array
     except Exception as exc:
-        raise DecodeError(f"{f.path}: cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
+        raise DecodeError(f"{path}: cannot decode {what} ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_pydicom(f: DicomFile, index: int) -> np.ndarray:
+    _, arr = decode_pixels(f.path)
     if f.number_of_frames > 1:
         arr = arr[index]
     if arr.ndim != 2:
@@ -355,7 +383,9 @@ def _check_loadable(volume: Volume) -> None:
     if volume.kind == "segmentation":
         return
     if not volume.is_image:
-        raise DecodeError(f"series {volume.key} ({volume.series_description!r}) has no pixel data: {volume.warnings[0] if volume.warnings else ''}")
+        raise DecodeError(
+            f"series {volume.key} ({volume.series_description!r}) has no pixel data: {volume.warnings[0] if volume.warnings else ''}"
+        )
     bad = sorted({f.transfer_syntax_uid for f in volume.files if decoder_for(f.transfer_syntax_uid) is None})
     if bad:
         raise DecodeError(
@@ -453,31 +483,3 @@ def load_lazy(volume: Volume, *, dtype: np.dtype | None = None, read: Callable[[
     # an explicit name spares dask from hashing the closure (and the volume in it): ~0.1 s on 1,000 slices
     name = f"dicom-{volume.series_instance_uid}-{volume.key}-{uuid.uuid4().hex}"
     return da.map_blocks(block, dtype=dtype, chunks=chunks, meta=np.empty((0,) * len(chunks), dtype), name=name)
-
-
-def to_sitk(volume: Volume, array: np.ndarray | None = None) -> Any:
-    """A SimpleITK image of the volume (3-D, or 4-D for a time series) with its geometry.
-
-    ``array`` defaults to :func:`load_volume`; when given it must have the
-    volume's shape (any dtype). Gantry-tilted volumes keep the slice normal as
-    third axis and the distance between slices along it (as ITK does).
-    """
-    import SimpleITK as sitk
-
-    arr = load_volume(volume) if array is None else np.asarray(array)
-    if arr.shape != tuple(volume.shape):
-        raise ValueError(f"array of shape {arr.shape} does not match volume shape {volume.shape}")
-    spacing = (volume.spacing[2], volume.spacing[1], volume.spacing[0])
-    if arr.ndim == 3:
-        img = sitk.GetImageFromArray(arr)
-        img.SetSpacing(spacing)
-        img.SetOrigin(volume.origin)
-        img.SetDirection(volume.direction)
-        return img
-    img = sitk.GetImageFromArray(arr)  # 4-D: (t, z, y, x) -> size (x, y, z, t)
-    img.SetSpacing((*spacing, 1.0))
-    img.SetOrigin((*volume.origin, 0.0))
-    d = np.eye(4)
-    d[:3, :3] = np.asarray(volume.direction).reshape(3, 3)
-    img.SetDirection(tuple(d.reshape(-1)))
-    return img

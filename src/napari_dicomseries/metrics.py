@@ -1,39 +1,40 @@
 """Compare two images: resampling onto one grid, voxel-wise difference, statistics and mask overlap.
 
-Both images are 3-D arrays in (slice, row, column) order with a :class:`Grid`:
-the 4 x 4 matrix that maps an array index (k, j, i, 1) to the patient position
-(LPS x, y, z, 1) in mm, as :meth:`Volume.affine_lps` gives it. When the grids
+Both images are 3-D arrays in (slice, row, column) order, each on its grid: a
+:class:`~napari_dicomseries.geometry.Geometry` (shape and the 4 x 4 matrix that
+maps an array index (k, j, i, 1) to the patient position (LPS x, y, z, 1) in
+mm), as a volume or a napari layer gives it. When the grids
 differ, the second image is resampled onto the first in physical space with
 SimpleITK (linear or nearest neighbour); only voxels that the second image
 covers are compared.
 
 Statistics are accumulated in float64 whatever the input type; the difference
 array (second - first) uses a type that cannot overflow (int32 for int16
-inputs). Overlap measures (Dice, Jaccard, volume similarity, false negative
-and false positive error) come from SimpleITK's LabelOverlapMeasuresImageFilter
-and the Hausdorff distance (mm) from its HausdorffDistanceImageFilter; they are
-computed on masks (an HU range, or label images), never on raw intensities.
+inputs). The overlap of masks (an HU range, or label images) comes from
+:mod:`napari_dicomseries.masks`, whose names are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import GeometryError
-from .volume import Volume, index_to_lps
+from .geometry import Geometry
+from .masks import HU_PRESETS, Measures, OverlapStats, overlap, range_mask
+
+if TYPE_CHECKING:
+    from .volume import Volume
 
 __all__ = [
     "HU_PRESETS",
-    "Grid",
     "DifferenceStats",
     "OverlapStats",
     "ImageComparison",
-    "to_sitk_image",
     "resample_to",
     "difference_dtype",
     "difference",
@@ -46,130 +47,26 @@ __all__ = [
     "compare_volumes",
 ]
 
-#: Hounsfield-unit ranges of common tissues (inclusive bounds; ``inf`` for open ranges).
-#: air/lung has no lower bound: reconstruction noise puts air below -1000 HU (down to about -1100), and a
-#: -1000 bound dropped a third of it (Dice 0.64 instead of 0.93 between two kernels of one acquisition).
-HU_PRESETS: dict[str, tuple[float, float]] = {
-    "air/lung": (-math.inf, -400.0),
-    "soft tissue": (-100.0, 200.0),
-    "bone": (300.0, math.inf),
-}
-#: Grids whose affines differ by less than this (mm) are the same grid.
-GRID_TOLERANCE_MM = 1e-3
 _SLAB = 16  # slices per chunk when accumulating statistics
 
 
-# ----------------------------------------------------------------------------- geometry
+# ----------------------------------------------------------------------------- resampling
 
 
-@dataclass(frozen=True)
-class Grid:
-    """A voxel grid: array ``shape`` (slices, rows, columns) and ``affine`` (index (k, j, i, 1) -> LPS mm)."""
-
-    shape: tuple[int, int, int]
-    affine: np.ndarray = field(repr=False)
-
-    def __post_init__(self) -> None:
-        a = np.asarray(self.affine, float)
-        if a.shape != (4, 4):
-            raise GeometryError(f"a grid needs a 4 x 4 affine, not shape {a.shape}")
-        if abs(np.linalg.det(a[:3, :3])) < 1e-12:
-            raise GeometryError("the grid's affine is singular (a zero spacing or parallel axes)")
-        object.__setattr__(self, "affine", a)
-        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
-
-    @classmethod
-    def from_volume(cls, volume: Volume) -> Grid:
-        """The grid of a 3-D volume (for a 4-D volume, the grid of one time point)."""
-        return cls(tuple(volume.shape[-3:]), volume.affine_lps())  # type: ignore[arg-type]
-
-    @classmethod
-    def from_spacing(
-        cls,
-        shape: Sequence[int],
-        spacing: Sequence[float],
-        origin: Sequence[float] = (0.0, 0.0, 0.0),
-        direction: Sequence[float] = (1, 0, 0, 0, 1, 0, 0, 0, 1),
-    ) -> Grid:
-        """A grid from ``spacing`` (slice, row, column mm), ``origin`` (LPS) and ITK ``direction``
-        (row-major 3 x 3 whose columns are the row cosine, the column cosine and the slice normal)."""
-        normal = np.asarray(direction, float).reshape(3, 3)[:, 2]
-        return cls(tuple(shape), index_to_lps(direction, spacing, normal * spacing[0], origin))  # type: ignore[arg-type]
-
-    @classmethod
-    def from_world_zyx(cls, shape: Sequence[int], affine_zyx: np.ndarray) -> Grid:
-        """A grid from an affine that maps (k, j, i, 1) to world (z, y, x, 1) LPS, as napari layers hold it."""
-        a = np.asarray(affine_zyx, float)
-        if a.shape != (4, 4):
-            raise GeometryError(f"need a 4 x 4 affine, not shape {a.shape}")
-        p = np.eye(4)[[2, 1, 0, 3]]  # swap z and x rows
-        return cls(tuple(shape[-3:]), p @ a)  # type: ignore[arg-type]
-
-    def affine_lps(self) -> np.ndarray:
-        """The 4 x 4 index (k, j, i, 1) -> LPS (x, y, z, 1) matrix (as :meth:`Volume.affine_lps`)."""
-        return self.affine.copy()
-
-    @property
-    def spacing(self) -> tuple[float, float, float]:
-        """Distance between neighbouring voxels (slice, row, column) in mm."""
-        n = np.linalg.norm(self.affine[:3, :3], axis=0)
-        return (float(n[0]), float(n[1]), float(n[2]))
-
-    @property
-    def voxel_volume_mm3(self) -> float:
-        return float(abs(np.linalg.det(self.affine[:3, :3])))
-
-    def sitk_geometry(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
-        """(spacing, origin, direction) in SimpleITK's (x, y, z) = (column, row, slice) index order."""
-        a = self.affine
-        cols = [a[:3, 2], a[:3, 1], a[:3, 0]]
-        spacing = tuple(float(np.linalg.norm(c)) for c in cols)
-        direction = np.column_stack([c / s for c, s in zip(cols, spacing, strict=True)])
-        return spacing, tuple(float(x) for x in a[:3, 3]), tuple(float(x) for x in direction.reshape(-1))
-
-    def corners(self) -> np.ndarray:
-        """LPS positions (8 x 3) of the outer faces' corners (half a voxel beyond the centres)."""
-        k, j, i = (np.array([-0.5, s - 0.5]) for s in self.shape)
-        idx = np.array([[a, b, c, 1.0] for a in k for b in j for c in i])
-        return (self.affine @ idx.T).T[:, :3]
-
-    def same_as(self, other: Grid, tolerance: float = GRID_TOLERANCE_MM) -> bool:
-        """True if both grids have the same shape and place every voxel within ``tolerance`` mm."""
-        if self.shape != other.shape:
-            return False
-        far = np.array([[0, 0, 0, 1], [s - 1 for s in self.shape] + [1]], float).T
-        return bool(np.allclose(self.affine @ far, other.affine @ far, atol=tolerance, rtol=0)) and bool(
-            np.allclose(self.affine[:3, :3], other.affine[:3, :3], atol=tolerance / max(max(self.shape), 1), rtol=0)
-        )
-
-    def describe(self) -> str:
-        sp = "x".join(f"{s:.3g}" for s in self.spacing)
-        lo, hi = self.corners().min(axis=0), self.corners().max(axis=0)
-        ext = ", ".join(f"{n} {a:.1f}..{b:.1f}" for n, a, b in zip("xyz", lo, hi, strict=True))
-        return f"{'x'.join(map(str, self.shape))} voxels of {sp} mm ({ext} mm)"
-
-
-def to_sitk_image(array: np.ndarray, grid: Grid) -> Any:
-    """A SimpleITK image of ``array`` (slices, rows, columns) with the spacing, origin and direction of ``grid``."""
-    import SimpleITK as sitk
-
+def _sitk_image(array: np.ndarray, grid: Geometry) -> Any:
+    """A SimpleITK image of ``array`` on ``grid``, sheared grids kept exact (booleans as uint8)."""
     arr = np.asarray(array)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if arr.shape != grid.shape:
         raise GeometryError(f"array of shape {arr.shape} does not match its grid {grid.shape}")
-    img = sitk.GetImageFromArray(np.ascontiguousarray(arr))
-    spacing, origin, direction = grid.sitk_geometry()
-    img.SetSpacing(spacing)
-    img.SetOrigin(origin)
-    img.SetDirection(direction)
-    return img
+    return grid.to_sitk(np.ascontiguousarray(arr), rigid=False)
 
 
 def resample_to(
     array: np.ndarray,
-    grid: Grid,
-    target: Grid,
+    grid: Geometry,
+    target: Geometry,
     *,
     interpolation: str = "linear",
     default: float = 0.0,
@@ -193,8 +90,8 @@ def resample_to(
 
     if interpolation not in ("linear", "nearest"):
         raise ValueError(f"interpolation must be 'linear' or 'nearest', not {interpolation!r}")
-    src = to_sitk_image(array, grid)
-    ref = to_sitk_image(np.zeros(target.shape, np.uint8), target)
+    src = _sitk_image(array, grid)
+    ref = _sitk_image(np.zeros(target.shape, np.uint8), target)
     if interpolation == "linear":
         interp = sitk.sitkLinear
         out_type = sitk.sitkFloat64 if np.asarray(array).dtype == np.float64 else sitk.sitkFloat32
@@ -203,7 +100,7 @@ def resample_to(
         out_type = src.GetPixelID()
     identity = sitk.Transform(3, sitk.sitkIdentity)
     out = sitk.Resample(src, ref, identity, interp, float(default), out_type)
-    ones = to_sitk_image(np.ones(grid.shape, np.uint8), grid)
+    ones = _sitk_image(np.ones(grid.shape, np.uint8), grid)
     cov = sitk.Resample(ones, ref, identity, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
     res = sitk.GetArrayFromImage(out)
     if np.asarray(array).dtype == bool:
@@ -253,14 +150,14 @@ def difference(a: np.ndarray, b: np.ndarray, covered: np.ndarray | None = None) 
     if a.shape != b.shape:
         raise GeometryError(f"images of shapes {a.shape} and {b.shape} are not on one grid")
     dt = difference_dtype(a.dtype, b.dtype)
-    out = np.subtract(b, a, dtype=dt) if dt.kind == "f" else b.astype(dt) - a.astype(dt)
+    out: np.ndarray = np.subtract(b, a, dtype=dt) if dt.kind == "f" else b.astype(dt) - a.astype(dt)
     if covered is not None:
         out[~covered] = 0
     return out
 
 
 @dataclass
-class DifferenceStats:
+class DifferenceStats(Measures):
     """Voxel-wise statistics of ``second - first`` over the compared voxels (float64)."""
 
     n_voxels: int
@@ -276,9 +173,6 @@ class DifferenceStats:
     pearson: float
     data_range: float
     tolerance: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
     def rows(self) -> list[tuple[str, str]]:
         """(measure, value) pairs for a table."""
@@ -380,7 +274,9 @@ def difference_stats(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = Non
     )
 
 
-def difference_histogram(diff: np.ndarray, mask: np.ndarray | None = None, *, bins: int = 101, limit: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def difference_histogram(
+    diff: np.ndarray, mask: np.ndarray | None = None, *, bins: int = 101, limit: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of a difference image over a range symmetric about 0.
 
     ``limit`` defaults to the largest |difference| (1 if all are 0). Returns
@@ -400,121 +296,6 @@ def difference_histogram(diff: np.ndarray, mask: np.ndarray | None = None, *, bi
     return counts, edges
 
 
-# ----------------------------------------------------------------------------- overlap
-
-
-def range_mask(array: np.ndarray, lo: float, hi: float = math.inf) -> np.ndarray:
-    """Boolean mask of the voxels with ``lo <= value <= hi`` (e.g. an HU range)."""
-    if lo > hi:
-        raise ValueError(f"empty range: lower bound {lo} above upper bound {hi}")
-    a = np.asarray(array)
-    m = a >= lo
-    if math.isfinite(hi):
-        m &= a <= hi
-    return m
-
-
-@dataclass
-class OverlapStats:
-    """Overlap of mask B (the second image's) with mask A (the first's, the reference).
-
-    ``false_negative_error`` is the fraction of A missed by B, ``false_positive_error``
-    the fraction of B outside A, ``volume_similarity`` is 2 (|B| - |A|) / (|A| + |B|).
-    (the definitions of Tustison and Gee, 2009: ``false_positive_error`` is
-    SimpleITK's false discovery rate, since its "false positive error" is now
-    FP / (FP + TN), a number that depends on the field of view).
-    ``hausdorff_mm`` is the largest distance from a voxel of one mask to the other
-    mask, ``mean_hausdorff_mm`` SimpleITK's average Hausdorff distance.
-    """
-
-    voxels_a: int
-    voxels_b: int
-    voxels_both: int
-    volume_a_ml: float
-    volume_b_ml: float
-    dice: float
-    jaccard: float
-    volume_similarity: float
-    false_negative_error: float
-    false_positive_error: float
-    hausdorff_mm: float
-    mean_hausdorff_mm: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
-
-    def rows(self) -> list[tuple[str, str]]:
-        return [
-            ("voxels in mask A / B / both", f"{self.voxels_a} / {self.voxels_b} / {self.voxels_both}"),
-            ("volume A (ml)", f"{self.volume_a_ml:.6g}"),
-            ("volume B (ml)", f"{self.volume_b_ml:.6g}"),
-            ("Dice", f"{self.dice:.6g}"),
-            ("Jaccard", f"{self.jaccard:.6g}"),
-            ("volume similarity", f"{self.volume_similarity:.6g}"),
-            ("false negative error", f"{self.false_negative_error:.6g}"),
-            ("false positive error", f"{self.false_positive_error:.6g}"),
-            ("Hausdorff distance (mm)", f"{self.hausdorff_mm:.6g}"),
-            ("mean Hausdorff distance (mm)", f"{self.mean_hausdorff_mm:.6g}"),
-        ]
-
-
-def _bbox(mask: np.ndarray) -> tuple[slice, ...]:
-    idx = [np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax))) for ax in range(mask.ndim)]
-    return tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
-
-
-def overlap(mask_a: np.ndarray, mask_b: np.ndarray, grid: Grid) -> OverlapStats:
-    """Dice, Jaccard, volume similarity, false negative/positive error and Hausdorff distance of two masks.
-
-    Both masks lie on ``grid`` (whose spacing gives distances in mm). Mask A
-    is the reference. With an empty mask, the overlap measures are 0 (or NaN
-    when both are empty) and the Hausdorff distances NaN.
-    """
-    import SimpleITK as sitk
-
-    a = np.asarray(mask_a, bool)
-    b = np.asarray(mask_b, bool)
-    if a.shape != b.shape or a.shape != grid.shape:
-        raise GeometryError(f"masks of shapes {a.shape} and {b.shape} are not on the grid {grid.shape}")
-    na, nb = int(a.sum()), int(b.sum())
-    both = int(np.count_nonzero(a & b))
-    vox_ml = grid.voxel_volume_mm3 / 1000.0
-    nan = math.nan
-    if na == 0 or nb == 0:
-        empty = na == 0 and nb == 0
-        return OverlapStats(na, nb, both, na * vox_ml, nb * vox_ml, nan if empty else 0.0, nan if empty else 0.0,
-                            nan if empty else 2.0 * (nb - na) / (na + nb), nan if na == 0 else 1.0, nan if nb == 0 else 1.0, nan, nan)  # fmt: skip
-    # crop to the union's bounding box: counts and distances between the masks are unchanged
-    box = _bbox(a | b)
-    pad = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, a.shape, strict=True))
-    origin_idx = np.array([s.start for s in pad] + [1.0])
-    sub_aff = grid.affine.copy()
-    sub_aff[:, 3] = grid.affine @ origin_idx
-    sub = Grid(tuple(s.stop - s.start for s in pad), sub_aff)  # type: ignore[arg-type]
-    ia = to_sitk_image(a[pad].astype(np.uint8), sub)
-    ib = to_sitk_image(b[pad].astype(np.uint8), sub)
-    lo = sitk.LabelOverlapMeasuresImageFilter()
-    lo.Execute(ib, ia)  # source = B, target = A (the reference)
-    hd = sitk.HausdorffDistanceImageFilter()
-    hd.Execute(ia, ib)
-    return OverlapStats(
-        voxels_a=na,
-        voxels_b=nb,
-        voxels_both=both,
-        volume_a_ml=na * vox_ml,
-        volume_b_ml=nb * vox_ml,
-        dice=float(lo.GetDiceCoefficient()),
-        jaccard=float(lo.GetJaccardCoefficient()),
-        volume_similarity=float(lo.GetVolumeSimilarity()),
-        false_negative_error=float(lo.GetFalseNegativeError()),
-        # ITK's FalsePositiveError is now FP / (FP + TN), which depends on the field of view (and on
-        # the crop above); the classic false positive error |B \\ A| / |B| is its false discovery rate
-        false_positive_error=float(lo.GetFalseDiscoveryRate()),
-        hausdorff_mm=float(hd.GetHausdorffDistance()),
-        mean_hausdorff_mm=float(hd.GetAverageHausdorffDistance()),
-    )
-
-
 # ----------------------------------------------------------------------------- the whole comparison
 
 
@@ -523,7 +304,7 @@ class ImageComparison:
     """Everything :func:`compare_arrays` finds: the second image on the first's grid, the
     difference, its statistics and histogram, and the masks' overlap."""
 
-    grid: Grid
+    grid: Geometry
     resampled: bool
     interpolation: str
     covered: np.ndarray = field(repr=False)
@@ -540,7 +321,9 @@ class ImageComparison:
     def rows(self) -> list[tuple[str, str, str]]:
         """(section, measure, value) rows for a table or CSV."""
         out = [("grid", "first image", self.grid.describe())]
-        out.append(("grid", "second image", f"resampled onto the first ({self.interpolation})" if self.resampled else "same grid"))
+        out.append(
+            ("grid", "second image", f"resampled onto the first ({self.interpolation})" if self.resampled else "same grid")
+        )
         out += [("difference (B - A)", k, v) for k, v in self.stats.rows()]
         if self.overlap is not None:
             out += [(f"overlap: {self.mask_description}", k, v) for k, v in self.overlap.rows()]
@@ -565,14 +348,14 @@ class ImageComparison:
 
 def compare_arrays(
     a: np.ndarray,
-    grid_a: Grid,
+    grid_a: Geometry,
     b: np.ndarray,
-    grid_b: Grid,
+    grid_b: Geometry,
     *,
     interpolation: str = "linear",
     hu_range: tuple[float, float] | None = None,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
-    label_grids: tuple[Grid, Grid] | None = None,
+    label_grids: tuple[Geometry, Geometry] | None = None,
     tolerance: float = 0.0,
     frame_of_reference: tuple[str, str] | None = None,
     allow_different_frame: bool = False,
@@ -693,9 +476,9 @@ def compare_volumes(
     arr_b = load_volume(b)
     return compare_arrays(
         arr_a,
-        Grid.from_volume(a),
+        a.geometry,
         arr_b,
-        Grid.from_volume(b),
+        b.geometry,
         interpolation=interpolation,
         hu_range=hu_range,
         tolerance=tolerance,

@@ -4,14 +4,14 @@
 (t, k, j, i) with the matrix that maps an array index to DICOM patient LPS
 coordinates. The image is written by SimpleITK, so the file's qform and sform
 (both ``NIFTI_XFORM_SCANNER_ANAT``) are the RAS (``diag(-1, -1, 1)`` times
-LPS) transform of that geometry (:func:`ras_affine`); ``scl_slope`` stays
+LPS) transform of that geometry (:meth:`Geometry.nifti_affine`); ``scl_slope`` stays
 unset (the voxels are written as given). A 4-D array becomes one 4-D NIfTI
 (x, y, z, t) whose fourth pixel dimension is ``time_spacing``.
 
 A sheared voxel grid (gantry tilt) cannot be stored by ITK: its sform is then
 patched to the exact (sheared) transform and its qform is the nearest rigid
 one (slice normal and distance between slices, as ITK reads DICOM; see
-:func:`itk_geometry`). Colour (a trailing axis of 3 samples) is written as
+:meth:`Geometry.itk`). Colour (a trailing axis of 3 samples) is written as
 NIfTI RGB24, as dcm2niix writes it: the header is written for one sample, then
 patched. Patched files are compressed afterwards.
 
@@ -26,94 +26,23 @@ from __future__ import annotations
 import contextlib
 import gzip as _gzip
 import json
-import math
 import os
 import secrets
 import shutil
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DicomSeriesError, GeometryError, OutputExistsError
-from .volume import Volume
+from .errors import DicomSeriesError, OutputExistsError
+from .geometry import Geometry
 
-__all__ = [
-    "SHEAR_TOLERANCE",
-    "nifti_paths",
-    "lps_affine_from_layer",
-    "ras_affine",
-    "itk_geometry",
-    "write_nifti_array",
-]
+if TYPE_CHECKING:
+    from .volume import Volume
 
-#: Relative tolerance under which the voxel axes count as orthogonal (no shear).
-SHEAR_TOLERANCE = 1e-4
-
-# ----------------------------------------------------------------------------- geometry
-
-
-def lps_affine_from_layer(affine_zyx: np.ndarray) -> np.ndarray:
-    """Index (k, j, i) -> LPS (x, y, z) from a napari-style affine whose world axes are (z, y, x).
-
-    Only the output rows are reversed; the index columns stay in array order.
-    """
-    a = np.asarray(affine_zyx, float)
-    if a.shape != (4, 4):
-        raise ValueError(f"expected a 4 x 4 affine, got shape {a.shape}")
-    return a[[2, 1, 0, 3], :]
-
-
-def ras_affine(affine_lps: np.ndarray) -> np.ndarray:
-    """The NIfTI affine (voxel (i, j, k) -> RAS mm) of an index (k, j, i) -> LPS (x, y, z) affine."""
-    a = np.asarray(affine_lps, float)[:, [2, 1, 0, 3]]
-    ras: np.ndarray = np.diag([-1.0, -1.0, 1.0, 1.0]) @ a
-    return ras
-
-
-def itk_geometry(affine_lps: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], bool]:
-    """ITK spacing (x, y, z), origin and row-major direction of an index (k, j, i) -> LPS affine.
-
-    Returns ``(spacing, origin, direction, exact)``. ``exact`` is False when
-    the voxel axes are not orthogonal (gantry-tilt shear): the slice axis is
-    then replaced by the normal of the slice plane and the spacing by the
-    distance between slices along it, as ITK does when it reads DICOM.
-
-    Raises
-    ------
-    GeometryError
-        If the affine is singular or not finite.
-    """
-    a = np.asarray(affine_lps, float)
-    if not np.all(np.isfinite(a)):
-        raise GeometryError("the image affine has non-finite values")
-    cols = a[:3, [2, 1, 0]]  # column steps: i (along a row), j (down a column), k (between slices)
-    sp = np.linalg.norm(cols, axis=0)
-    if np.any(sp <= 0) or abs(np.linalg.det(cols)) < 1e-12 * float(np.prod(sp)):
-        raise GeometryError(f"the image affine is singular (voxel steps {cols.T.round(6).tolist()})")
-    d = cols / sp
-    gram = d.T @ d
-    exact = bool(np.max(np.abs(gram - np.eye(3))) <= SHEAR_TOLERANCE)
-    if not exact:
-        # keep the slice plane, put the third axis on its normal (same side as the slice step)
-        r = d[:, 0]
-        c = d[:, 1] - np.dot(d[:, 1], r) * r
-        c /= np.linalg.norm(c)
-        n = np.cross(r, c)
-        step = cols[:, 2]
-        if np.dot(n, step) < 0:
-            n = -n
-        d = np.column_stack([r, c, n])
-        sp = np.array([sp[0], np.dot(cols[:, 1], c), abs(np.dot(step, n))])
-    return (
-        tuple(float(x) for x in sp),
-        tuple(float(x) for x in a[:3, 3]),
-        tuple(float(x) for x in d.reshape(-1)),
-        exact,
-    )
-
+__all__ = ["nifti_paths", "write_nifti_array"]
 
 # ----------------------------------------------------------------------------- paths
 
@@ -211,7 +140,7 @@ def _native(array: Any) -> np.ndarray:
 
 def write_nifti_array(
     array: Any,
-    geometry: Volume | np.ndarray,
+    geometry: Geometry | Volume | np.ndarray,
     path: str | os.PathLike[str],
     sidecar: Mapping[str, Any] | None = None,
     *,
@@ -227,11 +156,12 @@ def write_nifti_array(
     ----------
     array : array-like
         Voxels in array order (numpy, dask, ...); a 2-D array is one slice.
-    geometry : Volume or (4, 4) array
-        A :class:`Volume`, or the matrix mapping array index (k, j, i, 1) to
-        DICOM patient LPS (x, y, z, 1) in mm (as :meth:`Volume.affine_lps`).
-        For a napari layer affine with world axes (z, y, x) use
-        :func:`lps_affine_from_layer` first.
+    geometry : Geometry, Volume or (4, 4) array
+        The grid of ``array`` (only its affine is used: the shape is the
+        array's), a :class:`Volume`, or the matrix mapping array index
+        (k, j, i, 1) to DICOM patient LPS (x, y, z, 1) in mm (as
+        :meth:`Volume.affine_lps`). For a napari layer affine with world axes
+        (z, y, x) use :meth:`Geometry.from_world_zyx`.
     path : path
         Output file, ``.nii.gz`` or ``.nii`` (added when missing, see ``gzip``).
     sidecar : mapping, optional
@@ -258,14 +188,11 @@ def write_nifti_array(
     OutputExistsError
         If a target exists and ``force`` is False (nothing is written).
     GeometryError
-        If the affine is singular.
+        If the affine is singular or not finite.
     DicomSeriesError
         If writing fails; no partial or temporary file is left.
     """
-    import SimpleITK as sitk
-
     nii, js, gz = nifti_paths(path, gzip)
-    affine = geometry.affine_lps() if isinstance(geometry, Volume) else np.asarray(geometry, float)
     arr = _native(array)
     colour = None
     if rgb:
@@ -288,19 +215,14 @@ def write_nifti_array(
     for t in targets:
         if t.is_dir():
             raise OutputExistsError(f"{t} is a folder")
-    spacing, origin, direction, exact = itk_geometry(affine)
-    img = sitk.GetImageFromArray(arr, isVector=False)
-    if arr.ndim == 3:
-        img.SetSpacing(spacing)
-        img.SetOrigin(origin)
-        img.SetDirection(direction)
+    if isinstance(geometry, Geometry):
+        grid = geometry.with_shape(arr.shape)
+    elif isinstance(geometry, np.ndarray):
+        grid = Geometry(arr.shape, geometry)
     else:
-        ts = float(time_spacing) if time_spacing and time_spacing > 0 and math.isfinite(time_spacing) else 1.0
-        img.SetSpacing((*spacing, ts))
-        img.SetOrigin((*origin, 0.0))
-        d4 = np.eye(4)
-        d4[:3, :3] = np.asarray(direction).reshape(3, 3)
-        img.SetDirection(tuple(d4.reshape(-1)))
+        grid = geometry.geometry.with_shape(arr.shape)
+    exact = grid.itk()[3]
+    img = grid.to_sitk(arr, time_spacing=time_spacing or 1.0)
     if description:
         img.SetMetaData("ITK_FileNotes", description[:79])
     nii.parent.mkdir(parents=True, exist_ok=True)
@@ -312,7 +234,7 @@ def write_nifti_array(
         try:
             _write_image(img, tmp_nii, gz and direct)
             if not exact:
-                _patch_sform(tmp_nii, ras_affine(affine))
+                _patch_sform(tmp_nii, grid.nifti_affine())
             if colour is not None:
                 _patch_rgb24(tmp_nii, colour)
             if not direct:

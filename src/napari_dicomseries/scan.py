@@ -12,7 +12,8 @@ Headers of little-endian files are read by the fast parser (:mod:`rawheader`),
 which never imports pydicom; big endian, deflate and odd files go through
 pydicom (``stop_before_pixels``). Both readers are seen through the accessors
 of :mod:`elements`, so one function (``_describe``) makes the
-:class:`DicomFile` and one (:func:`frame.build_frame`) every frame.
+:class:`DicomFile` and one (:func:`frame.build_frame`) every frame. The checks
+of header values are in :mod:`checks`, the pydicom path in :mod:`dataset`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,22 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from . import enhanced, rawheader, siemens, tags, uids
-from .elements import DsItem, Item, RawItem, is_multivalue, orientation, spacing, to_float, to_int
+from .checks import (
+    ELSCINT_CREATOR,
+    NON_IMAGE_SOP_CLASSES,
+    is_image_class,
+    pixel_problem,
+    spacing_fallback,
+    value_warnings,
+    vendor_compression,
+)
+from .dataset import deflated_has_pixels, read_dataset, tame
+from .elements import DsItem, Item, RawItem, is_multivalue, to_float, to_int
 from .errors import Cancelled, NotDicomError
 from .files import is_dicom, iter_paths, looks_like_raw_dataset, not_regular
 from .frame import Frame, build_frame
 from .siemens import Mosaic
-from .syntax import DEFLATE, UNCOMPRESSED, decoder_for, pixel_element
+from .syntax import DEFLATE, decoder_for, pixel_element
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -53,15 +64,6 @@ __all__ = [
     "is_multivalue",
 ]
 
-#: SOP classes that hold no image (structured reports, RT structures, presentation states, ...).
-NON_IMAGE_SOP_CLASSES = {
-    uids.RTStructureSetStorage: "RT Structure Set",
-    uids.RTPlanStorage: "RT Plan",
-    uids.EncapsulatedPDFStorage: "Encapsulated PDF",
-    uids.RawDataStorage: "Raw Data",
-    uids.KeyObjectSelectionDocumentStorage: "Key Object Selection",
-    uids.GrayscaleSoftcopyPresentationStateStorage: "Grayscale Softcopy Presentation State",
-}
 #: Descriptive text tags every file keeps in ``DicomFile.tags`` (what the volume summary shows).
 DESCRIPTIVE = (
     "SeriesDescription",
@@ -76,8 +78,6 @@ DESCRIPTIVE = (
     "GantryDetectorTilt",
 )
 _PIXEL_TAGS = frozenset({tags.PixelData, tags.FloatPixelData, tags.DoubleFloatPixelData})
-#: Private creator and element (xx11) of the Elscint / Philips CT "Tamar compression type" (PMSCT_RLE1, PMSCT_RGB1)
-ELSCINT_CREATOR = "ELSCINT1"
 
 
 @dataclass(eq=False, slots=True)
@@ -125,8 +125,8 @@ class DicomFile:
         """The full header (pydicom data set without pixel data), read on first use."""
         if self._dataset is None:
             try:
-                self._dataset = _read_dataset(self.path)
-                self.warnings.extend(_tame(self._dataset, self.path))
+                self._dataset = read_dataset(self.path)
+                self.warnings.extend(tame(self._dataset, self.path))
             except NotDicomError as exc:  # changed since the scan, or beyond pydicom: keep going without its tags
                 from pydicom.dataset import Dataset
 
@@ -155,73 +155,6 @@ class ScanResult:
     root: str
     files: list[DicomFile]
     skipped: list[Skipped]
-
-
-# ----------------------------------------------------------------------------- values
-
-
-#: Numeric tags checked for unusable values: (keyword, number of values, what happens then).
-_CHECKED_NUMBERS = (
-    ("ImagePositionPatient", 3, "the slice cannot be placed in space"),
-    ("ImageOrientationPatient", 6, "the slice orientation is unknown"),
-    ("PixelSpacing", 2, "it is ignored"),
-    ("SliceThickness", 1, "it is ignored"),
-    ("SpacingBetweenSlices", 1, "it is ignored"),
-    ("RescaleSlope", 1, "a slope of 1 is used"),
-    ("RescaleIntercept", 1, "an intercept of 0 is used"),
-    ("WindowCenter", 0, "it is ignored"),
-    ("WindowWidth", 0, "it is ignored"),
-    ("InstanceNumber", 1, "it is ignored"),
-)
-
-
-def _value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
-    """Warnings for numeric tags that are present but unusable (text, NaN, wrong count, impossible values).
-
-    ``text(tag)`` gives the raw value as text (values separated by backslashes), or None when absent.
-    """
-    out = []
-    for keyword, n, then in _CHECKED_NUMBERS:
-        t = text(getattr(tags, keyword))
-        if t is None or not t.strip("\x00 "):
-            continue
-        parts = [x.strip("\x00 ") for x in t.split("\\")]
-        nums = [to_float(x) for x in parts]
-        shown = t.strip("\x00 ")
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        problem = None
-        if any(x is None for x in nums):
-            problem = "is not a valid number" if len(parts) == 1 else "holds values that are not valid numbers"
-        elif n and len(nums) != n:
-            problem = f"has {len(nums)} values instead of {n}"
-        elif keyword == "PixelSpacing" and min(nums) <= 0:  # type: ignore[type-var]
-            problem = "is not a positive distance"
-        elif keyword == "ImageOrientationPatient" and orientation(nums) is None:
-            problem = "does not give two perpendicular directions"
-        elif keyword == "RescaleSlope" and nums[0] == 0:
-            problem = "is zero"
-            then = "a slope of 1 is used"
-        if problem:
-            out.append(f"{path}: {keyword} '{shown}' {problem}; {then}")
-    return out
-
-
-def _spacing_fallback(path: str, text: Callable[[int], str | None], warns: list[str]) -> tuple[float, float] | None:
-    """PixelSpacing, else the standard fallback ImagerPixelSpacing (projection images), with a warning."""
-    ps = spacing(_split(text(tags.PixelSpacing)))
-    if ps is not None:
-        return ps
-    ips = spacing(_split(text(tags.ImagerPixelSpacing)))
-    if ips is not None:
-        warns.append(
-            f"{path}: no usable PixelSpacing; ImagerPixelSpacing {ips[0]:g}\\{ips[1]:g} used "
-            "(spacing at the detector, not corrected for geometric magnification)"
-        )
-    return ips
-
-
-def _split(t: str | None) -> list[str] | None:
-    return None if t is None else [x.strip("\x00 ") for x in t.split("\\")]
 
 
 def _descriptive(src: Item) -> dict[str, str]:
@@ -298,7 +231,7 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
                     if fast.pixel_offset is not None:
                         fh.seek(fast.pixel_offset)
                         elem = fh.read(12)
-                    problem = _pixel_problem(fast, elem)
+                    problem = pixel_problem(fast, elem)
                     if problem:
                         raise NotDicomError(f"{path}: {problem}")
                     return fast
@@ -354,7 +287,7 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
 
 def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes) -> DicomFile:
     """The file read by pydicom, or the precise reason why it is of no use."""
-    tamed = _tame(ds, path)
+    tamed = tame(ds, path)
     src = DsItem(ds)
     meta = getattr(ds, "file_meta", None)
     msrc = DsItem(meta) if meta is not None else None
@@ -375,13 +308,13 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
         ts = uids.ImplicitVRLittleEndian if implicit else (uids.ExplicitVRLittleEndian if little else uids.ExplicitVRBigEndian)
     has_pixels = False
     if ts == DEFLATE:  # the data set is compressed as a whole: the file position says nothing
-        has_pixels = _deflated_has_pixels(path)
+        has_pixels = deflated_has_pixels(path)
     elif len(nxt) >= 4:
         g, e = struct.unpack(">HH" if ts == uids.ExplicitVRBigEndian else "<HH", nxt[:4])
         has_pixels = (g << 16) | e in _PIXEL_TAGS
     series_uid = str(src.get(tags.SeriesInstanceUID) or "")
     if not series_uid:
-        if not has_pixels and len(nxt) < 4 and _is_image_class(sop_class):
+        if not has_pixels and len(nxt) < 4 and is_image_class(sop_class):
             raise NotDicomError(
                 f"{path}: truncated or damaged header: it runs to the end of the file ({size} bytes) without a SeriesInstanceUID "
                 "or pixel data (the file is cut short, or a length in its header is wrong)"
@@ -405,7 +338,7 @@ def _make_file(path: str, size: int, ds: Dataset, pixel_offset: int, nxt: bytes)
         warns=list(tamed),
     )
     f._dataset = ds
-    problem = _pixel_problem(f, nxt)
+    problem = pixel_problem(f, nxt)
     if problem:
         raise NotDicomError(f"{path}: {problem}")
     return f
@@ -436,8 +369,8 @@ def _describe(
         if is_enhanced:
             frames = enhanced.frames(path, src, sop_uid, nframes, rows, cols, warns)
         else:
-            warns.extend(_value_warnings(path, src.text))
-            frame = build_frame(src, path, 0, sop_uid, rows, cols, pixel_spacing=_spacing_fallback(path, src.text, warns))
+            warns.extend(value_warnings(path, src.text))
+            frame = build_frame(src, path, 0, sop_uid, rows, cols, pixel_spacing=spacing_fallback(path, src.text, warns))
             frames = (frame, *(replace(frame, index=i) for i in range(1, nframes)))
             if nframes == 1 and "MOSAIC" in frame.image_type:
                 mosaic = siemens.mosaic_of(path, rows, cols, src.private, warns)
@@ -468,144 +401,9 @@ def _describe(
         bits_stored=to_int(src.get(tags.BitsStored)),
         photometric_interpretation=str(src.get(tags.PhotometricInterpretation) or "").strip().upper(),
         mosaic=mosaic,
-        vendor_compression=_vendor_compression(src.private(0x07A1, ELSCINT_CREATOR, 0x11)),
+        vendor_compression=vendor_compression(src.private(0x07A1, ELSCINT_CREATOR, 0x11)),
         tags=_descriptive(src),
     )
-
-
-def _deflated_has_pixels(path: str) -> bool:
-    """Whether a deflated file holds pixel data (its data set must be inflated as a whole to know)."""
-    import pydicom
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        full = pydicom.dcmread(path, force=True)
-    return any(k in full for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
-
-
-def _is_image_class(sop_class: str) -> bool:
-    """True for an image storage SOP class (CT Image Storage, Enhanced MR Image Storage, ...)."""
-    if not sop_class or sop_class in NON_IMAGE_SOP_CLASSES:
-        return False
-    try:
-        from pydicom.uid import UID
-
-        return "Image Storage" in UID(sop_class).name
-    except Exception:  # noqa: BLE001 - not a UID pydicom can name
-        return False
-
-
-def _pixel_problem(f: DicomFile, elem: bytes) -> str | None:
-    """Why the pixel data of ``f`` cannot hold its image (checked from sizes only, without reading it), or None.
-
-    ``elem`` is the first 12 bytes of the pixel data element. Catches truncated
-    files and headers that declare far more pixels than the file holds (so a
-    wrong Rows x Columns x NumberOfFrames never leads to a huge allocation).
-    """
-    ts = f.transfer_syntax_uid
-    if ts == DEFLATE:
-        return None
-    if not f.has_pixel_data:
-        if _is_image_class(f.sop_class_uid) or (f.rows and f.columns and f.sop_class_uid not in NON_IMAGE_SOP_CLASSES):
-            return (
-                f"truncated or damaged: the header runs to the end of the file ({f.size} bytes) without reaching the pixel data "
-                "(the file is cut short, or a length in its header is wrong)"
-            )
-        return None
-    if not (f.rows and f.columns) or f.pixel_offset is None:
-        return None
-    if f.vendor_compression:
-        return (
-            f"pixel data compressed with the vendor-private scheme {f.vendor_compression} (not a DICOM transfer syntax; "
-            "no standard decoder reads it)"
-        )
-    found = pixel_element(ts, f.pixel_offset, elem)
-    if found is None:
-        return "truncated: the file ends inside the pixel data element"
-    start, length = found
-    available = max(f.size - start, 0)
-    n = max(f.number_of_frames, 1)
-    if length == 0xFFFFFFFF:  # encapsulated: an offset table item and at least one 8-byte item per frame
-        if (n + 1) * 8 > available:
-            return f"truncated: {n} frame(s) of compressed pixel data cannot fit in the {available} bytes left in the file"
-        return None
-    if ts in UNCOMPRESSED:
-        # YBR_FULL_422 / YBR_PARTIAL_422 native data hold two samples per pixel (chroma shared by pixel pairs)
-        samples = 2 if f.samples_per_pixel == 3 and f.photometric_interpretation.endswith("_422") else f.samples_per_pixel
-        need = -(-f.rows * f.columns * n * samples * f.bits_allocated // 8)
-        if length < need:
-            return (
-                f"pixel data holds {length} bytes but {f.rows} x {f.columns} pixels x {n} frame(s) of {f.bits_allocated} bits "
-                f"need {need}: the header does not describe this image"
-            )
-        if available < need:
-            return f"truncated: the pixel data needs {need} bytes but the file holds only {available} after the header"
-    elif available < length:
-        return f"truncated: the pixel data element declares {length} bytes but the file holds only {available}"
-    return None
-
-
-def _read_dataset(path: str) -> Dataset:
-    import pydicom
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    except Exception as exc:
-        raise NotDicomError(f"{path}: cannot read the header again ({type(exc).__name__}: {exc})") from exc
-
-
-def _tame(ds: Dataset, path: str) -> list[str]:
-    """Convert the top-level values of ``ds`` now; keep those pydicom cannot convert as raw bytes (VR OB).
-
-    pydicom converts values on first access, so a damaged element (unknown VR
-    code, a binary value of the wrong length) would raise in whatever code
-    touches it later (``for elem in ds``, ``ds.get(...)``). After this, every
-    top-level element can be read. Conversion warnings are silenced here once.
-    Sequences are left alone (their items are converted when used). Returns
-    warnings naming the elements read with the dictionary's VR or kept as bytes.
-    """
-    from pydicom.datadict import dictionary_has_tag, dictionary_VR, keyword_for_tag
-    from pydicom.dataelem import RawDataElement
-
-    bad: list[str] = []
-    fixed: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for tag in list(ds.keys()):
-            raw = ds.get_item(tag)
-            if not isinstance(raw, RawDataElement) or raw.length == 0xFFFFFFFF or raw.VR == "SQ":
-                continue
-            if raw.VR is None and dictionary_has_tag(tag) and dictionary_VR(tag) == "SQ":
-                continue
-            try:
-                ds[tag]
-                continue
-            except Exception:  # noqa: BLE001 - whatever pydicom raises, the value is unusable as it is
-                pass
-            value = raw.value if isinstance(raw.value, bytes) else b""
-            # as UN, pydicom reads the bytes with the dictionary's VR (this rescues an unknown VR code) ...
-            ds[tag] = RawDataElement(tag, "UN", len(value), value, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian)
-            try:
-                ds[tag]
-                fixed.append(f"{keyword_for_tag(tag) or 'private tag'} {tag}")
-                continue
-            except Exception:  # noqa: BLE001 - ... or the value stays raw bytes
-                ds[tag] = RawDataElement(tag, "OB", len(value), value, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian)
-                bad.append(f"{keyword_for_tag(tag) or 'private tag'} {tag}")
-    out = []
-    if fixed:
-        out.append(f"{path}: {len(fixed)} element(s) with an invalid VR read with the dictionary's VR: {', '.join(fixed[:5])}")
-    if bad:
-        out.append(f"{path}: {len(bad)} element(s) with a malformed value kept as raw bytes: {', '.join(bad[:5])}")
-    return out
-
-
-def _vendor_compression(value: bytes | None) -> str:
-    """``ELSCINT1 PMSCT_RLE1`` style name of a vendor-private pixel compression, or "" when none is declared."""
-    text = value.decode("latin-1").strip("\x00 ") if value else ""
-    return f"{ELSCINT_CREATOR} {text}" if text and text.upper() != "NONE" else ""
 
 
 # ----------------------------------------------------------------------------- scan

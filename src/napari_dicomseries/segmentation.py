@@ -21,7 +21,6 @@ where its value exceeds half of MaximumFractionalValue.
 from __future__ import annotations
 
 import math
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -250,16 +249,10 @@ def load_segmentation(volume: Volume) -> np.ndarray:
     DecodeError
         If the pixel data cannot be decoded; the message names the file.
     """
-    import pydicom
+    from .load import decode_pixels
 
     (f,) = volume.files
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(f.path, force=True)
-            pixels = ds.pixel_array
-    except Exception as exc:
-        raise DecodeError(f"{f.path}: cannot decode the segmentation's pixel data ({type(exc).__name__}: {exc})") from exc
+    ds, pixels = decode_pixels(f.path, "the segmentation's pixel data")
     pixels = pixels.reshape(-1, f.rows or 0, f.columns or 0)
     if len(pixels) != len(f.frames):
         raise DecodeError(f"{f.path}: {len(pixels)} frames decoded but the header describes {len(f.frames)}")

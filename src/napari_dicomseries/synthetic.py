@@ -24,10 +24,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["SeriesSpec", "STUDY_SERIES", "phantom_hu", "write_study", "write_series"]
 
@@ -62,6 +64,8 @@ STUDY_SERIES: tuple[SeriesSpec, ...] = (
 
 
 def _uid(*parts: object) -> str:
+    from pydicom.uid import generate_uid
+
     return generate_uid(prefix=UID_ROOT, entropy_srcs=[str(p) for p in parts])
 
 
@@ -70,9 +74,7 @@ def phantom_hu(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
 
     Broadcasts over ``x``, ``y`` and ``z``; returns float32.
     """
-    x, y, z = np.broadcast_arrays(
-        np.asarray(x, np.float32), np.asarray(y, np.float32), np.asarray(z, np.float32)
-    )
+    x, y, z = np.broadcast_arrays(np.asarray(x, np.float32), np.asarray(y, np.float32), np.asarray(z, np.float32))
     zc = (z - (Z_TOP - Z_EXTENT / 2)) / (Z_EXTENT / 2)  # -1 (bottom) .. 1 (top)
     inside_z = np.abs(zc) <= 1.2
     hu = np.full(x.shape, -1000.0, np.float32)
@@ -101,6 +103,9 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float
 
 
 def _base_dataset(study: dict[str, str], series_uid: str, spec_number: int) -> Dataset:
+    from pydicom.dataset import Dataset
+    from pydicom.uid import CTImageStorage
+
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = CTImageStorage
@@ -141,6 +146,9 @@ def _base_dataset(study: dict[str, str], series_uid: str, spec_number: int) -> D
 
 
 def _save(ds: Dataset, path: Path) -> None:
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -21,12 +21,20 @@ from qtpy.QtWidgets import (
 )
 
 from ..compare import rows_to_csv
-from ..metrics import Grid
+from ..geometry import Geometry
 
 __all__ = [
     "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
-    "displayable", "start_worker", "enum_choices", "unwrap",
+    "displayable", "start_worker", "enum_choices", "pick_two", "unwrap",
 ]  # fmt: skip
+
+
+def pick_two(first: Any, second: Any, choices: Sequence[Any]) -> None:
+    """Set two empty choice widgets to the first two different ``choices`` (a pair to compare)."""
+    if first.value is None and choices:
+        first.value = choices[0]
+    if second.value is None and len(choices) > 1:
+        second.value = next(c for c in choices if c is not first.value)
 
 
 def unwrap(obj: Any) -> Any:
@@ -355,7 +363,19 @@ def layer_files(layer: Any) -> list[str]:
     return [str(f) for f in files] if files else []
 
 
-def layer_grid(layer: Any) -> Grid:
+def _world_steps(layer: Any, axes: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """World position of a layer's data index 0, and the world step of one index along each of ``axes`` (columns)."""
+    zero = [0.0] * layer.ndim
+    o = np.asarray(layer.data_to_world(zero), float)
+    cols = []
+    for ax in axes:
+        p = list(zero)
+        p[ax] = 1.0
+        cols.append(np.asarray(layer.data_to_world(p), float) - o)
+    return o, np.column_stack(cols)
+
+
+def layer_grid(layer: Any) -> Geometry:
     """The grid of a layer's last three axes in world space (z, y, x), from its full data-to-world transform.
 
     World axes are read as (z, y, x) in mm, as this plugin's reader sets them
@@ -366,17 +386,11 @@ def layer_grid(layer: Any) -> Grid:
         from ..errors import GeometryError
 
         raise GeometryError(f"layer {layer.name!r} is {nd}-D: a 3-D image is needed")
-    zero = [0.0] * nd
-    o = np.asarray(layer.data_to_world(zero), float)[-3:]
-    cols = []
-    for ax in range(nd - 3, nd):
-        p = list(zero)
-        p[ax] = 1.0
-        cols.append(np.asarray(layer.data_to_world(p), float)[-3:] - o)
+    o, steps = _world_steps(layer, range(nd - 3, nd))
     aff = np.eye(4)
-    aff[:3, :3] = np.column_stack(cols)
-    aff[:3, 3] = o
-    return Grid.from_world_zyx(tuple(layer.data.shape[-3:]), aff)
+    aff[:3, :3] = steps[-3:]
+    aff[:3, 3] = o[-3:]
+    return Geometry.from_world_zyx(tuple(layer.data.shape[-3:]), aff)
 
 
 def displayable(layer: Any, viewer: Any) -> bool:
@@ -392,13 +406,7 @@ def displayable(layer: Any, viewer: Any) -> bool:
     shown = [d - offset for d in viewer.dims.displayed]
     if len(shown) < 2 or any(d < 0 for d in shown):
         shown = list(range(max(nd - viewer.dims.ndisplay, 0), nd))
-    zero = [0.0] * nd
-    o = np.asarray(layer.data_to_world(zero), float)
-    block = np.empty((len(shown), len(shown)))
-    for c, ax in enumerate(shown):
-        p = list(zero)
-        p[ax] = 1.0
-        block[:, c] = (np.asarray(layer.data_to_world(p), float) - o)[shown]
+    block = _world_steps(layer, shown)[1][shown]
     scale = float(np.abs(block).max()) or 1.0
     return abs(float(np.linalg.det(block / scale))) > 1e-6
 

@@ -24,6 +24,7 @@ from ._common import (
     image_layers,
     layer_grid,
     layer_summary,
+    pick_two,
     start_worker,
     unwrap,
 )
@@ -166,11 +167,7 @@ class ImageCompare(Container):
         self._pick_defaults()
 
     def _pick_defaults(self) -> None:
-        imgs = [c[1] for c in self._images()]
-        if self.layer_a.value is None and imgs:
-            self.layer_a.value = imgs[0]
-        if self.layer_b.value is None and len(imgs) > 1:
-            self.layer_b.value = next(x for x in imgs if x is not self.layer_a.value)
+        pick_two(self.layer_a, self.layer_b, [c[1] for c in self._images()])
 
     def _mask_source_changed(self, *_: Any) -> None:
         src = self.mask_source.value
@@ -279,9 +276,7 @@ class ImageCompare(Container):
         self.status.done(msg)
 
     def _geometry_kwargs(self, res: ImageComparison) -> dict[str, Any]:
-        from ..display import layer_geometry
-
-        scale, affine = layer_geometry(res.grid, 3)
+        scale, affine = res.grid.layer_transform(ndim=3)
         a = self.layer_a.value
         kw: dict[str, Any] = {"scale": list(scale), "affine": affine}
         if a is not None:

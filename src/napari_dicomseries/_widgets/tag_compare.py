@@ -15,7 +15,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 from ..compare import DEFAULT_TOLERANCE, TagDiff, VolumeTags, diff_volumes, volume_tags
 from ..errors import SeriesNotFoundError
 from ..volume import Volume
-from ._common import ResultTable, StatusBar, enum_choices, image_layers, layer_files, layer_summary, start_worker
+from ._common import ResultTable, StatusBar, enum_choices, image_layers, layer_files, layer_summary, pick_two, start_worker
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -135,11 +135,7 @@ class TagCompare(Container):
         self._pick_defaults()
 
     def _pick_defaults(self) -> None:
-        choices = [c[1] for c in self._choices()]
-        if self.source_a.value is None and choices:
-            self.source_a.value = choices[0]
-        if self.source_b.value is None and len(choices) > 1:
-            self.source_b.value = next(c for c in choices if c is not self.source_a.value)
+        pick_two(self.source_a, self.source_b, [c[1] for c in self._choices()])
 
     def set_volumes(self, volumes: list[Volume]) -> None:
         """Offer ``volumes`` (e.g. rows of the series browser) as choices and select them as A (and B)."""

@@ -9,10 +9,12 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..compare import DEFAULT_TOLERANCE
+from .. import open_folder
 from ..errors import NotDicomError, PathNotFoundError
+from ..frametags import DEFAULT_TOLERANCE
 from ..scan import ScanResult
 from ..volume import Volume
+from ._progress import TerminalBar
 
 VOLUME_HELP = "series number, volume key (3.2) or SeriesInstanceUID"
 
@@ -139,6 +141,30 @@ def require_volumes(volumes: Sequence[Volume], result: ScanResult, paths: str | 
     if result.files:
         raise NotDicomError(f"{where}: no DICOM images ({len(result.files)} DICOM file(s) without image data)")
     raise NotDicomError(f"{where}: no files in this folder" if os.path.isdir(where) else f"{where}: no DICOM images")
+
+
+def open_inputs(
+    args: argparse.Namespace, paths: str | Sequence[str], *, recursive: bool = True, require: bool = True
+) -> tuple[list[Volume], ScanResult]:
+    """The volumes of the input ``paths``, checked first, as every command that reads a folder opens them.
+
+    :func:`napari_dicomseries.open_folder` with the gap policy of ``args.gaps`` and a progress bar on a terminal
+    unless ``args.json``; a single path is scanned as the root.
+
+    Raises
+    ------
+    PathNotFoundError
+        When a path does not exist.
+    NotDicomError
+        With ``require``, when no DICOM image was found.
+    """
+    check_inputs(paths)
+    root = paths if isinstance(paths, str) or len(paths) != 1 else paths[0]
+    progress = None if getattr(args, "json", False) else TerminalBar("scanning")
+    volumes, result = open_folder(root, recursive=recursive, progress=progress, gaps=getattr(args, "gaps", None))
+    if require:
+        require_volumes(volumes, result, root)
+    return volumes, result
 
 
 def quoted(path: str | os.PathLike[str]) -> str:

@@ -7,18 +7,18 @@ import json
 import math
 from typing import Any
 
-from .. import open_folder
-from ..compare import select_volume
 from ..errors import GeometryError
 from ..metrics import HU_PRESETS, compare_volumes
+from ..selection import select_volume
 from ..volume import Volume
-from ._options import RangeAction, add_gaps_option, check_inputs, hu_value, non_negative_float, require_volumes
-from ._progress import TerminalBar
+from ._options import RangeAction, add_gaps_option, hu_value, non_negative_float, open_inputs
 from ._table import format_table
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("compare", help="difference statistics and Dice of two volumes", description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "compare", help="difference statistics and Dice of two volumes", description=__doc__
+    )
     p.add_argument("path", metavar="DIR", help="folder (or file) to scan")
     p.add_argument("a", metavar="A", help="first (reference) volume: series number, key or SeriesInstanceUID")
     p.add_argument("b", metavar="B", help="second volume, resampled onto A's grid if needed")
@@ -57,11 +57,8 @@ def _check_frames(a: Volume, b: Volume) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_inputs(args.path)
-    volumes, result = open_folder(args.path, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
-    require_volumes(volumes, result, args.path)
-    a = select_volume(volumes, args.a)
-    b = select_volume(volumes, args.b)
+    volumes, _ = open_inputs(args, args.path)
+    a, b = (select_volume(volumes, key) for key in (args.a, args.b))
     if not args.allow_different_frame:
         _check_frames(a, b)
     hu = tuple(args.hu_range) if args.hu_range else (HU_PRESETS[args.preset] if args.preset else None)

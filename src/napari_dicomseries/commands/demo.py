@@ -22,7 +22,9 @@ MIN_SCALE, MAX_SCALE = 0.05, 2.0
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("demo", help="write the synthetic sample study and list its volumes", description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="write the synthetic sample study and list its volumes", description=__doc__
+    )
     p.add_argument(
         "dir", nargs="?", metavar="DIR", help="where to write it: a new or empty folder (default: a new temporary folder)"
     )

@@ -6,15 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from .. import open_folder
 from ..compare import diff_volumes, select_volume
-from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, check_inputs, require_volumes
-from ._progress import TerminalBar
+from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, open_inputs
 from ._table import format_table
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("diff", help="compare the tags of two volumes", description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser("diff", help="compare the tags of two volumes", description=__doc__)
     p.add_argument("path", metavar="DIR", help="folder (or file) to scan")
     p.add_argument("a", metavar="A", help=VOLUME_HELP)
     p.add_argument("b", metavar="B", help=VOLUME_HELP)
@@ -26,11 +24,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_inputs(args.path)
-    volumes, result = open_folder(args.path, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
-    require_volumes(volumes, result, args.path)
-    a = select_volume(volumes, args.a)
-    b = select_volume(volumes, args.b)
+    volumes, _ = open_inputs(args, args.path)
+    a, b = (select_volume(volumes, key) for key in (args.a, args.b))
     d = diff_volumes(a, b, private=args.private, tolerance=args.tolerance)
     opts = {"show_all": args.all, "identifiers": args.all or args.identifiers, "query": args.search}
     if args.json:

@@ -25,7 +25,7 @@ from ._options import add_gaps_option, check_inputs
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser(
+    p: argparse.ArgumentParser = sub.add_parser(
         "export",
         help="write every volume as NIfTI + JSON sidecar",
         description=__doc__,
@@ -52,7 +52,7 @@ class _Bar:
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
         self.stage = ""
-        self.last = (None, -1)
+        self.last: tuple[str | None, int] = (None, -1)
         self.t0 = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:

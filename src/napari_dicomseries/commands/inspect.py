@@ -14,7 +14,7 @@ from ._table import format_table
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("inspect", help="show the tags and geometry of one file", description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser("inspect", help="show the tags and geometry of one file", description=__doc__)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--private", action="store_true", help="include private tags, with their private creator")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -6,15 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from .. import open_folder
 from ..volume import Volume
-from ._options import add_gaps_option, check_inputs
-from ._progress import TerminalBar
+from ._options import add_gaps_option, open_inputs
 from ._table import format_table
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("ls", help="list the volumes of a folder", description=__doc__)
+    p: argparse.ArgumentParser = sub.add_parser("ls", help="list the volumes of a folder", description=__doc__)
     p.add_argument("paths", nargs="+", metavar="PATH", help="folder(s) or file(s) to scan")
     p.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     p.add_argument("--no-recursive", action="store_true", help="do not walk sub-folders")
@@ -60,9 +58,7 @@ def format_volumes(volumes: list[Volume]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_inputs(args.paths)
-    root = args.paths[0] if len(args.paths) == 1 else args.paths
-    volumes, result = open_folder(root, recursive=not args.no_recursive, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
+    volumes, result = open_inputs(args, args.paths, recursive=not args.no_recursive, require=False)
     if args.json:
         print(json.dumps(ls_json(volumes, result.root, result.skipped), indent=2))
         return 0

@@ -6,15 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from .. import open_folder
 from ..compare import iter_text_rows, select_volume, volume_tags
-from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, check_inputs, require_volumes
-from ._progress import TerminalBar
+from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, open_inputs
 from ._table import format_table
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser(
+    p: argparse.ArgumentParser = sub.add_parser(
         "tags",
         help="tags of one volume: constant ones with their value, varying ones with their range",
         description=__doc__,
@@ -29,10 +27,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_inputs(args.paths)
-    root = args.paths[0] if len(args.paths) == 1 else args.paths
-    volumes, result = open_folder(root, progress=None if args.json else TerminalBar("scanning"), gaps=args.gaps)
-    require_volumes(volumes, result, root)
+    volumes, _ = open_inputs(args, args.paths)
     vol = select_volume(volumes, args.series)
     vt = volume_tags(vol, private=args.private, tolerance=args.tolerance)
     rows = vt.varying if args.varying else vt.rows

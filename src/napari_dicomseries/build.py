@@ -1,0 +1,337 @@
+"""Build volumes from scanned files: one series may become several volumes, or one 4-D volume.
+
+:func:`build_volumes` groups the files of a scan by SeriesInstanceUID (and
+SeriesNumber, which some exports reuse a UID for) and makes one
+:class:`~volume.Volume` per
+
+* group of image frames that forms a volume (:mod:`grouping` splits and
+  arranges them, :mod:`positions` places them and warns about gaps and
+  gantry tilt);
+* DICOM SEG object (on the grid of its frames, see :mod:`segmentation`);
+* series of files without pixel data (SR, RTSTRUCT, presentation states, ...):
+  one ``non-image`` entry.
+
+Volumes come back unclassified (see :func:`classify.classify`), ordered by series number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .geometry import Geometry
+from .grouping import Part, arrange, split_series
+from .labels import Kind
+from .positions import TILT_MIN_DEGREES, axis_name, stack_geometry
+from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, ScanResult
+from .segmentation import is_segmentation, seg_grid, segment_layout, segments_of
+from .syntax import decoder_for
+from .volume import Volume, pixel_format_problem
+from .warning import VolumeWarning, WarningCode
+
+__all__ = ["build_volumes"]
+
+
+def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
+    """Group the files of a scan into volumes (unclassified; see :func:`classify.classify`).
+
+    Parameters
+    ----------
+    result : ScanResult or iterable of DicomFile
+        What :func:`scan.scan` found, or some of its files.
+
+    Returns
+    -------
+    list of Volume
+        Ordered by series number, then by the order of their parts; each with a unique ``key``
+        (``"3"``, or ``"3.1"``, ``"3.2"`` for the parts of series 3).
+    """
+    files = result.files if isinstance(result, ScanResult) else list(result)
+    by_series: dict[tuple[str, str], list[DicomFile]] = defaultdict(list)
+    for f in files:
+        by_series[(f.series_instance_uid, f.series_number)].append(f)
+    numbers = Counter(uid for uid, _ in by_series)
+    volumes: list[Volume] = []
+    for (uid, number), sfiles in by_series.items():
+        # one SeriesInstanceUID with several SeriesNumbers: each number is its own series
+        series_reason = f"SeriesNumber={number or '(none)'}" if numbers[uid] > 1 else None
+        images = [f for f in sfiles if f.is_image and not is_segmentation(f)]
+        others = [f for f in sfiles if not f.is_image]
+        if others:
+            volumes.append(_non_image_volume(uid, others))
+        segs: dict[str, list[DicomFile]] = defaultdict(list)
+        for f in sfiles:
+            if f.is_image and is_segmentation(f):
+                segs[f.sop_instance_uid].append(f)  # a copy of one SEG object under another name counts once
+        for copies in segs.values():
+            copies.sort(key=lambda f: f.path)
+            vol = _segmentation_volume(uid, copies[0], series_reason)
+            if len(copies) > 1:
+                vol.warnings.append(
+                    VolumeWarning(
+                        WarningCode.DUPLICATE_FILES,
+                        f"{len(copies)} files hold this SEG object (one SOPInstanceUID): {copies[0].path} is used, "
+                        + ", ".join(f.path for f in copies[1:])
+                        + " ignored",
+                        files=tuple(f.path for f in copies[1:]),
+                    )
+                )
+            volumes.append(vol)
+        if not images:
+            continue
+        files_by_path = {f.path: f for f in images}
+        frames = [fr for f in images for fr in f.frames]
+        for group, reason in split_series(frames):
+            reason = ", ".join(r for r in (series_reason, reason) if r) or None
+            for part in arrange(group, reason):
+                volumes.append(_image_volume(part, files_by_path, uid))
+    volumes.sort(key=lambda v: (v.series_number is None, v.series_number or 0, v.series_instance_uid, not v.is_image))
+    counts = Counter(v.series_number for v in volumes)
+    seen: Counter[Any] = Counter()
+    for v in volumes:
+        seen[v.series_number] += 1
+        base = str(v.series_number) if v.series_number is not None else v.series_instance_uid
+        v.key = base if counts[v.series_number] == 1 else f"{base}.{seen[v.series_number]}"
+    return volumes
+
+
+# ----------------------------------------------------------------------------- descriptive values
+
+
+def _tag_number(tags: dict[str, str], keyword: str, conv: type[int] | type[float]) -> Any:
+    """A finite number from the text of tag ``keyword``, or None when it is absent or unusable (text, NaN)."""
+    try:
+        v = tags.get(keyword)
+        if v is None or v == "":
+            return None
+        x = conv(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+#: The place of a volume without pixel data: no grid.
+_NO_GRID: dict[str, Any] = {
+    "shape": (),
+    "spacing": (0.0, 0.0, 0.0),
+    "origin": (0.0, 0.0, 0.0),
+    "direction": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+    "slice_step": (0.0, 0.0, 0.0),
+}
+
+
+def _described(f: DicomFile, series_uid: str, geometry: Geometry | None, **fields: Any) -> Volume:
+    """A :class:`Volume` of ``f``'s series placed on ``geometry`` (None: no grid), described by ``f``'s tags, and ``fields``."""
+    grid = (
+        _NO_GRID
+        if geometry is None
+        else {
+            "shape": geometry.shape,
+            "spacing": geometry.spacing,
+            "origin": geometry.origin,
+            "direction": geometry.direction,
+            "slice_step": geometry.slice_step,
+        }
+    )
+    tags = f.tags  # descriptive text read with the header: no pydicom data set needed
+    described: dict[str, Any] = {
+        "series_number": _tag_number(tags, "SeriesNumber", int),
+        "series_description": tags.get("SeriesDescription", ""),
+        "modality": f.modality,
+        "manufacturer": tags.get("Manufacturer", ""),
+        "study_instance_uid": f.study_instance_uid,
+        "frame_of_reference_uid": f.frame_of_reference_uid,
+        "sop_class_uid": f.sop_class_uid,
+        "transfer_syntax_uid": f.transfer_syntax_uid,
+        "content_time": tags.get("ContentTime", ""),
+        "instance_creation_time": tags.get("InstanceCreationTime", ""),
+    }
+    return Volume(key="", series_instance_uid=series_uid, **grid, **(described | fields))
+
+
+def _uid_name(uid: str) -> str:
+    """pydicom's name of a UID (``"JPEG 2000 Image Compression"``), or ``"unknown"``."""
+    try:
+        from pydicom.uid import UID
+
+        return str(UID(uid).name)
+    except Exception:  # noqa: BLE001 - not a UID pydicom can name
+        return "unknown"
+
+
+# ----------------------------------------------------------------------------- one volume of each kind
+
+
+def _image_volume(part: Part, files_by_path: dict[str, DicomFile], series_uid: str) -> Volume:
+    """The volume of one arranged part of an image series, with the warnings of its geometry, encodings and files."""
+    frames = part.frames
+    warnings = list(part.warnings)
+    geometry = stack_geometry(frames, part.n_time, warnings, axis_name(frames[0].orientation))
+    files = [files_by_path[p] for p in dict.fromkeys(f.path for f in frames)]
+    first = files[0]
+    ts = sorted({f.transfer_syntax_uid for f in files})
+    for t in ts:
+        if decoder_for(t) is None:
+            warnings.append(
+                VolumeWarning(
+                    WarningCode.NO_DECODER,
+                    f"transfer syntax {t} ({_uid_name(t)}) has no installed decoder: the volume is listed but cannot be loaded",
+                    files=tuple(f.path for f in files if f.transfer_syntax_uid == t),
+                )
+            )
+    if len(ts) > 1:
+        warnings.append(
+            VolumeWarning(
+                WarningCode.MIXED_TRANSFER_SYNTAXES,
+                f"files use {len(ts)} transfer syntaxes ({', '.join(ts)}); each is decoded with its engine",
+            )
+        )
+    for f in files:
+        problem = pixel_format_problem(f)
+        if problem:
+            warnings.append(
+                VolumeWarning(
+                    WarningCode.PIXEL_FORMAT,
+                    f"{problem}: the volume is listed but cannot be loaded (files such as {f.path})",
+                    files=tuple(g.path for g in files if pixel_format_problem(g)),
+                )
+            )
+            break
+    warnings.extend(_file_warnings(files))
+    f0 = frames[0]
+    tags = first.tags
+    tilt = geometry.tilt_degrees
+    tilt_tag = _tag_number(tags, "GantryDetectorTilt", float)
+    return _described(
+        first,
+        series_uid,
+        geometry,
+        files=files,
+        frames=frames,
+        # classic files carry TemporalPositionIdentifier, enhanced ones TemporalPositionIndex: name the one read
+        time_tag="TemporalPositionIdentifier"
+        if part.time_tag == "TemporalPositionIndex" and not any(f.enhanced for f in files)
+        else part.time_tag,
+        time_values=part.time_values,
+        split_reason=part.split_reason,
+        warnings=warnings,
+        convolution_kernel=tags.get("ConvolutionKernel", ""),
+        transfer_syntax_uid=ts[0] if len(ts) == 1 else ",".join(ts),
+        image_type=f0.image_type,
+        slice_thickness=f0.slice_thickness,
+        acquisition_datetime=tags.get("AcquisitionDateTime")
+        or (tags.get("AcquisitionDate", "") + tags.get("AcquisitionTime", "")),
+        window=(f0.window_center, f0.window_width) if f0.window_center is not None and f0.window_width else None,
+        rescale=(f0.rescale_slope, f0.rescale_intercept),
+        gantry_tilt=tilt if tilt > TILT_MIN_DEGREES else (abs(tilt_tag) if tilt_tag else 0.0),
+    )
+
+
+def _file_warnings(files: list[DicomFile]) -> list[VolumeWarning]:
+    """The files' own warnings (strings of the scan) as records; one for a message that several files repeat."""
+    by_msg: dict[str, list[str]] = {}
+    for f in files:
+        prefix = f"{f.path}: "
+        for w in f.warnings:
+            by_msg.setdefault(w[len(prefix) :] if w.startswith(prefix) else w, []).append(f.path)
+    out = []
+    for msg, paths in by_msg.items():
+        text = f"{paths[0]}: {msg}" if len(paths) == 1 else f"{len(paths)} files, e.g. {paths[0]}: {msg}"
+        out.append(VolumeWarning(WarningCode.FILE_PROBLEM, text, files=tuple(dict.fromkeys(paths))))
+    return out
+
+
+def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None) -> Volume:
+    """One SEG object as a volume on the grid of its frames (see :mod:`segmentation` for the overlap rule)."""
+    ds = f.dataset
+    grid = seg_grid(f.frames)
+    warnings: list[VolumeWarning] = []
+    present, overlapping = segment_layout(f)
+    # binary / fractional: the segments that have frames; a label map: every segment but its background (0)
+    segments = [seg for seg in segments_of(ds) if (seg.number in present if present else seg.number != 0)]
+    rows, cols = f.frames[0].rows, f.frames[0].columns
+    ps = f.frames[0].pixel_spacing or (1.0, 1.0)
+    if grid is None:
+        warnings.append(
+            VolumeWarning(
+                WarningCode.NO_GEOMETRY,
+                "segmentation frames lack plane position or orientation: placed with default geometry",
+                files=(f.path,),
+            )
+        )
+        nz, spacing, origin, normal = len(f.frames), 1.0, (0.0, 0.0, 0.0), np.array([0.0, 0.0, 1.0])
+        row, col = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    else:
+        warnings.extend(grid.warnings)
+        nz, spacing, origin, normal = grid.n_slices, grid.spacing, grid.origin, np.asarray(grid.normal)
+        o = f.frames[0].orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+        row, col = np.asarray(o[:3]), np.asarray(o[3:])
+    n_frames_slices = len(set(grid.slice_of)) if grid is not None else nz
+    if n_frames_slices < nz:
+        warnings.append(
+            VolumeWarning(
+                WarningCode.SPARSE_SEGMENTATION,
+                f"sparse segmentation: frames on {n_frames_slices} of {nz} slices; the others are empty",
+                files=(f.path,),
+            )
+        )
+    shape: tuple[int, ...] = (nz, rows, cols)
+    time_values: list[Any] = []
+    if overlapping:
+        shape = (len(present), *shape)
+        time_values = list(present)
+        warnings.append(
+            VolumeWarning(
+                WarningCode.OVERLAPPING_SEGMENTS,
+                f"segments {', '.join(map(str, present))} share slices and may overlap: one mask per segment "
+                "(never merged into one label map)",
+                files=(f.path,),
+            )
+        )
+    refs = [str(r.get("SeriesInstanceUID", "")) for r in ds.get("ReferencedSeriesSequence") or [] if r.get("SeriesInstanceUID")]
+    what = (
+        "label map" if str(ds.get("SegmentationType", "")).upper() == "LABELMAP" else str(ds.get("SegmentationType", "")).lower()
+    )
+    direction = np.column_stack([row, col, normal]).reshape(-1).tolist()
+    geometry = Geometry.from_parts(shape, (float(spacing), float(ps[0]), float(ps[1])), origin, direction)
+    return _described(
+        f,
+        series_uid,
+        geometry,
+        files=[f],
+        frames=list(f.frames),
+        time_tag="ReferencedSegmentNumber" if overlapping else None,
+        time_values=time_values,
+        split_reason=split_reason,
+        warnings=warnings,
+        series_description=f.tags.get("SeriesDescription") or f"{what} segmentation".strip(),
+        kind=Kind.SEGMENTATION,
+        segments=segments,
+        references=refs,
+    )
+
+
+def _non_image_volume(series_uid: str, files: list[DicomFile]) -> Volume:
+    """One ``non-image`` entry for the files of a series without pixel data (listed, not loadable)."""
+    first = files[0]
+    what = NON_IMAGE_SOP_CLASSES.get(first.sop_class_uid) or _uid_name(first.sop_class_uid)
+    return _described(
+        first,
+        series_uid,
+        None,
+        files=files,
+        frames=[],
+        warnings=[
+            VolumeWarning(
+                WarningCode.NO_PIXEL_DATA,
+                f"{len(files)} file(s) without pixel data ({what}): listed, not loadable as an image",
+                files=tuple(f.path for f in files),
+            )
+        ],
+        is_image=False,
+        kind=Kind.NON_IMAGE,
+    )

@@ -1,0 +1,178 @@
+"""Header value checks: what the values of a header allow, before any pixel is read.
+
+* :func:`value_warnings`: numeric tags present but unusable (text, NaN, a
+  wrong count, impossible values), each with what happens then;
+* :func:`spacing_fallback`: PixelSpacing, else ImagerPixelSpacing with a warning;
+* :func:`pixel_problem`: why the pixel data cannot hold the image the header
+  describes (truncated files, impossible sizes, vendor-private compression);
+* :data:`NON_IMAGE_SOP_CLASSES` and :func:`is_image_class`: which SOP classes hold images.
+
+The scan (:mod:`scan`) turns a problem into a skipped file or a warning on the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import tags, uids
+from .elements import orientation, spacing, to_float
+from .syntax import DEFLATE, UNCOMPRESSED, pixel_element
+
+if TYPE_CHECKING:
+    from .scan import DicomFile
+
+__all__ = [
+    "NON_IMAGE_SOP_CLASSES",
+    "ELSCINT_CREATOR",
+    "is_image_class",
+    "value_warnings",
+    "spacing_fallback",
+    "pixel_problem",
+    "vendor_compression",
+]
+
+#: SOP classes that hold no image (structured reports, RT structures, presentation states, ...).
+NON_IMAGE_SOP_CLASSES = {
+    uids.RTStructureSetStorage: "RT Structure Set",
+    uids.RTPlanStorage: "RT Plan",
+    uids.EncapsulatedPDFStorage: "Encapsulated PDF",
+    uids.RawDataStorage: "Raw Data",
+    uids.KeyObjectSelectionDocumentStorage: "Key Object Selection",
+    uids.GrayscaleSoftcopyPresentationStateStorage: "Grayscale Softcopy Presentation State",
+}
+#: Private creator and element (xx11) of the Elscint / Philips CT "Tamar compression type" (PMSCT_RLE1, PMSCT_RGB1)
+ELSCINT_CREATOR = "ELSCINT1"
+
+
+def is_image_class(sop_class: str) -> bool:
+    """True for an image storage SOP class (CT Image Storage, Enhanced MR Image Storage, ...)."""
+    if not sop_class or sop_class in NON_IMAGE_SOP_CLASSES:
+        return False
+    try:
+        from pydicom.uid import UID
+
+        return "Image Storage" in UID(sop_class).name
+    except Exception:  # noqa: BLE001 - not a UID pydicom can name
+        return False
+
+
+#: Numeric tags checked for unusable values: (keyword, number of values, what happens then).
+_CHECKED_NUMBERS = (
+    ("ImagePositionPatient", 3, "the slice cannot be placed in space"),
+    ("ImageOrientationPatient", 6, "the slice orientation is unknown"),
+    ("PixelSpacing", 2, "it is ignored"),
+    ("SliceThickness", 1, "it is ignored"),
+    ("SpacingBetweenSlices", 1, "it is ignored"),
+    ("RescaleSlope", 1, "a slope of 1 is used"),
+    ("RescaleIntercept", 1, "an intercept of 0 is used"),
+    ("WindowCenter", 0, "it is ignored"),
+    ("WindowWidth", 0, "it is ignored"),
+    ("InstanceNumber", 1, "it is ignored"),
+)
+
+
+def value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
+    """Warnings for numeric tags that are present but unusable (text, NaN, wrong count, impossible values).
+
+    ``text(tag)`` gives the raw value as text (values separated by backslashes), or None when absent.
+    """
+    out = []
+    for keyword, n, then in _CHECKED_NUMBERS:
+        t = text(getattr(tags, keyword))
+        if t is None or not t.strip("\x00 "):
+            continue
+        parts = [x.strip("\x00 ") for x in t.split("\\")]
+        maybe = [to_float(x) for x in parts]
+        nums = [x for x in maybe if x is not None]
+        shown = t.strip("\x00 ")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        problem = None
+        if len(nums) != len(maybe):
+            problem = "is not a valid number" if len(parts) == 1 else "holds values that are not valid numbers"
+        elif n and len(nums) != n:
+            problem = f"has {len(nums)} values instead of {n}"
+        elif keyword == "PixelSpacing" and min(nums) <= 0:
+            problem = "is not a positive distance"
+        elif keyword == "ImageOrientationPatient" and orientation(nums) is None:
+            problem = "does not give two perpendicular directions"
+        elif keyword == "RescaleSlope" and nums[0] == 0:
+            problem = "is zero"
+            then = "a slope of 1 is used"
+        if problem:
+            out.append(f"{path}: {keyword} '{shown}' {problem}; {then}")
+    return out
+
+
+def spacing_fallback(path: str, text: Callable[[int], str | None], warns: list[str]) -> tuple[float, float] | None:
+    """PixelSpacing, else the standard fallback ImagerPixelSpacing (projection images), with a warning."""
+    ps = spacing(_split(text(tags.PixelSpacing)))
+    if ps is not None:
+        return ps
+    ips = spacing(_split(text(tags.ImagerPixelSpacing)))
+    if ips is not None:
+        warns.append(
+            f"{path}: no usable PixelSpacing; ImagerPixelSpacing {ips[0]:g}\\{ips[1]:g} used "
+            "(spacing at the detector, not corrected for geometric magnification)"
+        )
+    return ips
+
+
+def _split(t: str | None) -> list[str] | None:
+    return None if t is None else [x.strip("\x00 ") for x in t.split("\\")]
+
+
+def pixel_problem(f: DicomFile, elem: bytes) -> str | None:
+    """Why the pixel data of ``f`` cannot hold its image (checked from sizes only, without reading it), or None.
+
+    ``elem`` is the first 12 bytes of the pixel data element. Catches truncated
+    files and headers that declare far more pixels than the file holds (so a
+    wrong Rows x Columns x NumberOfFrames never leads to a huge allocation).
+    """
+    ts = f.transfer_syntax_uid
+    if ts == DEFLATE:
+        return None
+    if not f.has_pixel_data:
+        if is_image_class(f.sop_class_uid) or (f.rows and f.columns and f.sop_class_uid not in NON_IMAGE_SOP_CLASSES):
+            return (
+                f"truncated or damaged: the header runs to the end of the file ({f.size} bytes) without reaching the pixel data "
+                "(the file is cut short, or a length in its header is wrong)"
+            )
+        return None
+    if not (f.rows and f.columns) or f.pixel_offset is None:
+        return None
+    if f.vendor_compression:
+        return (
+            f"pixel data compressed with the vendor-private scheme {f.vendor_compression} (not a DICOM transfer syntax; "
+            "no standard decoder reads it)"
+        )
+    found = pixel_element(ts, f.pixel_offset, elem)
+    if found is None:
+        return "truncated: the file ends inside the pixel data element"
+    start, length = found
+    available = max(f.size - start, 0)
+    n = max(f.number_of_frames, 1)
+    if length == 0xFFFFFFFF:  # encapsulated: an offset table item and at least one 8-byte item per frame
+        if (n + 1) * 8 > available:
+            return f"truncated: {n} frame(s) of compressed pixel data cannot fit in the {available} bytes left in the file"
+        return None
+    if ts in UNCOMPRESSED:
+        # YBR_FULL_422 / YBR_PARTIAL_422 native data hold two samples per pixel (chroma shared by pixel pairs)
+        samples = 2 if f.samples_per_pixel == 3 and f.photometric_interpretation.endswith("_422") else f.samples_per_pixel
+        need = -(-f.rows * f.columns * n * samples * f.bits_allocated // 8)
+        if length < need:
+            return (
+                f"pixel data holds {length} bytes but {f.rows} x {f.columns} pixels x {n} frame(s) of {f.bits_allocated} bits "
+                f"need {need}: the header does not describe this image"
+            )
+        if available < need:
+            return f"truncated: the pixel data needs {need} bytes but the file holds only {available} after the header"
+    elif available < length:
+        return f"truncated: the pixel data element declares {length} bytes but the file holds only {available}"
+    return None
+
+
+def vendor_compression(value: bytes | None) -> str:
+    """``ELSCINT1 PMSCT_RLE1`` style name of a vendor-private pixel compression, or "" when none is declared."""
+    text = value.decode("latin-1").strip("\x00 ") if value else ""
+    return f"{ELSCINT_CREATOR} {text}" if text and text.upper() != "NONE" else ""
