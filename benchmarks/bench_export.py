@@ -52,7 +52,9 @@ def _twins(ref_dir: Path, our_dir: Path) -> str:
         a, b = nib.as_closest_canonical(nib.load(p)), nib.as_closest_canonical(nib.load(ours[n]))
         if a.shape != b.shape or np.abs(a.affine - b.affine).max() > 1e-3 or not np.array_equal(a.get_fdata(), b.get_fdata()):
             bad.append(f"series {n}: differs")
-    return f"twins of dcm2niix's {len(ref)} volumes: " + ("all identical (voxels, affine within 1e-3 mm)" if not bad else "; ".join(bad))
+    return f"twins of dcm2niix's {len(ref)} volumes: " + (
+        "all identical (voxels, affine within 1e-3 mm)" if not bad else "; ".join(bad)
+    )
 
 
 def _best(fn, repeat: int) -> float:
@@ -79,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         src = root / "study"
         t0 = time.perf_counter()
         files = write_study(src, scale=args.scale)
-        print(f"synthetic study: {len(files)} files, {sum(f.stat().st_size for f in files) / 2**20:.0f} MiB (written in {time.perf_counter() - t0:.1f} s)")
+        print(
+            f"synthetic study: {len(files)} files, {sum(f.stat().st_size for f in files) / 2**20:.0f} MiB (written in {time.perf_counter() - t0:.1f} s)"
+        )
 
         def run_dcm2niix() -> None:
             out = root / "dcm2niix"

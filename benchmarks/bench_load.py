@@ -45,7 +45,9 @@ def hwm():  # peak resident memory of this process (bytes); reset by exec, unlik
             return int(line.split()[1]) * 1024
 """
 
-READER_CHILD = HWM + r"""
+READER_CHILD = (
+    HWM
+    + r"""
 import json, sys, time
 from napari_dicomseries._reader import read_volumes
 import numpy as np, dask.array  # imported by the reader anyway
@@ -57,8 +59,11 @@ peak = hwm()
 print(json.dumps({"time": dt, "n": len(layers), "voxel_bytes": int(sum(d.nbytes for d, _, _ in layers)),
                   "base": base, "peak": peak, "dtypes": sorted({str(d.dtype) for d, _, _ in layers})}))
 """
+)
 
-SITK_CHILD = HWM + r"""
+SITK_CHILD = (
+    HWM
+    + r"""
 import json, sys, time
 import SimpleITK as sitk
 base = hwm()
@@ -74,6 +79,7 @@ peak = hwm()
 print(json.dumps({"time": dt, "n": len(arrays), "voxel_bytes": int(sum(a.nbytes for a in arrays)), "base": base, "peak": peak,
                   "dtypes": sorted({str(a.dtype) for a in arrays})}))
 """
+)
 
 LAZY_CHILD = r"""
 import json, os, sys, time
@@ -185,7 +191,9 @@ def main() -> None:
     print(f"== every volume into memory (best of {args.repeat}) ==")
     print(f"  napari-dicomseries reader : {r_best:6.3f} s  ({r0['n']} layers, {vb / 2**20:.0f} MiB, {', '.join(r0['dtypes'])})")
     print(f"  dcm2niix -z n             : {d_best:6.3f} s  ({n_nii} NIfTI files written)")
-    print(f"  SimpleITK series loop     : {s_best:6.3f} s  ({sitk[0]['n']} volumes, {sitk[0]['voxel_bytes'] / 2**20:.0f} MiB, {', '.join(sitk[0]['dtypes'])})")
+    print(
+        f"  SimpleITK series loop     : {s_best:6.3f} s  ({sitk[0]['n']} volumes, {sitk[0]['voxel_bytes'] / 2**20:.0f} MiB, {', '.join(sitk[0]['dtypes'])})"
+    )
     print(f"  ratio reader / dcm2niix   : {r_best / d_best:6.2f}   (target <= 1.0)")
     print(f"  ratio reader / SimpleITK  : {r_best / s_best:6.2f}")
     above = r0["peak"] - r0["base"]
@@ -211,13 +219,17 @@ def main() -> None:
         f"  lazy : open (scan + layer data) {lazy['open']:.3f} s + add_image (first slice read and shown) {lazy['add']:.3f} s "
         f"= {lazy['total']:.3f} s; frames decoded: {lazy['frames_read_lazy']}   (target < 0.5 s)"
     )
-    print(f"  eager: open {eager['open']:.3f} s + add_image {eager['add']:.3f} s = {eager['total']:.3f} s ({eager['nbytes'] / 2**20:.0f} MiB read)")
+    print(
+        f"  eager: open {eager['open']:.3f} s + add_image {eager['add']:.3f} s = {eager['total']:.3f} s ({eager['nbytes'] / 2**20:.0f} MiB read)"
+    )
 
     rows = child(THRESHOLD_CHILD, str(study))
     rows.append({"shape": lazy["shape"], "nbytes": eager["nbytes"], "eager": eager["total"], "lazy": lazy["total"]})
     print("\n== lazy threshold: layer data + add_image, eager vs lazy ==")
     for r in rows:
-        print(f"  {'x'.join(map(str, r['shape'])):>14} {r['nbytes'] / 2**20:6.0f} MiB: eager {r['eager']:6.3f} s, lazy {r['lazy']:6.3f} s")
+        print(
+            f"  {'x'.join(map(str, r['shape'])):>14} {r['nbytes'] / 2**20:6.0f} MiB: eager {r['eager']:6.3f} s, lazy {r['lazy']:6.3f} s"
+        )
     print("  (the 1,001-slice row includes the scan of its files, in both columns)")
     from napari_dicomseries._reader import LAZY_THRESHOLD_BYTES
 

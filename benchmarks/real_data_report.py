@@ -6,7 +6,7 @@ Usage::
 
 ``DATA_DIR`` defaults to ``../shared/data`` beside the project. dcm2niix (``-p n -z y``) and ``export_folder`` write
 into temporary folders (removed at exit); nothing is written into the data. The matching rules are those of
-``tests/test_real_data.py`` (``tests/oracle.py``): same shape, identical voxels, affine within 1e-3 mm, bval/bvec
+``tests/core/test_real_data.py`` (``tests/oracle.py``): same shape, identical voxels, affine within 1e-3 mm, bval/bvec
 where dcm2niix writes them; derived ``_Eq``/``_Tilt``/``_ROI``/``_ADC`` copies are not counted; volumes listed in
 ``KNOWN_DCM2NIIX_WRONG`` are checked against the DICOM headers instead. Run times are wall seconds of one cold run
 of each tool (dcm2niix: the subprocess; ours: ``export_folder``, gzip on, default workers).

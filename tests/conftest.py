@@ -1,17 +1,26 @@
-"""Shared fixtures: the small synthetic study and the real scanner exports in ../shared/data."""
+"""Shared fixtures: the small synthetic study, the real scanner exports in ../shared/data, the mixed corpus.
+
+Plain helpers live in modules: :mod:`tests.data` (``SHARED_DATA``, ``tree_digest``), :mod:`tests.corpus`,
+:mod:`tests.oracle`, :mod:`tests.dicom_cases`. The tests are arranged by what they need installed:
+``tests/core`` (the core alone), ``tests/napari`` (napari and npe2, no display), ``tests/qt`` (a display).
+"""
 
 from __future__ import annotations
 
-import hashlib
+import errno
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from napari_dicomseries.synthetic import write_study
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DICOMSERIES_SHARED_DATA", ROOT.parent / "shared" / "data"))
+from .corpus import RUNNING_AS_ROOT, Case, build_corpus, digest, restore_permissions, sources
+from .data import ROOT, SHARED_DATA, tree_digest
+
+__all__ = ["ROOT", "SHARED_DATA", "tree_digest"]  # importable from here too, as before
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +39,26 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def tree_digest(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``root`` (relative path -> digest), to prove inputs are unchanged."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory, synthetic_study: Path) -> Iterator[tuple[Path, list[Case], dict]]:
+    """The corpus (:mod:`tests.corpus`) and the synthetic study (in ``good_study/``) in one folder, with its digest."""
+    root = tmp_path_factory.mktemp("mixed") / "input"
+    cases = build_corpus(root, sources(synthetic_study))
+    shutil.copytree(synthetic_study, root / "good_study")
+    yield root, cases, digest(root)
+    restore_permissions(root)
+
+
+@pytest.fixture
+def deny_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make files without read permission unreadable even for root (who reads through chmod 000)."""
+    from napari_dicomseries import scan
+
+    real_open = scan._open
+
+    def guarded(path: str):
+        if RUNNING_AS_ROOT and os.path.isfile(path) and not os.stat(path).st_mode & 0o444:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path)
+
+    monkeypatch.setattr(scan, "_open", guarded)

@@ -25,6 +25,7 @@ Outcomes
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -47,7 +48,23 @@ from pydicom.uid import (
     generate_uid,
 )
 
-__all__ = ["Case", "Sources", "CASES", "build_corpus", "stored_pixels", "expected_hu", "tiny_series", "image_ds", "save"]
+from .data import SHARED_DATA
+
+__all__ = [
+    "Case",
+    "Sources",
+    "CASES",
+    "build_corpus",
+    "stored_pixels",
+    "expected_hu",
+    "tiny_series",
+    "image_ds",
+    "save",
+    "GOOD_SHAPES",
+    "RUNNING_AS_ROOT",
+    "digest",
+    "sources",
+]
 
 UID_PREFIX = "1.2.826.0.1.3680043.10.1505.77."
 STUDY_UID = UID_PREFIX + "1"
@@ -162,7 +179,9 @@ def image_ds(
     return ds
 
 
-def save(ds: Dataset, path: Path, *, preamble: bool = True, meta: bool = True, implicit: bool = False, ts: str | None = None) -> Path:
+def save(
+    ds: Dataset, path: Path, *, preamble: bool = True, meta: bool = True, implicit: bool = False, ts: str | None = None
+) -> Path:
     """Write ``ds``: a normal Part 10 file, or without preamble and/or file meta header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if meta:
@@ -716,7 +735,9 @@ def real_truncated(root: Path, d: Path, src: Sources, n: int) -> Case:
     p = d / f"head_{files[2].name}"
     p.write_bytes(data[:2000])
     paths.append(p)
-    return Case("real_truncated", "real GE CT files cut in half / after 2 KB", "skip", "truncated", _rel(root, *paths), needs="shared")
+    return Case(
+        "real_truncated", "real GE CT files cut in half / after 2 KB", "skip", "truncated", _rel(root, *paths), needs="shared"
+    )
 
 
 @case
@@ -801,7 +822,9 @@ def many_tiny_files(out: Path, n: int, *, number: int = 900, per_series: int = 1
     """
     out.mkdir(parents=True, exist_ok=True)
     sop_mark, ser_mark = "9" * 12, "8" * 12
-    ds = image_ds(UID_PREFIX + "5." + ser_mark, number, 0, rows=2, cols=2, sop_uid=UID_PREFIX + "6." + sop_mark, description="many")
+    ds = image_ds(
+        UID_PREFIX + "5." + ser_mark, number, 0, rows=2, cols=2, sop_uid=UID_PREFIX + "6." + sop_mark, description="many"
+    )
     ds.InstanceNumber = "777777"  # fixed width: 6 digits
     ds.ImagePositionPatient = ["-0.5", "-0.5", "55555.5"]  # z: 7 characters
     ds.PixelData = b"\x11\x11\x22\x22\x33\x33\x44\x44"
@@ -823,3 +846,31 @@ def many_tiny_files(out: Path, n: int, *, number: int = 900, per_series: int = 1
         p.write_bytes(data)
         paths.append(p)
     return paths
+
+
+# ----------------------------------------------------------------------------- shared by the corpus tests of every tier
+
+#: The synthetic study (scale 0.125): series number -> shape.
+GOOD_SHAPES = {1: (1, 118, 122), 2: (9, 64, 64), 3: (9, 64, 64), 4: (33, 64, 64), 5: (33, 64, 64)}
+RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def digest(root: Path) -> dict[str, tuple[int, str]]:
+    """(mode, SHA-256) of every regular file under ``root`` (links and special files not followed)."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):  # os.walk does not follow directory links: loops end
+        for name in files:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            if not p.is_symlink() and p.is_file():
+                try:
+                    h = hashlib.sha256(p.read_bytes()).hexdigest()
+                except PermissionError:
+                    h = "unreadable"
+                out[str(p.relative_to(root))] = (st.st_mode, h)
+    return out
+
+
+def sources(synthetic_study: Path) -> Sources:
+    """The corpus sources: the synthetic study, and ../shared/data when present."""
+    return Sources(synthetic_study, SHARED_DATA if SHARED_DATA.is_dir() else None)

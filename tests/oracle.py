@@ -1,6 +1,6 @@
 """dcm2niix as the oracle for the real scanner folders: run it, run our export, match volume by volume.
 
-Not a test file: ``tests/test_real_data.py`` and ``benchmarks/real_data_report.py`` use it.
+Not a test file: ``tests/core/test_real_data.py`` and ``benchmarks/real_data_report.py`` use it.
 
 For one DICOM folder:
 

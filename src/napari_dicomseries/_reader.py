@@ -26,9 +26,10 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 if TYPE_CHECKING:
+    from .display import ImageLayerOptions
     from .volume import Volume
 
 __all__ = [
@@ -194,16 +195,7 @@ def read_volumes(
     return out
 
 
-def volume_layer_data(
-    volume: Volume,
-    *,
-    lazy: bool | None = None,
-    visible: bool = True,
-    resample: bool | None = None,
-    private_tags: bool = False,
-    name: str | None = None,
-    extra_warnings: Sequence[str] = (),
-) -> LayerDataTuple:
+def volume_layer_data(volume: Volume, **options: Unpack[ImageLayerOptions]) -> LayerDataTuple:
     """Image layer data ``(data, kwargs, "image")`` for one volume, in patient space (any volume: localizers too).
 
     The arguments and the result are those of :func:`napari_dicomseries.display.image_layer`
@@ -218,17 +210,8 @@ def volume_layer_data(
     """
     from . import display
 
-    name = name or display.layer_name(volume)
-    data, kwargs = display.image_layer(
-        volume,
-        lazy=lazy,
-        visible=visible,
-        resample=resample,
-        private_tags=private_tags,
-        name=name,
-        extra_warnings=extra_warnings,
-        on_failure=lambda message: _warn(f"{name}: {message}"),
-    )
+    name = options["name"] = options.get("name") or display.layer_name(volume)
+    data, kwargs = display.image_layer(volume, **options, on_failure=lambda message: _warn(f"{name}: {message}"))
     for w in kwargs["metadata"]["dicom"]["warnings"]:
         _warn(f"{name}: {w}")
     return data, kwargs, "image"

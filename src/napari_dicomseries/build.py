@@ -154,7 +154,7 @@ def _described(f: DicomFile, series_uid: str, geometry: Geometry | None, **field
 
 
 def _uid_name(uid: str) -> str:
-    """pydicom's name of a UID (``"JPEG 2000 Image Compression"``), or ``"unknown"``."""
+    """The name pydicom gives a UID (``"JPEG 2000 Image Compression"``), or ``"unknown"``."""
     try:
         from pydicom.uid import UID
 

@@ -80,8 +80,8 @@ def _distinct(values: list[TagValue | None], tolerance: float) -> int:
     n = 1 if len(present) < len(values) else 0
     if not present:
         return n
-    nums = [v.numbers for v in present]
-    if all(x is not None for x in nums) and len({len(x) for x in nums}) == 1:  # type: ignore[arg-type]
+    nums = [v.numbers for v in present if v.numbers is not None]
+    if len(nums) == len(present) and len({len(x) for x in nums}) == 1:
         arr = np.asarray(nums, float)
         if arr.shape[1] == 0:
             return n + 1
@@ -99,8 +99,8 @@ def _summarise(info: TagInfo, values: list[TagValue | None], tolerance: float) -
     first = present[0] if present else None
     constant = missing == 0 and all(values_equal(first, v, tolerance) for v in present)
     lo = hi = ""
-    nums = [v.numbers for v in present]
-    numeric = bool(present) and all(x is not None and len(x) > 0 for x in nums) and len({len(x) for x in nums}) == 1  # type: ignore[arg-type]
+    nums = [v.numbers for v in present if v.numbers is not None and len(v.numbers) > 0]
+    numeric = bool(present) and len(nums) == len(present) and len({len(x) for x in nums}) == 1
     if constant:
         return TagSummary(info, True, first.text if first else "", 1, 0)
     n_distinct = _distinct(values, tolerance)
@@ -305,7 +305,7 @@ def diff_volumes(
         rows.append(TagDifference(info, x.text, y.text if y else "", "same" if values_equal(x, y, tolerance) else "different"))
     for key in dict.fromkeys([*sa, *sb]):
         ra, rb = sa.get(key), sb.get(key)
-        info = (ra or rb).info  # type: ignore[union-attr]
+        info = sa[key].info if key in sa else sb[key].info
         if ra is None or rb is None:
             status = "only in B" if ra is None else "only in A"
         elif ra.constant and rb.constant:

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .geometry import vec3
+
 if TYPE_CHECKING:
     from .scan import Frame
     from .volume import Volume
@@ -103,8 +105,8 @@ def gradient_table(volume: Volume) -> list[Gradient] | None:
         b = float(f.b_value or 0.0)
         d = f.diffusion_direction
         n = _norm(d)
-        direction = tuple(float(x) / n for x in d) if d is not None and n >= MIN_LENGTH and b > 0 else None
-        out.append(Gradient(b, direction))  # type: ignore[arg-type]
+        direction = vec3(float(x) / n for x in d) if d is not None and n >= MIN_LENGTH and b > 0 else None
+        out.append(Gradient(b, direction))
     if all(g.b_value == 0 for g in out) and len(out) == 1:
         return None  # one b = 0 image is not a diffusion series
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -46,6 +46,7 @@ __all__ = [
     "colormap",
     "is_rgb",
     "image_layer",
+    "ImageLayerOptions",
     "segmentation_layers",
 ]
 
@@ -300,6 +301,17 @@ def is_rgb(volume: Volume, data: Any) -> bool:
 
 
 # ----------------------------------------------------------------------------- layer data
+
+
+class ImageLayerOptions(TypedDict, total=False):
+    """The keywords of :func:`image_layer` an adapter passes on (``**options: Unpack[ImageLayerOptions]``)."""
+
+    lazy: bool | None
+    visible: bool
+    resample: bool | None
+    private_tags: bool
+    name: str | None
+    extra_warnings: Sequence[str]
 
 
 def image_layer(

@@ -270,9 +270,9 @@ class DsItem:
 
     def string(self, tag: int) -> str:
         """The value as a person reads it (pydicom's text, values joined by backslashes, stripped); "" when absent."""
+        e = self._elem(tag)
         try:
-            v = self.ds.get(tag)
-            v = v.value if v is not None else None
+            v = e.value if e is not None else None
         except Exception:  # noqa: BLE001 - a damaged value counts as missing
             return ""
         if v is None:

@@ -55,22 +55,25 @@ GROUP_TAGS = frozenset({t.PerFrameFunctionalGroupsSequence, t.SharedFunctionalGr
 SPATIAL_DIMENSIONS = frozenset({t.StackID, t.InStackPositionNumber})
 #: Functional groups that may hold FrameType, in the order they are looked for.
 _FRAME_TYPE_GROUPS = (t.MRImageFrameTypeSequence, t.CTImageFrameTypeSequence, t.FrameAnatomySequence)
-#: Where an enhanced frame keeps what a classic file has at its top level:
-#: classic tag -> (functional group, tag inside it, whether the file's top level is the fallback).
-_IN_GROUPS = {
-    t.ImagePositionPatient: (t.PlanePositionSequence, t.ImagePositionPatient, True),
-    t.ImageOrientationPatient: (t.PlaneOrientationSequence, t.ImageOrientationPatient, True),
-    t.PixelSpacing: (t.PixelMeasuresSequence, t.PixelSpacing, True),
-    t.SliceThickness: (t.PixelMeasuresSequence, t.SliceThickness, True),
-    t.SpacingBetweenSlices: (t.PixelMeasuresSequence, t.SpacingBetweenSlices, True),
-    t.RescaleSlope: (t.PixelValueTransformationSequence, t.RescaleSlope, True),
-    t.RescaleIntercept: (t.PixelValueTransformationSequence, t.RescaleIntercept, True),
-    t.WindowCenter: (t.FrameVOILUTSequence, t.WindowCenter, True),
-    t.WindowWidth: (t.FrameVOILUTSequence, t.WindowWidth, True),
-    t.EchoTime: (t.MREchoSequence, t.EffectiveEchoTime, False),
-    t.TemporalPositionIdentifier: (t.FrameContentSequence, t.TemporalPositionIndex, False),
-    t.TriggerTime: (t.CardiacSynchronizationSequence, t.NominalCardiacTriggerDelayTime, False),
-    t.DiffusionBValue: (t.MRDiffusionSequence, t.DiffusionBValue, False),
+#: Where an enhanced frame keeps what a classic file has at its top level. Functional group -> the classic tags
+#: it holds under their own keyword; when a frame's group lacks one, the file's top level is the fallback.
+_WITH_FALLBACK = {
+    t.PlanePositionSequence: (t.ImagePositionPatient,),
+    t.PlaneOrientationSequence: (t.ImageOrientationPatient,),
+    t.PixelMeasuresSequence: (t.PixelSpacing, t.SliceThickness, t.SpacingBetweenSlices),
+    t.PixelValueTransformationSequence: (t.RescaleSlope, t.RescaleIntercept),
+    t.FrameVOILUTSequence: (t.WindowCenter, t.WindowWidth),
+}
+#: Per-frame values only: classic tag -> (functional group, the tag inside it), no top-level fallback.
+_PER_FRAME_ONLY = {
+    t.EchoTime: (t.MREchoSequence, t.EffectiveEchoTime),
+    t.TemporalPositionIdentifier: (t.FrameContentSequence, t.TemporalPositionIndex),
+    t.TriggerTime: (t.CardiacSynchronizationSequence, t.NominalCardiacTriggerDelayTime),
+    t.DiffusionBValue: (t.MRDiffusionSequence, t.DiffusionBValue),
+}
+#: Both: classic tag -> (functional group, tag inside it, whether the file's top level is the fallback).
+_IN_GROUPS = {tag: (group, tag, True) for group, tags in _WITH_FALLBACK.items() for tag in tags} | {
+    tag: (group, inner, False) for tag, (group, inner) in _PER_FRAME_ONLY.items()
 }
 #: Keywords of the tags this package names (dimension pointers among them), so most files need no pydicom dictionary.
 _KEYWORDS = {getattr(t, name): name for name in t.__all__ if name != "VR"}

@@ -115,7 +115,7 @@ def looks_like_raw_dataset(head: bytes) -> bool:
     if head[4:6] in VRS:  # explicit VR
         return True
     (length,) = struct.unpack("<I", head[4:8])  # implicit VR: a plausible length
-    return length < 0x10000
+    return int(length) < 0x10000
 
 
 def is_dicom(path: str | os.PathLike[str]) -> bool:

@@ -2,7 +2,7 @@
 
 A :class:`Frame` is a classic single-frame file, one frame of a multi-frame
 file, or one tile of a Siemens mosaic. :func:`build_frame` builds every frame
-the scan makes, from an :class:`~elements.Item` accessor: the top level of a
+the scan makes, from a :class:`TagSource` (an :class:`~elements.Item`): the top level of a
 classic file (read by :mod:`rawheader` or by pydicom), or a view of one frame's
 functional groups in an enhanced file (:mod:`enhanced`), which answers the same
 classic tags from where the enhanced file keeps them.
@@ -11,12 +11,19 @@ classic tags from where the enhanced file keeps them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from . import tags as t
-from .elements import Item, first, floats, image_type, orientation, spacing, to_float, to_int
+from .elements import first, floats, image_type, orientation, spacing, to_float, to_int
 
-__all__ = ["Frame", "build_frame"]
+__all__ = ["Frame", "TagSource", "build_frame"]
+
+
+class TagSource(Protocol):
+    """What :func:`build_frame` reads: the value of a tag, as :meth:`elements.Item.get` gives it."""
+
+    def get(self, tag: int) -> Any:
+        """The value of ``tag`` (None when absent, empty or unconvertible)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +66,12 @@ class Frame:
     diffusion_directionality: str | None = None
 
 
-def build_frame(src: Item, path: str, index: int, sop_uid: str, rows: int, columns: int, **fields: Any) -> Frame:
+def build_frame(src: TagSource, path: str, index: int, sop_uid: str, rows: int, columns: int, **fields: Any) -> Frame:
     """The frame ``index`` of a file, its values read through ``src``.
 
     Parameters
     ----------
-    src : Item
+    src : TagSource
         The tags of the frame: ``src.get(tag)`` for ImagePositionPatient, PixelSpacing, RescaleSlope, ...
     path, index, sop_uid, rows, columns
         The file, the frame number, the SOPInstanceUID and the frame's size.
@@ -81,7 +88,7 @@ def build_frame(src: Item, path: str, index: int, sop_uid: str, rows: int, colum
         path=path,
         index=index,
         sop_instance_uid=sop_uid,
-        position=floats(get(t.ImagePositionPatient), 3),  # type: ignore[arg-type]
+        position=floats(get(t.ImagePositionPatient), 3),
         orientation=orientation(get(t.ImageOrientationPatient)),
         slice_thickness=to_float(get(t.SliceThickness)),
         spacing_between_slices=to_float(get(t.SpacingBetweenSlices)),
@@ -92,7 +99,7 @@ def build_frame(src: Item, path: str, index: int, sop_uid: str, rows: int, colum
         temporal_position=to_int(get(t.TemporalPositionIdentifier)),
         trigger_time=to_float(get(t.TriggerTime)),
         b_value=to_float(get(t.DiffusionBValue)),
-        diffusion_direction=floats(get(t.DiffusionGradientOrientation), 3),  # type: ignore[arg-type]
+        diffusion_direction=floats(get(t.DiffusionGradientOrientation), 3),
         image_type=image_type(get(t.ImageType)),
         rescale_slope=to_float(first(get(t.RescaleSlope))) or 1.0,
         rescale_intercept=to_float(first(get(t.RescaleIntercept))) or 0.0,

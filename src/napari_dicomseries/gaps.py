@@ -24,7 +24,7 @@ import numpy as np
 
 from .geometry import Geometry
 from .labels import Kind
-from .positions import axis_name, irregular_steps, slice_normal, stack_geometry
+from .positions import axis_name, distances_along, irregular_steps, slice_normal, stack_geometry
 from .warning import VolumeWarning, WarningCode
 
 if TYPE_CHECKING:
@@ -73,10 +73,10 @@ def _slice_frames(volume: Volume) -> list[Frame]:
 def slice_distances(volume: Volume) -> np.ndarray | None:
     """Position of each slice along the slice normal (mm), or None without position tags."""
     frames = _slice_frames(volume)
-    if not frames or any(f.position is None or f.orientation is None for f in frames):
+    orientation = frames[0].orientation if frames else None
+    if orientation is None or any(f.position is None or f.orientation is None for f in frames):
         return None
-    normal = slice_normal(frames[0].orientation)  # type: ignore[arg-type]  # checked above
-    return np.array([float(np.dot(normal, f.position)) for f in frames])  # type: ignore[arg-type]
+    return distances_along(slice_normal(orientation), frames)
 
 
 def find_gaps(volume: Volume) -> list[Gap]:

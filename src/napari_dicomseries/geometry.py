@@ -21,7 +21,7 @@ Conventions, written once here:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Any
@@ -30,12 +30,24 @@ import numpy as np
 
 from .errors import GeometryError
 
-__all__ = ["Geometry", "SHEAR_TOLERANCE", "GRID_TOLERANCE_MM", "index_to_lps"]
+__all__ = ["Geometry", "SHEAR_TOLERANCE", "GRID_TOLERANCE_MM", "index_to_lps", "vec3"]
 
 #: Largest |cos| between voxel axes still taken as perpendicular (a tilt of ~0.006 degrees).
 SHEAR_TOLERANCE = 1e-4
 #: Grids whose voxels lie less than this apart (mm) are the same grid.
 GRID_TOLERANCE_MM = 1e-3
+
+
+def vec3(values: Iterable[Any]) -> tuple[float, float, float]:
+    """A 3-vector (a numpy row, a list, a generator) as a tuple of three Python floats.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` does not hold exactly three numbers.
+    """
+    x, y, z = values
+    return (float(x), float(y), float(z))
 
 
 def index_to_lps(
@@ -134,14 +146,12 @@ class Geometry:
     @property
     def slice_step(self) -> tuple[float, float, float]:
         """LPS vector from one slice to the next (with the gantry-tilt shear, if any)."""
-        c = self.affine[:3, 0]
-        return (float(c[0]), float(c[1]), float(c[2]))
+        return vec3(self.affine[:3, 0])
 
     @property
     def origin(self) -> tuple[float, float, float]:
         """LPS position of voxel [0, 0, 0] (mm)."""
-        c = self.affine[:3, 3]
-        return (float(c[0]), float(c[1]), float(c[2]))
+        return vec3(self.affine[:3, 3])
 
     @property
     def direction(self) -> tuple[float, ...]:
@@ -183,8 +193,7 @@ class Geometry:
     def world_position(self, index: Sequence[float]) -> tuple[float, float, float]:
         """LPS position (mm) of array index (k, j, i) (a leading time index is ignored)."""
         idx = list(index)[-3:]
-        p = self.affine @ np.array([*idx, 1.0])
-        return (float(p[0]), float(p[1]), float(p[2]))
+        return vec3((self.affine @ np.array([*idx, 1.0]))[:3])
 
     def corners(self) -> np.ndarray:
         """LPS positions (8 x 3) of the corners of the outer voxel faces (half a voxel beyond the centres)."""
@@ -226,7 +235,7 @@ class Geometry:
         return (best[0], best[1], best[2])
 
     def layer_transform(self, axes: Sequence[int] = (0, 1, 2), ndim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """napari ``scale`` and ``affine`` putting array index at patient LPS, world axes (z, y, x), in mm.
+        """The napari ``scale`` and ``affine`` putting array index at patient LPS, world axes (z, y, x), in mm.
 
         ``scale`` is the voxel size, ``affine`` the rest (direction cosines, shear,
         origin): ``world = affine @ diag(scale) @ index``. ``axes`` (see

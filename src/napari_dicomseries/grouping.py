@@ -24,10 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .frame import Frame
-from .positions import cluster, fmt_mm, slice_normal
+from .positions import cluster, distances_along, fmt_mm, slice_normal
 from .warning import VolumeWarning, WarningCode
 
 __all__ = ["TIME_TAGS", "Part", "split_series", "arrange"]
@@ -64,7 +62,7 @@ def _describe(name: str, value: Any) -> str:
 
 
 def split_series(frames: list[Frame]) -> list[tuple[list[Frame], str | None]]:
-    """Split the frames of one series by the keys that prevent one volume.
+    r"""Split the frames of one series by the keys that prevent one volume.
 
     Parameters
     ----------
@@ -74,7 +72,7 @@ def split_series(frames: list[Frame]) -> list[tuple[list[Frame], str | None]]:
     Returns
     -------
     list of (list of Frame, str or None)
-        Each group with its reason (``"ImageType=LOCALIZER, ImageOrientationPatient=1\\0\\0\\0\\0\\-1"``), or
+        Each group with its reason (``"ImageType=LOCALIZER, ImageOrientationPatient=1\0\0\0\0\-1"``), or
         the frames with None when nothing splits them.
     """
     keyed: dict[tuple[Any, ...], list[Frame]] = defaultdict(list)
@@ -261,7 +259,8 @@ def arrange(frames: list[Frame], split_reason: str | None) -> list[Part]:
             p.warnings = warnings + p.warnings
         return out
     multi = {f.path for f in frames if f.index > 0}
-    if any(f.position is None or f.orientation is None for f in frames):
+    orientation = frames[0].orientation
+    if orientation is None or any(f.position is None or f.orientation is None for f in frames):
         # no geometry: order by InstanceNumber, one slice per image
         lacking = [f for f in frames if f.position is None or f.orientation is None]
         frames.sort(key=lambda f: (f.instance_number or 0, f.path, f.index))
@@ -274,8 +273,8 @@ def arrange(frames: list[Frame], split_reason: str | None) -> list[Part]:
             )
         )
         return [Part(frames, 1, None, [], split_reason, warnings)]
-    normal = slice_normal(frames[0].orientation)  # type: ignore[arg-type]
-    dists = np.array([np.dot(normal, f.position) for f in frames])  # type: ignore[arg-type]
+    normal = slice_normal(orientation)
+    dists = distances_along(normal, frames)
     clusters = cluster(dists)
     counts = {len(c) for c in clusters}
     if counts == {1}:
@@ -326,7 +325,7 @@ def arrange(frames: list[Frame], split_reason: str | None) -> list[Part]:
     for f in frames:
         acq[f.acquisition_number].append(f)
     if len(acq) > 1:
-        parts_ok = all(len(cluster(np.array([np.dot(normal, f.position) for f in fs]))) == len(fs) for fs in acq.values())  # type: ignore[arg-type]
+        parts_ok = all(len(cluster(distances_along(normal, fs))) == len(fs) for fs in acq.values())
         if parts_ok:
             out = []
             for a in sorted(acq, key=lambda a: (a is None, a)):

@@ -38,14 +38,17 @@ class TagRow:
 
     @property
     def group(self) -> int:
+        """The group number (0x0008 of ``(0008,0016)``)."""
         return int(self.tag[1:5], 16)
 
     @property
     def element(self) -> int:
+        """The element number (0x0016 of ``(0008,0016)``)."""
         return int(self.tag[6:10], 16)
 
     @property
     def is_private(self) -> bool:
+        """Whether the tag is private (odd group)."""
         return self.group % 2 == 1
 
 
@@ -66,6 +69,7 @@ class FileReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``inspect --json`` prints)."""
         d = asdict(self)
         d["tags"] = [asdict(t) for t in self.tags]
         return d

@@ -13,6 +13,7 @@ import os
 import struct
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -49,6 +50,13 @@ def _stored_dtype(f: DicomFile) -> np.dtype:
     return dt.newbyteorder(">") if f.transfer_syntax_uid == _BIG_ENDIAN else dt.newbyteorder("<")
 
 
+def _frame_size(f: DicomFile) -> tuple[int, int]:
+    """(rows, columns) of the file's frames; DecodeError when the header lacks them."""
+    if f.rows is None or f.columns is None:
+        raise DecodeError(f"{f.path}: the header has no Rows or Columns")
+    return f.rows, f.columns
+
+
 def _frame_bytes(f: DicomFile) -> int:
     return (f.rows or 0) * (f.columns or 0) * f.samples_per_pixel * (f.bits_allocated // 8)
 
@@ -78,7 +86,7 @@ def _read_raw(f: DicomFile, index: int) -> np.ndarray:
     arr = np.frombuffer(buf, dtype=dt)
     if f.samples_per_pixel != 1:
         raise DecodeError(f"{f.path}: colour images ({f.samples_per_pixel} samples per pixel) are not supported")
-    return arr.reshape(f.rows, f.columns).astype(dt.newbyteorder("="), copy=False)
+    return arr.reshape(_frame_size(f)).astype(dt.newbyteorder("="), copy=False)
 
 
 def decode_pixels(path: str, what: str = "pixel data") -> tuple[Any, np.ndarray]:
@@ -126,12 +134,13 @@ def _read_gdcm(f: DicomFile, index: int) -> np.ndarray:
         img = reader.Execute()
     except RuntimeError as exc:
         raise DecodeError(f"{f.path}: GDCM cannot decode pixel data ({str(exc).strip().splitlines()[-1]})") from exc
-    arr = sitk.GetArrayFromImage(img)
+    arr: np.ndarray = sitk.GetArrayFromImage(img)
     if img.GetNumberOfComponentsPerPixel() != 1:
         if img.GetNumberOfComponentsPerPixel() != 3 or not is_colour(f):
             raise DecodeError(f"{f.path}: {img.GetNumberOfComponentsPerPixel()} samples per pixel are not supported")
-        return arr.reshape(-1, f.rows, f.columns, 3)[index]  # GDCM gives RGB (YBR converted)
-    arr = arr.reshape(-1, f.rows, f.columns)[index]
+        rgb: np.ndarray = arr.reshape(-1, *_frame_size(f), 3)[index]  # GDCM gives RGB (YBR converted)
+        return rgb
+    arr = arr.reshape(-1, *_frame_size(f))[index]
     # GDCM applies the rescale of the file: undo it to return stored values
     fr = f.frames[index] if index < len(f.frames) else None
     slope, inter = (fr.rescale_slope, fr.rescale_intercept) if fr else (1.0, 0.0)
@@ -323,7 +332,6 @@ def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
         f.transfer_syntax_uid in (_IMPLICIT, "1.2.840.10008.1.2.1")
         and f.samples_per_pixel == 1
         and f.mosaic is None
-        and f.pixel_offset is not None
         and out.flags.c_contiguous
         and out.shape == (f.rows, f.columns)
         and _stored_dtype(f).newbyteorder("=") == out.dtype
@@ -331,7 +339,7 @@ def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
         and float(inter).is_integer()
         and 0 <= frame.index < max(f.number_of_frames, 1)
     )
-    if not direct:
+    if not direct or f.pixel_offset is None:
         out[...] = read_frame(volume, frame, out.dtype)
         return
     nbytes = _frame_bytes(f)
@@ -343,7 +351,7 @@ def read_frame_into(volume: Volume, frame: Frame, out: np.ndarray) -> None:
                 raise _Fallback
             start = found[0]
             fh.seek(start + frame.index * nbytes)
-            got = fh.readinto(memoryview(out).cast("B"))
+            got = fh.readinto(out.data.cast("B"))
     except _Fallback:
         out[...] = read_frame(volume, frame, out.dtype)  # gives the precise error
         return
@@ -366,11 +374,14 @@ class _Fallback(Exception):
     """Internal: the direct read does not apply to this frame."""
 
 
+#: each volume's files by path, made at its first frame read (a Volume hashes by identity)
+_FILES_BY_PATH: weakref.WeakKeyDictionary[Volume, dict[str, DicomFile]] = weakref.WeakKeyDictionary()
+
+
 def _file_of(volume: Volume, frame: Frame) -> DicomFile:
-    cache = getattr(volume, "_file_index", None)
+    cache = _FILES_BY_PATH.get(volume)
     if cache is None:
-        cache = {f.path: f for f in volume.files}
-        volume._file_index = cache  # type: ignore[attr-defined]
+        cache = _FILES_BY_PATH[volume] = {f.path: f for f in volume.files}
     return cache[frame.path]
 
 

@@ -301,8 +301,10 @@ def difference_histogram(
 
 @dataclass
 class ImageComparison:
-    """Everything :func:`compare_arrays` finds: the second image on the first's grid, the
-    difference, its statistics and histogram, and the masks' overlap."""
+    """Everything :func:`compare_arrays` finds.
+
+    The second image on the first's grid, the difference, its statistics and histogram, and the masks' overlap.
+    """
 
     grid: Geometry
     resampled: bool
@@ -331,6 +333,7 @@ class ImageComparison:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The comparison as JSON-ready data, without the arrays (the histogram as counts and edges)."""
         counts, edges = self.histogram
         return {
             "shape": list(self.grid.shape),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "POSITION_TOLERANCE",
     "slice_normal",
+    "distances_along",
     "axis_name",
     "fmt_mm",
     "cluster",
@@ -58,6 +59,22 @@ def slice_normal(orientation: Sequence[float]) -> np.ndarray:
     n = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:6], float))
     norm = np.linalg.norm(n)
     return n / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def distances_along(normal: np.ndarray, frames: Sequence[Frame]) -> np.ndarray:
+    """Each frame's ImagePositionPatient along ``normal`` (mm), in frame order.
+
+    Raises
+    ------
+    ValueError
+        If a frame has no position (callers place such frames otherwise).
+    """
+    out = np.empty(len(frames))
+    for n, f in enumerate(frames):
+        if f.position is None:
+            raise ValueError(f"{f.path}: frame {f.index} has no ImagePositionPatient")
+        out[n] = np.dot(normal, f.position)
+    return out
 
 
 def axis_name(orientation: Sequence[float] | None) -> str:

@@ -510,5 +510,8 @@ def scan(
             if progress is not None:
                 progress(len(results), total)
     for r in results:
-        (skipped if isinstance(r, Skipped) else files).append(r)  # type: ignore[arg-type]
+        if isinstance(r, Skipped):
+            skipped.append(r)
+        else:
+            files.append(r)
     return ScanResult(root=root, files=files, skipped=skipped)

@@ -20,15 +20,15 @@ where its value exceeds half of MaximumFractionalValue.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import DecodeError
+from .geometry import vec3
 from .warning import VolumeWarning, WarningCode
 
 if TYPE_CHECKING:
@@ -66,16 +66,8 @@ class Segment:
     color: tuple[int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "number": self.number,
-            "label": self.label,
-            "description": self.description,
-            "category": self.category,
-            "type": self.type,
-            "algorithm_type": self.algorithm_type,
-            "color": list(self.color) if self.color else None,
-        }
+        """JSON-ready fields (``color`` as a list)."""
+        return {**asdict(self), "color": list(self.color) if self.color else None}
 
 
 def is_segmentation(f: DicomFile) -> bool:
@@ -84,7 +76,7 @@ def is_segmentation(f: DicomFile) -> bool:
 
 
 def lab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:
-    """sRGB (0-255) of a DICOM CIELab colour (RecommendedDisplayCIELabValue: L*, a*, b* scaled to 0-65535)."""
+    """The sRGB colour (0-255) of a DICOM CIELab colour (RecommendedDisplayCIELabValue: L*, a*, b* scaled to 0-65535)."""
     L = lab[0] / 65535 * 100
     a = lab[1] / 65535 * 255 - 128
     b = lab[2] / 65535 * 255 - 128
@@ -222,8 +214,7 @@ def seg_grid(frames: Sequence[Frame]) -> SegGrid | None:
     slice_of = tuple(int(np.clip(round((x - lo) / spacing), 0, n - 1)) for x in d)
     first = int(np.argmin(d))
     # the origin is the position of the first frame's plane (in-plane corner of that frame)
-    origin = tuple(float(x) for x in pos[first])
-    return SegGrid(n, float(spacing), origin, tuple(float(x) for x in normal), slice_of, tuple(warns))  # type: ignore[arg-type]
+    return SegGrid(n, float(spacing), vec3(pos[first]), vec3(normal), slice_of, tuple(warns))
 
 
 def segment_layout(f: DicomFile) -> tuple[list[int], bool]:
@@ -241,8 +232,10 @@ def segment_layout(f: DicomFile) -> tuple[list[int], bool]:
 
 
 def load_segmentation(volume: Volume) -> np.ndarray:
-    """The voxels of a segmentation volume: a label map (slices, rows, columns) of segment numbers, or, when
-    segments share slices, one uint8 mask per segment (segments, slices, rows, columns), as ``volume.shape``.
+    """The voxels of a segmentation volume, shaped as ``volume.shape``.
+
+    A label map (slices, rows, columns) of segment numbers or, when segments share slices, one uint8 mask per
+    segment (segments, slices, rows, columns).
 
     Raises
     ------
@@ -284,8 +277,3 @@ def load_segmentation(volume: Volume) -> np.ndarray:
         if n is not None:
             out[k][masks[i]] = n
     return out
-
-
-def volume_ml(mask_voxels: int, spacing: Sequence[float]) -> float:
-    """Volume in mL of ``mask_voxels`` voxels of ``spacing`` mm."""
-    return mask_voxels * math.prod(spacing) / 1000.0

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .geometry import vec3
+
 if TYPE_CHECKING:
     from .frame import Frame
 
@@ -126,7 +128,7 @@ class Mosaic:
             norm = np.linalg.norm(csa)
             if norm > 0.5:
                 normal = csa / norm
-        return [tuple(float(x) for x in first + k * slice_spacing * normal) for k in range(self.n)]  # type: ignore[misc]
+        return [vec3(first + k * slice_spacing * normal) for k in range(self.n)]
 
 
 def mosaic_layout(n_images: int | None, csa: dict[str, list[str]], rows: int, columns: int) -> Mosaic | None:

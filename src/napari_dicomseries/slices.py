@@ -138,10 +138,8 @@ class SliceTable(Sequence):
 
     Parameters
     ----------
-    volume : Volume
-        The volume whose slices to list.
-    private : bool
-        Include private tags.
+    volume, private
+        As :func:`slice_table`.
     """
 
     def __init__(self, volume: Volume, *, private: bool = False) -> None:
@@ -180,6 +178,7 @@ class SliceTable(Sequence):
             other = other.to_list()
         return isinstance(other, list) and self.to_list() == other
 
+    # unhashable, as the list it equals; typeshed declares object.__hash__ a method, so mypy rejects the idiom
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:

@@ -304,18 +304,3 @@ def write_study(out: str | os.PathLike[str], *, scale: float = 1.0, seed: int = 
         paths += write_series(out, spec, scale=scale, study=study, names=names[start : start + n], seed=seed)
         start += n
     return paths
-
-
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin CLI shim
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out")
-    parser.add_argument("--scale", type=float, default=1.0)
-    args = parser.parse_args(argv)
-    print(len(write_study(args.out, scale=args.scale)), "files written to", args.out)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

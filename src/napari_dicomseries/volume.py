@@ -95,6 +95,7 @@ class Volume:
 
     @property
     def ndim(self) -> int:
+        """Number of axes of :attr:`shape` (3, or 4 with a leading time, gradient or segment axis)."""
         return len(self.shape)
 
     @property
@@ -107,6 +108,7 @@ class Volume:
 
     @property
     def normal(self) -> tuple[float, float, float]:
+        """The slice axis' unit direction in patient LPS (the third column of :attr:`direction`)."""
         d = self.direction
         return (d[2], d[5], d[8])
 
@@ -133,6 +135,7 @@ class Volume:
 
     @property
     def loadable(self) -> bool:
+        """Whether the pixels can be decoded: an image (or segmentation) whose transfer syntax has a decoder."""
         if self.kind == "segmentation":  # decoded by pydicom (1-bit frames included)
             return bool(self.shape)
         return self.is_image and all(decoder_for(f.transfer_syntax_uid) and not pixel_format_problem(f) for f in self.files)

@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import Container, Label, ProgressBar, PushButton, Table, TextEdit
+from magicgui.widgets import Container, Label, ProgressBar, PushButton, Table, TextEdit, Widget
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from qtpy.QtWidgets import (
@@ -71,8 +71,9 @@ class ResultTable(Container):
         self.table = Table(value=([], [], list(headers)))
         self.copy_button = PushButton(text="Copy")
         self.csv_button = PushButton(text="Save CSV...")
-        self.count = Label(value="")
-        buttons = Container(widgets=[self.count, self.copy_button, self.csv_button], layout="horizontal", labels=False)
+        self.row_count = Label(value="")  # not ``count``: Container is a sequence, with a count() method
+        row: list[Widget] = [self.row_count, self.copy_button, self.csv_button]
+        buttons = Container(widgets=row, layout="horizontal", labels=False)
         buttons.margins = (0, 0, 0, 0)
         super().__init__(widgets=[self.table, buttons], labels=False, **kwargs)
         self.margins = (0, 0, 0, 0)
@@ -131,7 +132,9 @@ class ResultTable(Container):
         self._refresh()
 
     def _apply_sort(self) -> None:
-        col, desc = self._sort  # type: ignore[misc]
+        if self._sort is None:
+            return
+        col, desc = self._sort
         order = sorted(range(len(self._rows)), key=lambda n: _sort_key(self._rows[n][col]), reverse=desc)
         self._rows = [self._rows[n] for n in order]
         self._payload = [self._payload[n] for n in order]
@@ -146,8 +149,9 @@ class ResultTable(Container):
     def _refresh(self) -> None:
         self._quiet = True
         try:
-            # the (data, index, columns) form: a {"data", "columns"} dict with no rows would be read as two columns
-            self.table.value = ([["" if c is None else str(c) for c in r] for r in self._rows], [], list(self._headers))
+            # the {"data", "index", "columns"} form: a {"data", "columns"} dict with no rows would be read as two columns
+            data = [["" if c is None else str(c) for c in r] for r in self._rows]
+            self.table.value = {"data": data, "index": [], "columns": list(self._headers)}
             q = self.table.native
             q.horizontalHeader().setSortIndicatorShown(self._sort is not None)
             if self._sort is not None:
@@ -158,7 +162,7 @@ class ResultTable(Container):
                 q.setColumnWidth(c, min(q.columnWidth(c), self.max_column_width))
         finally:
             self._quiet = False
-        self.count.value = f"{len(self._rows)} row(s)"
+        self.row_count.value = f"{len(self._rows)} row(s)"
         self._selection_changed()
 
     # -- selection
@@ -208,7 +212,9 @@ class ResultTable(Container):
     def copy(self) -> str:
         """Put the table on the clipboard as tab-separated text (pastes into a spreadsheet); return it."""
         text = self.to_tsv()
-        QApplication.clipboard().setText(text)
+        clipboard = QApplication.clipboard()
+        if clipboard is not None:  # None only without a QApplication
+            clipboard.setText(text)
         return text
 
     def save_csv(self, path: str | os.PathLike[str]) -> str:
@@ -434,7 +440,7 @@ def histogram_image(counts: np.ndarray, edges: np.ndarray, width: int = 360, hei
                 colour = (200, 200, 200)
             rgba[top : pad_t + h, x0[k] : max(x1[k] - (1 if x1[k] - x0[k] > 2 else 0), x0[k] + 1), :3] = colour
     rgba[pad_t + h, pad_l : pad_l + w, :3] = 160
-    img = QImage(rgba.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
+    img = QImage(rgba.tobytes(), width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
     p = QPainter(img)
     p.setPen(QColor(220, 220, 220))
     font = QFont()

@@ -111,8 +111,8 @@ class ImageCompare(Container):
         self.preset = ComboBox(choices=enum_choices(HUPreset), value=HUPreset.soft_tissue, label="HU range")
         self.hu_lo = FloatSpinBox(value=-100.0, min=-100000.0, max=100000.0, step=10.0, label="lower HU")
         self.hu_hi = FloatSpinBox(value=200.0, min=-100000.0, max=100000.0, step=10.0, label="upper HU")
-        self.label_a = ComboBox(choices=self._labels, label="Labels A", nullable=True)
-        self.label_b = ComboBox(choices=self._labels, label="Labels B", nullable=True)
+        self.label_a = ComboBox(choices=self._label_layers, label="Labels A", nullable=True)
+        self.label_b = ComboBox(choices=self._label_layers, label="Labels B", nullable=True)
         self.tolerance = FloatSpinBox(value=0.0, min=0.0, max=1e6, step=1.0, label="Differ if |B-A| >")
         self.add_difference = CheckBox(value=True, text="Add difference layer")
         self.add_masks = CheckBox(value=False, text="Add masks as label layers")
@@ -158,7 +158,8 @@ class ImageCompare(Container):
         own = {id(self.difference_layer)}
         return [(layer.name, layer) for layer in image_layers(self.viewer) if id(layer) not in own and layer.ndim >= 3]
 
-    def _labels(self, _widget: Any = None) -> list[tuple[str, Any]]:
+    # not ``_labels``: magicgui's Container keeps its ``labels`` flag there
+    def _label_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in image_layers(self.viewer, ("labels",)) if layer.ndim >= 3]
 
     def _reset(self, *_: Any) -> None:
@@ -247,15 +248,14 @@ class ImageCompare(Container):
                 allow_different_frame=True,
             )  # fmt: skip
 
+        def progress(item: tuple[int, int, str]) -> None:
+            self.status.step(item[0], item[1])
+            self.status.say(item[2] + " ...")
+
         names = (a.name, b.name)
         self.status.start(3)
         self.status.say("comparing ...")
-        return start_worker(
-            self,
-            work,
-            on_yield=lambda item: (self.status.step(item[0], item[1]), self.status.say(item[2] + " ...")),
-            on_result=lambda res: self._show(res, names),
-        )
+        return start_worker(self, work, on_yield=progress, on_result=lambda res: self._show(res, names))
 
     # ------------------------------------------------------------------ results
     def _show(self, res: ImageComparison, names: tuple[str, str]) -> None:
@@ -266,7 +266,7 @@ class ImageCompare(Container):
         if self.add_difference.value:
             self._add_difference(res, names)
         if self.add_masks.value and res.mask_a is not None and res.mask_b is not None:
-            self._add_masks(res, names)
+            self._add_masks(res, (res.mask_a, res.mask_b), names)
         s = res.stats
         msg = f"RMSE {s.rmse:.4g}, MAE {s.mae:.4g}, max |B-A| {s.max_abs_difference:.4g}"
         if res.overlap is not None:
@@ -308,10 +308,10 @@ class ImageCompare(Container):
         self.layer_a.reset_choices()
         self.layer_b.reset_choices()
 
-    def _add_masks(self, res: ImageComparison, names: tuple[str, str]) -> None:
+    def _add_masks(self, res: ImageComparison, masks: tuple[np.ndarray, np.ndarray], names: tuple[str, str]) -> None:
         kw = self._geometry_kwargs(res)
         self.mask_layers = []
-        for n, (mask, src) in enumerate(((res.mask_a, names[0]), (res.mask_b, names[1])), start=1):
+        for n, (mask, src) in enumerate(zip(masks, names, strict=True), start=1):
             name = f"mask {'AB'[n - 1]}: {src} ({res.mask_description})"
             data = mask.astype(np.uint8) * n
             self.mask_layers.append(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import threading
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from magicgui.types import FileDialogMode
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
 
 from ..classify import THIN_MAX_MM
@@ -97,7 +99,7 @@ class SeriesBrowser(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         viewer = napari_viewer
         self.viewer = viewer
-        self.folder = FileEdit(mode="d", label="Folder")
+        self.folder = FileEdit(mode=FileDialogMode.EXISTING_DIRECTORY, label="Folder")
         self.use_layer_button = PushButton(text="Folder of selected layer")
         self.scan_button = PushButton(text="Scan")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -194,7 +196,7 @@ class SeriesBrowser(Container):
             self.status.say("the selected layer has no DICOM files (metadata['dicom']['files'])", error=True)
             return None
         folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
-        self.folder.value = folder
+        self.folder.value = Path(folder)
         self.scan(folder)
         return folder
 
@@ -208,7 +210,10 @@ class SeriesBrowser(Container):
 
         from .._reader import gap_policy
 
-        folder = os.fspath(folder if folder is not None else self.folder.value)
+        if folder is None:
+            value = self.folder.value  # a Path in directory mode
+            folder = value if isinstance(value, (str, os.PathLike)) else ""
+        folder = os.fspath(folder)
         if not folder or not os.path.isdir(folder):
             self.status.say(f"not a folder: {folder!r}", error=True)
             return None

@@ -109,10 +109,10 @@ class TagCompare(Container):
         self._worker: Any = None
         self.compare_button.changed.connect(lambda: self.compare())
         self.mode.changed.connect(self._mode_changed)
-        for w in (self.only_varying, self.show_all, self.identifiers, self.search):
-            w.changed.connect(self.render)
-        for w in (self.private, self.tolerance):
-            w.changed.connect(self._options_changed)
+        for shown in (self.only_varying, self.show_all, self.identifiers, self.search):
+            shown.changed.connect(self.show_result)
+        for read in (self.private, self.tolerance):
+            read.changed.connect(self._options_changed)
         self.table.on_selection(self._row_selected)
         viewer.layers.events.inserted.connect(self._reset)
         viewer.layers.events.removed.connect(self._reset)
@@ -195,7 +195,7 @@ class TagCompare(Container):
             tags, self.result = out
             self._tags_a = tags[0]
             self._tags_b = tags[1] if len(tags) > 1 else None
-            self.render()
+            self.show_result()
             if isinstance(self.result, TagDiff):
                 n = len(self.result.filtered(identifiers=bool(self.identifiers.value)))
                 self.status.done(f"A = {self.result.label_a}, B = {self.result.label_b}: {n} differing tag(s)")
@@ -208,7 +208,8 @@ class TagCompare(Container):
         return start_worker(self, work, on_yield=lambda dn: self.status.step(*dn), on_result=done)
 
     # ------------------------------------------------------------------ display
-    def render(self, *_: Any) -> None:
+    # not ``render``: magicgui's Widget.render() is a picture of the widget
+    def show_result(self, *_: Any) -> None:
         """Fill the table from the last result and the display options (no re-reading)."""
         r = self.result
         query = str(self.search.value or "")
@@ -230,10 +231,10 @@ class TagCompare(Container):
             ]
             self.table.set_rows(BETWEEN_COLUMNS, data, rows)
         elif isinstance(r, VolumeTags):
-            rows = [s for s in (r.varying if self.only_varying.value else r.rows) if s.info.matches(query)]
-            data = [[s.info.category, s.info.key, "constant" if s.constant else "varies", s.value, s.n_distinct, s.minimum,
-                     s.maximum, s.info.tag, s.info.name, s.info.vr, s.info.private_creator] for s in rows]  # fmt: skip
-            self.table.set_rows(WITHIN_COLUMNS, data, rows)
+            summaries = [s for s in (r.varying if self.only_varying.value else r.rows) if s.info.matches(query)]
+            cells: list[list[Any]] = [[s.info.category, s.info.key, "constant" if s.constant else "varies", s.value, s.n_distinct,
+                      s.minimum, s.maximum, s.info.tag, s.info.name, s.info.vr, s.info.private_creator] for s in summaries]  # fmt: skip
+            self.table.set_rows(WITHIN_COLUMNS, cells, summaries)
         self.slices.set_rows(self.slices.headers, [])
 
     def _row_selected(self) -> None:

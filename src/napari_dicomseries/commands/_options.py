@@ -20,7 +20,7 @@ VOLUME_HELP = "series number, volume key (3.2) or SeriesInstanceUID"
 
 
 def add_tag_options(p: argparse.ArgumentParser) -> None:
-    """--search, --private, --tolerance and --json, as ``tags`` and ``diff`` take them."""
+    """--search, --private, --tolerance, --json and --gaps, as ``tags`` and ``diff`` take them."""
     p.add_argument("--search", metavar="TEXT", default="", help="only tags whose keyword, name or number matches")
     p.add_argument("--private", action="store_true", help="include private tags, with their private creator")
     p.add_argument(
@@ -30,6 +30,7 @@ def add_tag_options(p: argparse.ArgumentParser) -> None:
         help=f"numbers closer than this are equal (default {DEFAULT_TOLERANCE:g})",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_gaps_option(p)
 
 
 def add_gaps_option(p: argparse.ArgumentParser) -> None:
@@ -165,6 +166,22 @@ def open_inputs(
     if require:
         require_volumes(volumes, result, root)
     return volumes, result
+
+
+def open_selected(args: argparse.Namespace, paths: str | Sequence[str], *keys: str) -> list[Volume]:
+    """The volumes named by ``keys`` (:data:`VOLUME_HELP`), in that order, of the inputs opened by :func:`open_inputs`.
+
+    Raises
+    ------
+    PathNotFoundError, NotDicomError
+        As :func:`open_inputs`.
+    SeriesNotFoundError
+        When a key names no volume, or several (the message lists the available ones).
+    """
+    from ..selection import select_volume
+
+    volumes, _ = open_inputs(args, paths)
+    return [select_volume(volumes, key) for key in keys]
 
 
 def quoted(path: str | os.PathLike[str]) -> str:

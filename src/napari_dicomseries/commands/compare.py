@@ -9,9 +9,8 @@ from typing import Any
 
 from ..errors import GeometryError
 from ..metrics import HU_PRESETS, compare_volumes
-from ..selection import select_volume
 from ..volume import Volume
-from ._options import RangeAction, add_gaps_option, hu_value, non_negative_float, open_inputs
+from ._options import RangeAction, add_gaps_option, hu_value, non_negative_float, open_selected
 from ._table import format_table
 
 
@@ -57,8 +56,7 @@ def _check_frames(a: Volume, b: Volume) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    volumes, _ = open_inputs(args, args.path)
-    a, b = (select_volume(volumes, key) for key in (args.a, args.b))
+    a, b = open_selected(args, args.path, args.a, args.b)
     if not args.allow_different_frame:
         _check_frames(a, b)
     hu = tuple(args.hu_range) if args.hu_range else (HU_PRESETS[args.preset] if args.preset else None)

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from ..compare import diff_volumes, select_volume
-from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, open_inputs
+from ..compare import diff_volumes
+from ._options import VOLUME_HELP, add_tag_options, open_selected
 from ._table import format_table
 
 
@@ -19,13 +19,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="show every tag, equal ones and per-instance identifiers too")
     p.add_argument("--identifiers", action="store_true", help="show per-instance identifiers (SOPInstanceUID, positions, ...)")
     add_tag_options(p)
-    add_gaps_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    volumes, _ = open_inputs(args, args.path)
-    a, b = (select_volume(volumes, key) for key in (args.a, args.b))
+    a, b = open_selected(args, args.path, args.a, args.b)
     d = diff_volumes(a, b, private=args.private, tolerance=args.tolerance)
     opts = {"show_all": args.all, "identifiers": args.all or args.identifiers, "query": args.search}
     if args.json:

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from ..compare import iter_text_rows, select_volume, volume_tags
-from ._options import VOLUME_HELP, add_gaps_option, add_tag_options, open_inputs
+from ..compare import iter_text_rows, volume_tags
+from ._options import VOLUME_HELP, add_tag_options, open_selected
 from ._table import format_table
 
 
@@ -22,13 +22,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--varying", action="store_true", help="show only the tags that vary between slices")
     p.add_argument("--tag", metavar="KEYWORD", help="print this tag's value for every slice (keyword, key or (gggg,eeee))")
     add_tag_options(p)
-    add_gaps_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    volumes, _ = open_inputs(args, args.paths)
-    vol = select_volume(volumes, args.series)
+    (vol,) = open_selected(args, args.paths, args.series)
     vt = volume_tags(vol, private=args.private, tolerance=args.tolerance)
     rows = vt.varying if args.varying else vt.rows
     if args.search:

@@ -46,6 +46,7 @@ def _check_against_dcm2niix(volume, tmp_path: Path, src: Path) -> None:
     np.testing.assert_allclose(a.get_fdata(), ref_data, atol=1e-3 * float(np.abs(ref_data).max()), rtol=0)
 
 
+@pytest.mark.slow
 def test_philips_dti_trace_aside_acquisition_order_and_bvecs(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "philips_dti"
     volumes, _ = open_folder(src, progress=False)
@@ -68,6 +69,7 @@ def test_philips_dti_trace_aside_acquisition_order_and_bvecs(shared_data: Path, 
     _check_against_dcm2niix(dwi, tmp_path, src)
 
 
+@pytest.mark.slow
 def test_siemens_xa30_dwi_gradients_match_dcm2niix(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "siemens_xa30_dwi"
     (dwi,) = open_folder(src, progress=False)[0]

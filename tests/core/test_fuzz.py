@@ -25,8 +25,8 @@ from napari_dicomseries.classify import classify
 from napari_dicomseries.errors import DecodeError, DicomSeriesError
 from napari_dicomseries.scan import DicomFile, read_header
 
-from .conftest import SHARED_DATA
-from .corpus import image_ds, save
+from ..corpus import image_ds, save
+from ..data import SHARED_DATA
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,7 +122,9 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(which=st.integers(0, 100), ops=OPS)
 def test_mutated_headers(seeds: list[bytes], scratch: Path, which: int, ops: list[tuple[str, int, int]]) -> None:
     path = scratch / "mutant.dcm"

@@ -57,7 +57,9 @@ def test_mosaic_untiled_with_corrected_position(shared_data: Path) -> None:
     normal = np.array([float(x) for x in csa["SliceNormalVector"]])
     row, col = np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float)
     ps = [float(x) for x in ds.PixelSpacing]
-    first = np.array(ds.ImagePositionPatient, float) + row * ps[1] * (ds.Columns - tile_c) / 2 + col * ps[0] * (ds.Rows - tile_r) / 2
+    first = (
+        np.array(ds.ImagePositionPatient, float) + row * ps[1] * (ds.Columns - tile_c) / 2 + col * ps[0] * (ds.Rows - tile_r) / 2
+    )
     v = volumes[0]
     order = np.argsort([np.dot(np.cross(row, col), first + k * normal) for k in range(n)])
     for z, k in enumerate(order):
@@ -88,7 +90,13 @@ PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
 @pytest.mark.parametrize(
     "name",
-    ["SC_rgb_rle.dcm", "SC_rgb_rle_2frame.dcm", "examples_rgb_color.dcm", "ExplVR_BigEnd.dcm", "SC_ybr_full_422_uncompressed.dcm"],
+    [
+        "SC_rgb_rle.dcm",
+        "SC_rgb_rle_2frame.dcm",
+        "examples_rgb_color.dcm",
+        "ExplVR_BigEnd.dcm",
+        "SC_ybr_full_422_uncompressed.dcm",
+    ],
 )
 def test_colour_loads_as_rgb_equal_to_pydicom(name: str, tmp_path: Path) -> None:
     path = PYDICOM_FILES / name

@@ -34,7 +34,7 @@ from napari_dicomseries.metrics import (
 )
 from napari_dicomseries.synthetic import STUDY_SERIES
 
-from .conftest import tree_digest
+from ..data import tree_digest
 
 # ----------------------------------------------------------------------------- by hand
 

@@ -1,4 +1,4 @@
-"""Every folder under ../shared/data, automatically: it opens in napari, and the export matches dcm2niix volume by volume.
+"""Every folder under ../shared/data, automatically: the export matches dcm2niix volume by volume.
 
 The folder list is read at collection time, so a new folder is covered with no code. dcm2niix (``-p n``) is the
 oracle (``tests/oracle.py``): every volume it writes, other than its derived ``_Eq`` / ``_Tilt`` / ``_ROI`` /
@@ -6,7 +6,7 @@ oracle (``tests/oracle.py``): every volume it writes, other than its derived ``_
 writes them). Where dcm2niix is demonstrably wrong (:data:`KNOWN_DCM2NIIX_WRONG`, each claim re-checked here) the
 volume is checked against the DICOM headers instead.
 
-GUI tests: ``xvfb-run -a -s "-screen 0 1280x1024x24" python -m pytest -q -p no:cacheprovider tests/test_real_data.py``.
+That each folder opens in a napari viewer: ``tests/qt/test_real_data_viewer.py`` (same folder list).
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from . import oracle
-from .conftest import SHARED_DATA, tree_digest
-from .oracle import KNOWN_DCM2NIIX_WRONG
+from .. import oracle
+from ..data import SHARED_DATA, SHARED_FOLDERS, tree_digest
+from ..oracle import KNOWN_DCM2NIIX_WRONG
 
-PLUGIN = "napari-dicomseries"
 DATA = SHARED_DATA  # Path(__file__).resolve().parents[2] / "shared" / "data" unless DICOMSERIES_SHARED_DATA is set
-FOLDERS = sorted(p for p in DATA.iterdir() if p.is_dir()) if DATA.is_dir() else []
+FOLDERS = SHARED_FOLDERS
 IDS = [p.name for p in FOLDERS]
+#: Folders whose dcm2niix comparison takes over 2 s here (multi-frame and diffusion series, a 512 x 512 CT): ``slow``.
+SLOW_FOLDERS = {"philips_dti", "philips_enhanced_asl", "siemens_xa30_dwi", "ct_ge_lightspeed_lung"}
 
 __all__ = ["KNOWN_DCM2NIIX_WRONG"]
 
@@ -35,21 +36,9 @@ def _need_dcm2niix() -> None:
         pytest.skip("dcm2niix not installed (pip install dcm2niix)")
 
 
-@pytest.mark.gui
-@pytest.mark.parametrize("folder", FOLDERS, ids=IDS)
-def test_folder_opens_in_viewer(make_napari_viewer, qtbot, folder: Path) -> None:
-    """The folder opens in a real (shown) napari viewer through the plugin: at least one layer, nothing raised."""
-    viewer = make_napari_viewer(show=True)
-    layers = viewer.open(str(folder), plugin=PLUGIN)
-    qtbot.wait(10)  # let the canvas draw the visible layer
-    assert layers, f"{folder.name}: viewer.open returned no layer"
-    assert len(viewer.layers) == len(layers)
-    for layer in layers:
-        assert layer.ndim >= 2, f"{folder.name}: layer {layer.name!r} has {layer.ndim} dimension(s)"
-        assert all(n > 0 for n in layer.data.shape), f"{folder.name}: layer {layer.name!r} is empty {layer.data.shape}"
-
-
-@pytest.mark.parametrize("folder", FOLDERS, ids=IDS)
+@pytest.mark.parametrize(
+    "folder", [pytest.param(p, marks=[pytest.mark.slow] if p.name in SLOW_FOLDERS else []) for p in FOLDERS], ids=IDS
+)
 def test_matches_dcm2niix(folder: Path) -> None:
     """Every non-derived dcm2niix volume has a voxel-identical export of ours (see ``tests/oracle.py`` for the rules)."""
     _need_dcm2niix()

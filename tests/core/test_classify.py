@@ -7,16 +7,13 @@ series is the real ``missing_slice/002`` export.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 
 from napari_dicomseries import open_folder
-from napari_dicomseries._reader import read_volumes
 from napari_dicomseries.classify import (
     DEFAULT_PENALTY,
     KINDS,
@@ -29,110 +26,25 @@ from napari_dicomseries.classify import (
 from napari_dicomseries.labels import KernelClass, Kind, Orientation, ThicknessClass
 from napari_dicomseries.warning import VolumeWarning, WarningCode
 
-STUDY = generate_uid()
-FRAME = generate_uid()
-SIZE = 16
-
-
-def write_image(
-    path: Path,
-    *,
-    series_uid: str,
-    number: int | None,
-    instance: int,
-    orientation: Sequence[float] | None = (1, 0, 0, 0, 1, 0),
-    position: Sequence[float] | None = (0, 0, 0),
-    description: str = "",
-    image_type: Sequence[str] = ("ORIGINAL", "PRIMARY", "AXIAL"),
-    sop_class: str = CTImageStorage,
-    thickness: float = 5.0,
-    kernel: str = "STANDARD",
-    tilt: float | None = None,
-    size: int = SIZE,
-) -> Path:
-    """One small CT-like image; geometry tags only when given."""
-    ds = Dataset()
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID = STUDY
-    ds.SeriesInstanceUID = series_uid
-    ds.FrameOfReferenceUID = FRAME
-    ds.Modality = "CT"
-    ds.Manufacturer = "GE MEDICAL SYSTEMS"
-    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = "20260315"
-    ds.AcquisitionTime = "101203"
-    if number is not None:
-        ds.SeriesNumber = number
-    ds.InstanceNumber = instance
-    ds.SeriesDescription = description
-    ds.ImageType = list(image_type)
-    ds.ConvolutionKernel = kernel
-    ds.SliceThickness = f"{thickness:g}"
-    if tilt is not None:
-        ds.GantryDetectorTilt = f"{tilt:g}"
-    if orientation is not None:
-        ds.ImageOrientationPatient = [f"{v:.6f}" for v in orientation]
-    if position is not None:
-        ds.ImagePositionPatient = [f"{v:.4f}" for v in position]
-    ds.PixelSpacing = ["1", "1"]
-    ds.Rows = ds.Columns = size
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 1
-    ds.RescaleIntercept, ds.RescaleSlope = "-1024", "1"
-    ds.PixelData = (np.arange(size * size, dtype=np.int16) + instance).tobytes()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.preamble = b"\0" * 128
-    ds.save_as(path, enforce_file_format=True)
-    return path
-
-
-def write_stack(out: Path, n: int, *, orientation: Sequence[float], step: Sequence[float], start: int = 1, **kw) -> None:
-    """``n`` slices of one series, slice k at ``k * step``."""
-    for k in range(n):
-        pos = np.asarray(step, float) * k
-        write_image(
-            out / f"{kw['series_uid'][-6:]}_{start + k:03d}.dcm", instance=start + k, orientation=orientation, position=pos, **kw
-        )
-
-
-AXIAL = (1, 0, 0, 0, 1, 0)
-CORONAL = (1, 0, 0, 0, 0, -1)
-SAGITTAL = (0, 1, 0, 0, 0, -1)
-
-
-def axial_volume(out: Path, number: int = 2, n: int = 12) -> str:
-    uid = generate_uid()
-    write_stack(out, n, orientation=AXIAL, step=(0, 0, 5), series_uid=uid, number=number, description="5mm STANDARD")
-    return uid
-
-
-def by_number(volumes) -> dict[int | None, list]:
-    out: dict[int | None, list] = {}
-    for v in volumes:
-        out.setdefault(v.series_number, []).append(v)
-    return out
-
+from ..dicom_cases import (
+    AXIAL,
+    SAGITTAL,
+    SIZE,
+    axial_volume,
+    by_number,
+    lone_secondary_capture,
+    secondary_captures,
+    three_plane_localizer,
+    tilted_axial_and_oblique,
+    write_stack,
+)
 
 # ----------------------------------------------------------------------------- multi-plane localizer
 
 
 @pytest.mark.parametrize("per_plane", [(3, 3, 3), (1, 1, 1), (5, 2)])
 def test_three_plane_localizer_without_localizer_image_type(tmp_path: Path, per_plane: tuple[int, ...]) -> None:
-    uid = generate_uid()
-    instance = 1
-    for plane, n in zip((AXIAL, CORONAL, SAGITTAL), per_plane, strict=False):
-        normal = np.cross(plane[:3], plane[3:])
-        write_stack(tmp_path, n, orientation=plane, step=normal * 10, start=instance, series_uid=uid, number=1,
-                    description="3-Plane Loc", image_type=("ORIGINAL", "PRIMARY", "OTHER"), thickness=1.0)  # fmt: skip
-        instance += n
-    axial_volume(tmp_path)
+    three_plane_localizer(tmp_path, per_plane)
     volumes, _ = open_folder(tmp_path)
     series = by_number(volumes)
     parts = series[1]
@@ -146,9 +58,7 @@ def test_three_plane_localizer_without_localizer_image_type(tmp_path: Path, per_
         assert v.thickness_class == "", "a localizer is never thin (SliceThickness 1 mm here)"
     (image,) = series[2]
     assert image.kind == "image" and image.thickness_class == "thick"
-    # the reader leaves the scout parts out and shows the image
-    layers = read_volumes(tmp_path, lazy=False)
-    assert [kw["metadata"]["dicom"]["volume"]["series_number"] for _, kw, _ in layers] == [2]
+    # what the reader makes of it: tests/napari/test_reader_classes.py
 
 
 def test_two_planes_of_many_slices_are_images(tmp_path: Path) -> None:
@@ -176,19 +86,7 @@ def test_labelled_localizer_is_never_thin(synthetic_study: Path) -> None:
 
 
 def test_secondary_captures_and_dose_reports(tmp_path: Path) -> None:
-    axial_volume(tmp_path, number=2)
-    # Philips "Exam Summary" screenshot: Secondary Capture SOP class, no geometry
-    write_image(tmp_path / "summary.dcm", series_uid=generate_uid(), number=501, instance=1, orientation=None, position=None,
-                description="Exam Summary", sop_class=SecondaryCaptureImageStorage, image_type=("DERIVED", "SECONDARY"), size=40)  # fmt: skip
-    # GE dose report stored as a CT image: ImageType SCREEN SAVE
-    write_image(tmp_path / "dose.dcm", series_uid=generate_uid(), number=999, instance=1, description="Dose Report",
-                image_type=("DERIVED", "SECONDARY", "SCREEN SAVE"), size=40)  # fmt: skip
-    # Philips "Dose Info": DERIVED\SECONDARY and a dose description, CT SOP class, with geometry
-    write_image(tmp_path / "doseinfo.dcm", series_uid=generate_uid(), number=1001, instance=1, description="Dose Info",
-                image_type=("DERIVED", "SECONDARY"), size=40, position=(0, 0, 200))  # fmt: skip
-    # a genuine lone coronal slice of another size stays a localizer
-    write_image(tmp_path / "scout.dcm", series_uid=generate_uid(), number=1, instance=1, orientation=CORONAL,
-                description="Scout", size=24, thickness=1.0)  # fmt: skip
+    secondary_captures(tmp_path)
     volumes, _ = open_folder(tmp_path)
     kinds = {v.series_number: v.kind for v in volumes}
     assert kinds == {1: "localizer", 2: "image", 501: "secondary", 999: "secondary", 1001: "secondary"}
@@ -198,17 +96,16 @@ def test_secondary_captures_and_dose_reports(tmp_path: Path) -> None:
     assert "Dose Info" in reasons[1001]
     assert all(v.thickness_class == "" for v in volumes if v.kind in ("secondary", "localizer"))
     assert set(kinds.values()) <= set(KINDS)
-    # the reader opens the images only
-    layers = read_volumes(tmp_path, lazy=False)
-    assert [kw["metadata"]["dicom"]["volume"]["series_number"] for _, kw, _ in layers] == [2]
+    # what the reader makes of it: tests/napari/test_reader_classes.py
 
 
 def test_a_secondary_capture_alone_still_opens(tmp_path: Path) -> None:
-    write_image(tmp_path / "summary.dcm", series_uid=generate_uid(), number=501, instance=1, orientation=None, position=None,
-                description="Exam Summary", sop_class=SecondaryCaptureImageStorage, image_type=("DERIVED", "SECONDARY"))  # fmt: skip
-    ((data, kwargs, _),) = read_volumes(tmp_path, lazy=False)
-    assert kwargs["metadata"]["dicom"]["volume"]["kind"] == "secondary" and kwargs["visible"]
-    assert data.shape == (1, SIZE, SIZE)
+    """The core lists a lone screenshot as a loadable secondary capture, its one frame SIZE x SIZE (the reader opens it:
+    tests/napari/test_reader_classes.py)."""
+    lone_secondary_capture(tmp_path)
+    ((v,), _) = open_folder(tmp_path)
+    assert v.kind == "secondary" and v.loadable
+    assert v.shape == (1, SIZE, SIZE)
 
 
 # ----------------------------------------------------------------------------- gantry tilt is not obliquity
@@ -216,14 +113,7 @@ def test_a_secondary_capture_alone_still_opens(tmp_path: Path) -> None:
 
 def test_tilted_axial_ct_is_axial(tmp_path: Path) -> None:
     """GE-style tilt: the image plane turns about the LR axis, the table steps along SI (sheared volume)."""
-    t = math.radians(20.0)
-    tilted = (1, 0, 0, 0, math.cos(t), -math.sin(t))
-    write_stack(
-        tmp_path, 6, orientation=tilted, step=(0, 0, 2.5), series_uid=generate_uid(), number=3, tilt=20.0, thickness=0.625
-    )
-    # an MR-style oblique stack (no tilt, stepped along its normal) of the same plane stays oblique
-    normal = np.cross(tilted[:3], tilted[3:])
-    write_stack(tmp_path, 6, orientation=tilted, step=normal * 2.5, series_uid=generate_uid(), number=4, thickness=2.5)
+    tilted_axial_and_oblique(tmp_path)
     volumes, _ = open_folder(tmp_path)
     v3, v4 = by_number(volumes)[3][0], by_number(volumes)[4][0]
     assert v3.gantry_tilt == pytest.approx(20.0, abs=0.1)
@@ -233,10 +123,7 @@ def test_tilted_axial_ct_is_axial(tmp_path: Path) -> None:
     assert orientation_class(v3.direction, 20.0)[0] == "axial"
     assert orientation_class(v3.direction, 0.0)[0] == "oblique"
     assert orientation_class(v3.direction, 45.0)[0] == "oblique"  # a tilt that does not explain the angle
-    # the thin tilted axial series is the one shown
-    layers = read_volumes(tmp_path, lazy=False)
-    shown = [kw["metadata"]["dicom"]["volume"]["series_number"] for _, kw, _ in layers if kw["visible"]]
-    assert shown == [3]
+    # which one the reader shows: tests/napari/test_reader_classes.py
 
 
 def test_real_gantry_tilt_is_axial(shared_data: Path) -> None:

@@ -21,7 +21,7 @@ from napari_dicomseries.errors import SeriesNotFoundError
 from napari_dicomseries.selection import select_volume
 from napari_dicomseries.synthetic import STUDY_SERIES
 
-from .conftest import tree_digest
+from ..data import tree_digest
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,10 @@ def test_within_volume_constant_and_varying(study, headers) -> None:
     # per-slice values of a varying tag, in array order (ascending z), as pydicom reads them
     assert [float(x) for x in vt.per_frame_values("SliceLocation")] == [float(d.SliceLocation) for d in files]
     inst = vt.row("InstanceNumber")
-    assert (int(inst.minimum), int(inst.maximum)) == (min(int(d.InstanceNumber) for d in files), max(int(d.InstanceNumber) for d in files))
+    assert (int(inst.minimum), int(inst.maximum)) == (
+        min(int(d.InstanceNumber) for d in files),
+        max(int(d.InstanceNumber) for d in files),
+    )
     varying = {r.info.keyword for r in vt.varying}
     assert varying == {"ImagePositionPatient", "SliceLocation", "InstanceNumber", "SOPInstanceUID", "MediaStorageSOPInstanceUID"}
     # every top-level tag of the file is a row
@@ -230,7 +233,13 @@ def test_cli_diff_and_tags(synthetic_study: Path, capsys: pytest.CaptureFixture[
     assert main(["tags", str(synthetic_study), "--series", "4", "--varying", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_frames"] == int(round(320 / (STUDY_SERIES[2].thickness / 0.125))) + 1
-    assert {t["keyword"] for t in out["tags"]} == {"ImagePositionPatient", "SliceLocation", "InstanceNumber", "SOPInstanceUID", "MediaStorageSOPInstanceUID"}
+    assert {t["keyword"] for t in out["tags"]} == {
+        "ImagePositionPatient",
+        "SliceLocation",
+        "InstanceNumber",
+        "SOPInstanceUID",
+        "MediaStorageSOPInstanceUID",
+    }
     assert main(["tags", str(synthetic_study), "-s", "2", "--tag", "SliceLocation"]) == 0
     text = capsys.readouterr().out
     assert "-320" in text and text.count(".dcm") == 9

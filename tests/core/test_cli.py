@@ -22,10 +22,10 @@ import pytest
 from napari_dicomseries import cli
 from napari_dicomseries.synthetic import STUDY_SERIES
 
-from .conftest import tree_digest
+from ..data import tree_digest
 
 PROG = "napari-dicomseries"
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 COMMANDS = ("ls", "inspect", "tags", "diff", "compare", "export", "demo")
 
 
@@ -266,6 +266,7 @@ def test_a_dicom_file_where_a_folder_is_expected(one_dicom_file: Path, tmp_path:
     assert len(list((tmp_path / "out").glob("*.nii.gz"))) == 1
 
 
+@pytest.mark.slow
 def test_unreadable_file(one_dicom_file: Path, tmp_path: Path) -> None:
     """chmod 000 (still readable for root, then it simply works) and a socket file (open() fails for everyone)."""
     (tmp_path / "in").mkdir()

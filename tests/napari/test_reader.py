@@ -24,11 +24,6 @@ PLUGIN = "napari-dicomseries"
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _discover() -> None:
-    npe2.PluginManager.instance().discover()
-
-
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
@@ -703,7 +698,7 @@ def test_rgb_is_always_explicit(synthetic_study: Path, shared_data: Path) -> Non
 def test_series_without_number_is_named_by_description_modality_date(tmp_path: Path) -> None:
     from pydicom.uid import generate_uid
 
-    from .test_classify import AXIAL, write_stack
+    from ..dicom_cases import AXIAL, write_stack
 
     uid = generate_uid()
     write_stack(tmp_path, 3, orientation=AXIAL, step=(0, 0, 2), series_uid=uid, number=None, description="Chest w/o")

@@ -40,6 +40,7 @@ def test_open_folder_in_viewer(make_napari_viewer, synthetic_study: Path) -> Non
     assert (gray < 20).mean() > 0.2 and (gray > 60).mean() > 0.1
 
 
+@pytest.mark.slow
 def test_sample_data_opens(make_napari_viewer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAPARI_DICOMSERIES_CACHE", str(tmp_path / "cache"))
     viewer = make_napari_viewer()
@@ -155,6 +156,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_napari_command_line_opens_the_series_browser(synthetic_study: Path, tmp_path: Path) -> None:
     """``napari DIR -w napari-dicomseries "Series browser"`` through napari's own entry point (``napari.__main__.main``).
 

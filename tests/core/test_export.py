@@ -25,7 +25,7 @@ from napari_dicomseries.nifti import write_nifti_array
 from napari_dicomseries.selection import select_volume
 from napari_dicomseries.synthetic import STUDY_SERIES, SeriesSpec, write_series
 
-from .conftest import tree_digest
+from ..data import tree_digest
 
 SAGITTAL = (0, 1, 0, 0, 0, -1)
 

@@ -28,11 +28,6 @@ PLUGIN = "napari-dicomseries"
 OBLIQUE = (0.866025, 0.5, 0, -0.17101, 0.296198, -0.939693)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _discover() -> None:
-    npe2.PluginManager.instance().discover()
-
-
 def gdcm_series(folder: Path, series_uid: str) -> sitk.Image:
     """The series as SimpleITK's GDCM reader builds it (sorted by GDCM, rescale applied)."""
     names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_uid)

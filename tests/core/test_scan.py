@@ -22,7 +22,7 @@ from napari_dicomseries.errors import Cancelled
 from napari_dicomseries.scan import scan
 from napari_dicomseries.synthetic import STUDY_SERIES, write_series
 
-from .conftest import tree_digest
+from ..data import tree_digest
 
 
 def ls_json(capsys: pytest.CaptureFixture[str], *paths: Path) -> dict:
@@ -402,7 +402,7 @@ def test_cli_ls_table_and_inspect(shared_data: Path, capsys: pytest.CaptureFixtu
     # a PersonName is one value, not a list of letters
     ds = pydicom.dcmread(shared_data / "ct_ge_lightspeed_lung" / "1-031.dcm", stop_before_pixels=True)
     assert rows["PatientName"]["value"] == str(ds.PatientName) and "\\" not in rows["PatientName"]["value"]
-    from napari_dicomseries._reader import slice_table
+    from napari_dicomseries.slices import slice_table
 
     (vol,), _ = open_folder(shared_data / "ct_ge_lightspeed_lung")
     assert slice_table(vol)[0]["PatientName"] == str(ds.PatientName)
@@ -433,6 +433,7 @@ def test_cli_demo_writes_and_lists(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["demo", str(tmp_path / "demo"), "--scale", "0.125"]) == 2
 
 
+@pytest.mark.slow
 def test_fast_header_path_agrees_with_pydicom(shared_data: Path, synthetic_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast top-level parser and pydicom give the same frames for every file."""
     from napari_dicomseries import rawheader

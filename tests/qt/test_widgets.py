@@ -1,4 +1,4 @@
-"""Dock widgets driven end to end in a real viewer (run under ``xvfb-run -a python -m pytest tests/test_widgets.py``).
+"""Dock widgets driven end to end in a real viewer (run under ``xvfb-run -a python -m pytest tests/qt/test_widgets.py``).
 
 Expected values come from the core run directly and from the files (pydicom),
 not from the widgets' own code.
@@ -25,7 +25,7 @@ from napari_dicomseries._widgets.series_browser import KernelFilter, SeriesBrows
 from napari_dicomseries._widgets.tag_compare import TagCompare, TagMode  # noqa: E402
 from napari_dicomseries.metrics import range_mask  # noqa: E402
 
-from .conftest import tree_digest  # noqa: E402
+from ..data import tree_digest  # noqa: E402
 
 TIMEOUT_MS = 120_000
 PLUGIN = "napari-dicomseries"
@@ -180,6 +180,7 @@ def test_series_browser_errors(make_napari_viewer, qtbot, tmp_path: Path) -> Non
     assert w.load_selected() is None and "select" in w.status.message.value
 
 
+@pytest.mark.slow
 def test_series_browser_cancel_stops_the_scan(make_napari_viewer, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cancel during a scan: the worker ends through the core's Cancelled, no row and no layer appear, the UI is idle.
 

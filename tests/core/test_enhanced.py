@@ -46,6 +46,7 @@ def _same_in_space(ours: Path, ref: Path) -> None:
     np.testing.assert_allclose(b.get_fdata(), a.get_fdata(), atol=1e-3 * max(1.0, float(np.abs(a.get_fdata()).max())), rtol=0)
 
 
+@pytest.mark.slow
 def test_fast_and_pydicom_paths_agree_on_every_enhanced_file(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The raw functional-group reader gives exactly the frames pydicom gives, on every real enhanced file."""
     paths = _enhanced_files(shared_data)  # MR images, and SEG objects (functional groups too, but no image frames)
@@ -83,6 +84,7 @@ def test_dimensions_read_from_dimension_index_sequence(shared_data: Path) -> Non
     assert {fr.dimension_values[3] for fr in f.frames} == {"CONTROL", "LABEL"}
 
 
+@pytest.mark.slow
 def test_philips_asl_keeps_every_frame_and_matches_dcm2niix(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "philips_enhanced_asl"
     volumes, _ = open_folder(src, progress=False)
