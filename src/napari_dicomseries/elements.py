@@ -20,6 +20,7 @@ import functools
 import math
 import struct
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .tags import VR
@@ -40,6 +41,8 @@ __all__ = [
     "spacing",
     "image_type",
     "decode_text",
+    "element_value",
+    "Opaque",
     "ORTHOGONALITY_TOLERANCE",
 ]
 
@@ -409,3 +412,66 @@ def image_type(v: Any) -> tuple[str, ...]:
         return tuple(str(x).strip().upper() for x in v)
     except TypeError:
         return (str(v).upper(),)
+
+
+# ----------------------------------------------------------------------------- element values as data
+
+_FLOAT_VRS = frozenset({"DS", "FL", "FD", "OF", "OD"})
+_INT_VRS = frozenset({"IS", "US", "SS", "UL", "SL", "UV", "SV"})
+_BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN", "SQ"})
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """A value that is not data to show or compare: binary bytes, a sequence, or unreadable (``text`` says which)."""
+
+    text: str
+
+
+def element_value(elem: Any, *, strip: bool = False) -> Any:
+    """The value of a pydicom data element as JSON-friendly data: the one converter of the project.
+
+    Decimal and float VRs become floats, integer VRs ints, everything else
+    text (``strip`` removes surrounding spaces); multi-valued elements give
+    lists. An empty element gives None. Binary values, sequences and values
+    pydicom cannot read give an :class:`Opaque` saying so (``"<n bytes>"``,
+    ``"<n binary values>"``, ``"<sequence>"``, ``"<unreadable>"``): the
+    per-slice table shows that text, the sidecar leaves such elements out.
+
+    Parameters
+    ----------
+    elem : pydicom.dataelem.DataElement
+        The element.
+    strip : bool
+        Strip surrounding spaces from text values.
+    """
+    vr = str(elem.VR)
+    try:
+        v = elem.value
+    except Exception:  # noqa: BLE001 - whatever pydicom raises, the value is unreadable
+        return Opaque("<unreadable>")
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return Opaque(f"<{len(v)} bytes>")
+    if vr == "SQ":
+        return Opaque("<sequence>")
+    multi = is_multivalue(v)
+    items = list(v) if multi else [v]
+    if items and isinstance(items[0], (bytes, bytearray)):
+        return Opaque(f"<{len(items)} binary values>")
+    if vr in _BINARY_VRS:
+        return Opaque(f"<{vr} value>")
+    out: list[Any] = []
+    for x in items:
+        if hasattr(x, "VR"):  # a nested data set
+            return Opaque("<sequence>")
+        if vr in _FLOAT_VRS or vr in _INT_VRS:
+            try:
+                x = float(x) if vr in _FLOAT_VRS else int(x)
+            except (TypeError, ValueError):
+                x = str(x).strip() if strip else str(x)
+        else:
+            x = str(x).strip() if strip else str(x)
+        out.append(x)
+    return out if multi else out[0]

@@ -23,8 +23,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .elements import Opaque, element_value
 from .errors import HeaderError
-from .scan import DicomFile, is_multivalue
+from .scan import DicomFile
 from .volume import Volume
 
 __all__ = [
@@ -89,38 +90,13 @@ PATIENT_TAGS = {
 }  # fmt: skip
 #: Time tags that may change from slice to slice: the sidecar gives the earliest (when acquisition started).
 EARLIEST = {"AcquisitionTime", "AcquisitionDate", "AcquisitionDateTime", "ContentTime", "ContentDate"}
-_BINARY_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN", "SQ"}
 _MISSING = object()
 
 
 def _row_value(elem: Any) -> Any:
-    """A data element's value as JSON-friendly Python (str, number or list); _MISSING for binary or unreadable."""
-    vr = str(elem.VR)
-    if vr in _BINARY_VRS:
-        return _MISSING
-    try:
-        v = elem.value
-    except Exception:  # noqa: BLE001 - an unreadable value is left out
-        return _MISSING
-    if v is None or v == "":
-        return _MISSING
-    if isinstance(v, (bytes, bytearray)):
-        return _MISSING
-    multi = is_multivalue(v)
-    items = list(v) if multi else [v]
-    out: list[Any] = []
-    for x in items:
-        if isinstance(x, (bytes, bytearray)) or hasattr(x, "VR"):  # binary, or a nested data set
-            return _MISSING
-        if vr in ("DS", "FL", "FD", "IS", "US", "SS", "UL", "SL", "UV", "SV"):
-            try:
-                x = float(x) if vr in ("DS", "FL", "FD") else int(x)
-            except (TypeError, ValueError):
-                x = str(x).strip()
-        else:
-            x = str(x).strip()
-        out.append(x)
-    return out if multi else out[0]
+    """:func:`elements.element_value` (text stripped), or _MISSING for an empty, binary or unreadable value."""
+    v = element_value(elem, strip=True)
+    return _MISSING if v is None or v == "" or isinstance(v, Opaque) else v
 
 
 def _leaves(item: Any, row: dict[str, Any]) -> None:

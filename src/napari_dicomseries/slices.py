@@ -20,48 +20,18 @@ if TYPE_CHECKING:
 __all__ = ["slice_table", "SliceTable", "json_value", "file_row"]
 
 _PIXEL_DATA = 0x7FE00010
-_FLOAT_VRS = frozenset({"DS", "FL", "FD", "OF", "OD"})
-_INT_VRS = frozenset({"IS", "US", "SS", "UL", "SL", "UV", "SV"})
 
 
 def json_value(elem: DataElement) -> Any:
     """The value of a data element as JSON: a number, a string, or a list of them.
 
-    Decimal and float VRs become floats, integer VRs ints, everything else
-    text; binary values are described (``"<n bytes>"``), not copied; a value
-    that cannot be read is ``"<unreadable>"``.
+    :func:`elements.element_value`, with binary values described (``"<n bytes>"``),
+    not copied, and a value that cannot be read shown as ``"<unreadable>"``.
     """
-    from .elements import is_multivalue
+    from .elements import Opaque, element_value
 
-    vr = str(elem.VR)
-    try:
-        v = elem.value
-    except Exception:  # noqa: BLE001 - an unreadable value is shown as such
-        return "<unreadable>"
-    if v is None:
-        return None
-    if isinstance(v, (bytes, bytearray)):
-        return f"<{len(v)} bytes>"
-    multi = is_multivalue(v)
-    items = list(v) if multi else [v]
-    if items and isinstance(items[0], (bytes, bytearray)):
-        return f"<{len(items)} binary values>"
-    out: list[Any] = []
-    for x in items:
-        if vr in _FLOAT_VRS:
-            try:
-                x = float(x)
-            except (TypeError, ValueError):
-                x = str(x)
-        elif vr in _INT_VRS:
-            try:
-                x = int(x)
-            except (TypeError, ValueError):
-                x = str(x)
-        else:
-            x = str(x)
-        out.append(x)
-    return out if multi else out[0]
+    v = element_value(elem)
+    return v.text if isinstance(v, Opaque) else v
 
 
 def file_row(f: DicomFile, private: bool = False) -> dict[str, Any]:
