@@ -248,7 +248,7 @@ def _volume_rows(v: Volume) -> dict[str, tuple[TagInfo, TagValue]]:
     """Derived rows that are properties of the whole volume (slice count, size, spacing, ...)."""
 
     def info(name: str, desc: str) -> TagInfo:
-        return TagInfo(f"{_VOLUME} {name}", "", f"{_VOLUME} {name}", desc, "", category="volume")
+        return TagInfo(key=f"{_VOLUME} {name}", tag="", keyword=f"{_VOLUME} {name}", name=desc, vr="", category="volume")
 
     def nums(x: Sequence[float], digits: int = 6) -> TagValue:
         vals = tuple(round(float(a), digits) + 0.0 for a in x)

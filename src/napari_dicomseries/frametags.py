@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from .elements import is_multivalue
-from .header import format_value, private_creator
+from .header import TagRecord, format_value, private_creator
 
 if TYPE_CHECKING:
     from pydicom.dataelem import DataElement
@@ -121,8 +121,8 @@ def format_numbers(v: Sequence[float]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class TagInfo:
-    """What a row is: the tag, its dictionary keyword and name, VR, and where it sits.
+class TagInfo(TagRecord):
+    """What a comparison row is: a :class:`header.TagRecord`, the row's key, and its place in the tables.
 
     ``key`` identifies the row across frames and volumes: the keyword (or
     ``(gggg,eeee)`` for a private tag), prefixed with the sequence path. For
@@ -130,34 +130,13 @@ class TagInfo:
     same row holds frame 1's value, frame 2's value, and so on.
     """
 
-    key: str
-    tag: str  # "(0018,0050)", or "" for a derived volume property
-    keyword: str
-    name: str
-    vr: str
-    private_creator: str = ""
-    path: str = ""  # sequence path, "" at top level
+    key: str = ""
     per_frame: bool = False
     category: str = "other"  # "geometry", "identifier", "private", "volume" or "other"
 
-    @property
-    def group(self) -> int | None:
-        """The tag's group number (None for a derived volume row)."""
-        return int(self.tag[1:5], 16) if self.tag else None
-
-    @property
-    def element(self) -> int | None:
-        """The tag's element number (None for a derived volume row)."""
-        return int(self.tag[6:10], 16) if self.tag else None
-
-    @property
-    def is_private(self) -> bool:
-        """True for a private tag (odd group)."""
-        return bool(self.tag) and (self.group or 0) % 2 == 1
-
     def to_dict(self) -> dict[str, Any]:
-        """The tag's description as JSON-friendly fields (shared by the rows of both tables): every field, in order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The tag's description as JSON-friendly fields (shared by the rows of both tables): the key, then the rest."""
+        return {"key": self.key, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "key"}}
 
     @property
     def identifier(self) -> bool:
@@ -292,7 +271,14 @@ def frame_tags(volume: Volume, *, private: bool = False) -> FrameTags:
         if f.enhanced:
             items = list(f.dataset.get(_PER_FRAME) or [])
             merged[_PER_FRAME] = (
-                TagInfo(_PER_FRAME, "(5200,9230)", _PER_FRAME, dictionary_description(0x52009230), "SQ", category="other"),
+                TagInfo(
+                    key=_PER_FRAME,
+                    tag="(5200,9230)",
+                    keyword=_PER_FRAME,
+                    name=dictionary_description(0x52009230),
+                    vr="SQ",
+                    category="other",
+                ),
                 TagValue(f"<sequence of {len(items)} item(s)>", (float(len(items)),)),
             )
             if index < len(items):

@@ -19,37 +19,48 @@ if TYPE_CHECKING:
     from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
 
-__all__ = ["TagRow", "FileReport", "tag_rows", "inspect_file", "format_value", "private_creator"]
+__all__ = ["TagRecord", "TagRow", "FileReport", "tag_rows", "inspect_file", "format_value", "private_creator"]
 
 MAX_VALUE_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
-class TagRow:
-    """One data element: where it is, what the dictionary calls it and its value as text."""
+class TagRecord:
+    """A data element's identity, the one tag record of the project: where it is and what the dictionary calls it.
 
-    tag: str  # "(0008,0016)"
+    ``tag`` is ``"(gggg,eeee)"`` ("" for a row derived from a whole volume),
+    ``path`` the sequence path of a nested element
+    (``"SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]"``), "" at the top level.
+    """
+
+    tag: str
     keyword: str
     name: str
     vr: str
-    value: str
     private_creator: str = ""
-    path: str = ""  # "SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]" for nested items
+    path: str = ""
 
     @property
-    def group(self) -> int:
-        """The group number (0x0008 of ``(0008,0016)``)."""
-        return int(self.tag[1:5], 16)
+    def group(self) -> int | None:
+        """The group number (0x0008 of ``(0008,0016)``; None for a derived row)."""
+        return int(self.tag[1:5], 16) if self.tag else None
 
     @property
-    def element(self) -> int:
-        """The element number (0x0016 of ``(0008,0016)``)."""
-        return int(self.tag[6:10], 16)
+    def element(self) -> int | None:
+        """The element number (0x0016 of ``(0008,0016)``; None for a derived row)."""
+        return int(self.tag[6:10], 16) if self.tag else None
 
     @property
     def is_private(self) -> bool:
         """Whether the tag is private (odd group)."""
-        return self.group % 2 == 1
+        return bool(self.tag) and (self.group or 0) % 2 == 1
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow(TagRecord):
+    """One data element of a file as ``inspect`` shows it: its :class:`TagRecord` and its value as text."""
+
+    value: str = ""
 
 
 @dataclass

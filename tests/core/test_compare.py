@@ -192,7 +192,9 @@ def test_private_tags_with_creator(shared_data: Path) -> None:
 
 
 def test_tag_info_matching() -> None:
-    info = TagInfo("SliceThickness", "(0018,0050)", "SliceThickness", "Slice Thickness", "DS", category="geometry")
+    info = TagInfo(
+        key="SliceThickness", tag="(0018,0050)", keyword="SliceThickness", name="Slice Thickness", vr="DS", category="geometry"
+    )
     assert info.matches("0018,0050") and info.matches("(0018,0050)") and info.matches("0x00180050") and info.matches("0018")
     assert info.matches("thick") and info.matches("Slice Thick")
     assert not info.matches("0028") and not info.matches("kernel")
