@@ -76,7 +76,6 @@ def _shot(viewer: Any, out: Path) -> None:
 
 def _load(viewer: Any, folder: Path, numbers: tuple[int, ...]) -> dict[int, Any]:
     import napari
-
     from napari_dicomseries._reader import read_volumes
 
     out = {}
