@@ -8,6 +8,9 @@ SeriesNumber, which some exports reuse a UID for) and makes one
   arranges them, :mod:`positions` places them and warns about gaps and
   gantry tilt);
 * DICOM SEG object (on the grid of its frames, see :mod:`segmentation`);
+* RTSTRUCT object (its ROIs rasterised on the grid of the image volume it
+  references, see :mod:`rtstruct`; listed without voxels when that series is
+  not in the scan);
 * series of files without pixel data (SR, RTSTRUCT, presentation states, ...):
   one ``non-image`` entry.
 
@@ -27,6 +30,7 @@ from .geometry import Geometry
 from .grouping import Part, arrange, split_series
 from .labels import Kind
 from .positions import TILT_MIN_DEGREES, axis_name, stack_geometry
+from .rtstruct import ROI_AXIS, contours_of, is_rtstruct, plan_contours, reference_volume, rois_of
 from .scan import NON_IMAGE_SOP_CLASSES, DicomFile, ScanResult
 from .segmentation import is_segmentation, seg_grid, segment_layout, segments_of
 from .syntax import decoder_for
@@ -56,11 +60,15 @@ def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
         by_series[(f.series_instance_uid, f.series_number)].append(f)
     numbers = Counter(uid for uid, _ in by_series)
     volumes: list[Volume] = []
+    structure_sets: dict[str, list[tuple[str, str | None, DicomFile]]] = defaultdict(list)
     for (uid, number), sfiles in by_series.items():
         # one SeriesInstanceUID with several SeriesNumbers: each number is its own series
         series_reason = f"SeriesNumber={number or '(none)'}" if numbers[uid] > 1 else None
         images = [f for f in sfiles if f.is_image and not is_segmentation(f)]
-        others = [f for f in sfiles if not f.is_image]
+        others = [f for f in sfiles if not f.is_image and not is_rtstruct(f)]
+        for f in sfiles:
+            if not f.is_image and is_rtstruct(f):  # placed on the grid of its series once every image volume is built
+                structure_sets[f.sop_instance_uid].append((uid, series_reason, f))
         if others:
             volumes.append(_non_image_volume(uid, others))
         segs: dict[str, list[DicomFile]] = defaultdict(list)
@@ -89,6 +97,22 @@ def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
             reason = ", ".join(r for r in (series_reason, reason) if r) or None
             for part in arrange(group, reason):
                 volumes.append(_image_volume(part, files_by_path, uid))
+    image_volumes = [v for v in volumes if v.kind == Kind.IMAGE and v.is_image]
+    for entries in structure_sets.values():
+        entries.sort(key=lambda e: e[2].path)
+        uid, reason, first = entries[0]
+        vol = _rtstruct_volume(uid, first, reason, image_volumes)
+        if len(entries) > 1:
+            vol.warnings.append(
+                VolumeWarning(
+                    WarningCode.DUPLICATE_FILES,
+                    f"{len(entries)} files hold this RTSTRUCT object (one SOPInstanceUID): {first.path} is used, "
+                    + ", ".join(e[2].path for e in entries[1:])
+                    + " ignored",
+                    files=tuple(e[2].path for e in entries[1:]),
+                )
+            )
+        volumes.append(vol)
     volumes.sort(key=lambda v: (v.series_number is None, v.series_number or 0, v.series_instance_uid, not v.is_image))
     counts = Counter(v.series_number for v in volumes)
     seen: Counter[Any] = Counter()
@@ -312,6 +336,76 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
         kind=Kind.SEGMENTATION,
         segments=segments,
         references=refs,
+    )
+
+
+def _rtstruct_volume(series_uid: str, f: DicomFile, split_reason: str | None, images: list[Volume]) -> Volume:
+    """One RTSTRUCT object as a segmentation volume on the grid of the image volume it references (see :mod:`rtstruct`)."""
+    ds = f.dataset
+    rois = rois_of(ds)
+    contours, skipped = contours_of(ds)
+    ref, refs, warnings = reference_volume(ds, images, f.path)
+    label = str(ds.get("StructureSetLabel", "") or "")
+    described = {
+        "files": [f],
+        "frames": [],
+        "split_reason": split_reason,
+        "series_description": f.tags.get("SeriesDescription") or label or "RT structure set",
+        "kind": Kind.SEGMENTATION,
+        "references": refs,
+    }
+    if ref is None:
+        # listed with what it references, no grid: not loadable (the warning says why, as for a missing decoder)
+        segments = [seg for seg in rois if seg.number in contours] or rois
+        return _described(f, series_uid, None, warnings=warnings, segments=segments, **described)
+    shape3 = tuple(ref.shape[-3:])
+    grid = ref.geometry.with_shape(shape3)
+    if any(w.code in (WarningCode.MISSING_SLICES, WarningCode.IRREGULAR_SPACING) for w in ref.warnings):
+        warnings.append(
+            VolumeWarning(
+                WarningCode.REFERENCE_AMBIGUOUS,
+                f"the referenced series {ref.key} has missing slices or irregular spacing: the ROIs are placed on its "
+                "uniform grid from its first slice, so contours beyond a gap may fall on the wrong slice",
+                files=(f.path,),
+            )
+        )
+    plan = plan_contours(contours, grid.affine_lps(), shape3, rois=rois, path=f.path, skipped=skipped)
+    warnings.extend(plan.warnings)
+    present = sorted(plan.polygons)
+    segments = [seg for seg in rois if seg.number in present]
+    empty = [seg for seg in rois if seg.number not in present and seg.number not in skipped]
+    if empty:
+        warnings.append(
+            VolumeWarning(
+                WarningCode.CONTOURS_SKIPPED,
+                f"{len(empty)} ROI(s) without contours on the referenced grid: "
+                + ", ".join(f"{seg.number} {seg.label!r}" for seg in empty),
+                files=(f.path,),
+            )
+        )
+    shape: tuple[int, ...] = shape3
+    time_values: list[Any] = []
+    if plan.overlapping:
+        shape = (len(present), *shape3)
+        time_values = list(present)
+        warnings.append(
+            VolumeWarning(
+                WarningCode.OVERLAPPING_SEGMENTS,
+                f"ROIs {', '.join(map(str, present))} have contours on common slices and may overlap: one mask per ROI "
+                "(never merged into one label map)",
+                files=(f.path,),
+            )
+        )
+    geometry = grid.with_shape(shape)
+    return _described(
+        f,
+        series_uid,
+        geometry,
+        warnings=warnings,
+        segments=segments,
+        time_tag=ROI_AXIS if plan.overlapping else None,
+        time_values=time_values,
+        **described,
     )
 
 

@@ -32,7 +32,9 @@ __all__ = [
     "vendor_compression",
 ]
 
-#: SOP classes that hold no image (structured reports, RT structures, presentation states, ...).
+#: SOP classes that hold no image (structured reports, RT structures, presentation states, ...). The scan gives their
+#: files no frames; the builder lists an RT Structure Set as a segmentation on the grid of the series it references
+#: (:mod:`rtstruct`), the others as ``non-image`` entries.
 NON_IMAGE_SOP_CLASSES = {
     uids.RTStructureSetStorage: "RT Structure Set",
     uids.RTPlanStorage: "RT Plan",

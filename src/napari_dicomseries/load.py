@@ -431,9 +431,10 @@ def load_volume(
     """
     _check_loadable(volume)
     if volume.kind == "segmentation":
+        from .rtstruct import RTSTRUCT_SOP_CLASS, load_rtstruct
         from .segmentation import load_segmentation
 
-        return load_segmentation(volume)
+        return load_rtstruct(volume) if volume.sop_class_uid == RTSTRUCT_SOP_CLASS else load_segmentation(volume)
     dtype = np.dtype(dtype or output_dtype(volume))
     try:
         out = np.empty(volume.array_shape, dtype=dtype)

@@ -104,7 +104,7 @@ class Volume:
         seen: dict[str, None] = {}
         for f in self.frames:
             seen.setdefault(f.path, None)
-        return list(seen)
+        return list(seen) or [f.path for f in self.files]  # no frames (an RTSTRUCT, objects without pixels): its files
 
     @property
     def normal(self) -> tuple[float, float, float]:

@@ -63,6 +63,14 @@ class WarningCode(StrEnum):
     SPLIT_AT_GAP = "split_at_gap"
     #: slices kept at the usual spacing despite gaps (gap policy ``keep``): misplaced after the gap
     GAPS_KEPT = "gaps_kept"
+    #: an RTSTRUCT whose referenced image series is not in the scan: ROIs listed, no voxels
+    REFERENCE_MISSING = "reference_missing"
+    #: an RTSTRUCT's referenced series forms several volumes (or has gaps): the grid used is named
+    REFERENCE_AMBIGUOUS = "reference_ambiguous"
+    #: RTSTRUCT contours whose plane matches no slice of the referenced grid: not rasterised
+    CONTOURS_OFF_GRID = "contours_off_grid"
+    #: RTSTRUCT contours that cannot be rasterised (not CLOSED_PLANAR, not in a slice plane, unusable data)
+    CONTOURS_SKIPPED = "contours_skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ class VolumeWarning:
 
 
 #: The codes of warnings that say why a volume is listed but cannot be loaded.
-UNLOADABLE = frozenset({WarningCode.NO_DECODER, WarningCode.PIXEL_FORMAT})
+UNLOADABLE = frozenset({WarningCode.NO_DECODER, WarningCode.PIXEL_FORMAT, WarningCode.REFERENCE_MISSING})
 
 
 def messages(warnings: Iterable[VolumeWarning | str]) -> list[str]:

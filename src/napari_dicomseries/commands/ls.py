@@ -30,7 +30,7 @@ def ls_json(volumes: list[Volume], root: str, skipped: list[Any]) -> dict[str, A
 
 
 def _fmt_spacing(v: Volume) -> str:
-    if not v.is_image:
+    if not v.is_image or not v.shape:  # no grid: objects without pixels, an RTSTRUCT without its series
         return ""
     return "x".join(f"{s:.3g}" for s in v.spacing)
 
