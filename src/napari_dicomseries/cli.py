@@ -31,7 +31,7 @@ from .errors import DicomSeriesError
 __all__ = ["main", "build_parser"]
 
 #: Order in which commands are listed in ``--help``; modules not named here follow.
-ORDER = ("ls", "inspect", "tags", "diff", "compare", "export", "demo")
+ORDER = ("ls", "inspect", "tags", "diff", "compare", "seg", "export", "demo")
 
 
 def _command_modules() -> list[str]:

@@ -10,14 +10,16 @@ covers are compared.
 
 Statistics are accumulated in float64 whatever the input type; the difference
 array (second - first) uses a type that cannot overflow (int32 for int16
-inputs). The overlap of masks (an HU range, or label images) comes from
-:mod:`napari_dicomseries.masks`, whose names are re-exported here.
+inputs). The overlap of masks (an HU range, label images, or segments of
+segmentation volumes, each resampled by nearest neighbour onto the first
+image's grid) comes from :mod:`napari_dicomseries.masks`, whose names are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,15 +27,20 @@ import numpy as np
 
 from .errors import GeometryError
 from .geometry import Geometry
-from .masks import HU_PRESETS, Measures, OverlapStats, overlap, range_mask
+from .maskpairs import MaskOverlap, MaskPair, pair_overlaps, segment_pairs
+from .masks import HU_PRESETS, GridMask, Measures, OverlapStats, overlap, range_mask, segment_mask
 
 if TYPE_CHECKING:
+    from .segmentation import Segment
     from .volume import Volume
 
 __all__ = [
     "HU_PRESETS",
     "DifferenceStats",
     "OverlapStats",
+    "GridMask",
+    "MaskOverlap",
+    "MaskPair",
     "ImageComparison",
     "resample_to",
     "difference_dtype",
@@ -45,7 +52,10 @@ __all__ = [
     "check_frame_of_reference",
     "compare_arrays",
     "compare_volumes",
+    "segment_pairs",
 ]
+
+#: Two masks to overlap: each a :class:`GridMask` on its own grid, or None for the HU range of that image.
 
 _SLAB = 16  # slices per chunk when accumulating statistics
 
@@ -319,6 +329,8 @@ class ImageComparison:
     mask_b: np.ndarray | None = field(default=None, repr=False)
     mask_description: str = ""
     messages: list[str] = field(default_factory=list)
+    #: one entry per pair of masks (the first is also ``overlap``, ``mask_a``, ``mask_b``)
+    overlaps: list[MaskOverlap] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(section, measure, value) rows for a table or CSV."""
@@ -327,7 +339,10 @@ class ImageComparison:
             ("grid", "second image", f"resampled onto the first ({self.interpolation})" if self.resampled else "same grid")
         )
         out += [("difference (B - A)", k, v) for k, v in self.stats.rows()]
-        if self.overlap is not None:
+        if self.overlaps and self.mask_description == self.overlaps[0].description:  # pairs of masks: every pair
+            for o in self.overlaps:
+                out += [(f"overlap: {o.description}", k, v) for k, v in o.rows()]
+        elif self.overlap is not None:
             out += [(f"overlap: {self.mask_description}", k, v) for k, v in self.overlap.rows()]
         out += [("note", "", m) for m in self.messages]
         return out
@@ -345,6 +360,7 @@ class ImageComparison:
             "histogram": {"counts": counts.tolist(), "edges": [float(e) for e in edges]},
             "mask": self.mask_description or None,
             "overlap": self.overlap.to_dict() if self.overlap else None,
+            "overlaps": [o.to_dict() for o in self.overlaps],
             "messages": list(self.messages),
         }
 
@@ -359,6 +375,7 @@ def compare_arrays(
     hu_range: tuple[float, float] | None = None,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
     label_grids: tuple[Geometry, Geometry] | None = None,
+    mask_pairs: Sequence[MaskPair] | None = None,
     tolerance: float = 0.0,
     frame_of_reference: tuple[str, str] | None = None,
     allow_different_frame: bool = False,
@@ -379,6 +396,10 @@ def compare_arrays(
         Two label images (non-zero = inside) instead of an HU range; resampled
         with nearest neighbour onto ``grid_a`` (from ``label_grids``, default
         ``grid_a`` and ``grid_b``).
+    mask_pairs : sequence of (GridMask or None, GridMask or None), optional
+        Pairs of masks (e.g. segments of segmentations, see :func:`segment_pairs`), each on its own grid and put onto
+        ``grid_a`` by nearest neighbour; None on a side means the HU range ``hu_range`` of that image (A's, or B's
+        after resampling). One :class:`MaskOverlap` per pair, in order; takes the place of ``labels``.
     tolerance : float
         A voxel differs when ``|b - a| > tolerance``.
     frame_of_reference : (uid_a, uid_b), optional
@@ -389,6 +410,8 @@ def compare_arrays(
     GeometryError
         When the frames of reference differ without ``allow_different_frame``,
         or when ``b`` does not overlap ``a`` in space.
+    ValueError
+        When a mask pair has None on a side (an HU range) but ``hu_range`` is not given.
     """
     say = progress or (lambda _msg: None)
     messages: list[str] = []
@@ -421,7 +444,13 @@ def compare_arrays(
     hist = difference_histogram(diff, mask, bins=bins)
     ov = ma = mb = None
     desc = ""
-    if labels is not None:
+    overlaps: list[MaskOverlap] = []
+    if mask_pairs:
+        say("overlap")
+        overlaps, (ma, mb) = pair_overlaps(mask_pairs, a, b_on_a, grid_a, covered, hu_range)
+        ov = overlaps[0].stats
+        desc = overlaps[0].description
+    elif labels is not None:
         say("overlap")
         la, lb = labels
         ga, gb = label_grids or (grid_a, grid_b)
@@ -438,7 +467,7 @@ def compare_arrays(
         lo, hi = hu_range
         ma, mb = range_mask(a, lo, hi) & covered, range_mask(b_on_a, lo, hi) & covered
         desc = f"{lo:g} <= value <= {hi:g}" if math.isfinite(hi) else f"value >= {lo:g}"
-    if ma is not None and mb is not None:
+    if ov is None and ma is not None and mb is not None:
         ov = overlap(ma, mb, grid_a)
     return ImageComparison(
         grid=grid_a,
@@ -454,6 +483,7 @@ def compare_arrays(
         mask_b=mb,
         mask_description=desc,
         messages=messages,
+        overlaps=overlaps or ([MaskOverlap(f"{desc} (A)", f"{desc} (B)", ov)] if ov is not None else []),
     )
 
 
@@ -465,9 +495,17 @@ def compare_volumes(
     hu_range: tuple[float, float] | None = None,
     tolerance: float = 0.0,
     allow_different_frame: bool = False,
+    segments: Sequence[tuple[tuple[Volume, Segment] | None, tuple[Volume, Segment] | None]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ImageComparison:
-    """Load two 3-D volumes and :func:`compare_arrays` them (``b`` onto ``a``'s grid)."""
+    """Load two 3-D volumes and :func:`compare_arrays` them (``b`` onto ``a``'s grid).
+
+    Parameters
+    ----------
+    segments : sequence of pairs, optional
+        Pairs of segments of segmentation volumes (see :func:`segment_pairs`; None on a side: ``hu_range`` of that
+        image) whose masks are overlapped on ``a``'s grid; each segmentation is decoded once.
+    """
     from .load import load_volume
 
     for v in (a, b):
@@ -477,6 +515,26 @@ def compare_volumes(
         progress("loading")
     arr_a = load_volume(a)
     arr_b = load_volume(b)
+    pairs: list[MaskPair] | None = None
+    if segments:
+        loaded: dict[int, np.ndarray] = {}
+        made: dict[tuple[int, int], GridMask] = {}
+
+        def grid_mask(ref: tuple[Volume, Segment] | None) -> GridMask | None:
+            if ref is None:
+                return None
+            vol, seg = ref
+            if (id(vol), seg.number) not in made:
+                if id(vol) not in loaded:
+                    if progress:
+                        progress(f"loading segmentation {vol.key}")
+                    loaded[id(vol)] = load_volume(vol)
+                mask = segment_mask(vol, seg.number, data=loaded[id(vol)])
+                name = f"{vol.key}:{seg.number} {seg.label!r}"
+                made[(id(vol), seg.number)] = GridMask(name, mask, vol.geometry.with_shape(mask.shape), seg)
+            return made[(id(vol), seg.number)]
+
+        pairs = [(grid_mask(x), grid_mask(y)) for x, y in segments]
     return compare_arrays(
         arr_a,
         a.geometry,
@@ -484,6 +542,7 @@ def compare_volumes(
         b.geometry,
         interpolation=interpolation,
         hu_range=hu_range,
+        mask_pairs=pairs,
         tolerance=tolerance,
         frame_of_reference=(a.frame_of_reference_uid, b.frame_of_reference_uid),
         allow_different_frame=allow_different_frame,

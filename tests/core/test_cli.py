@@ -26,7 +26,7 @@ from ..data import tree_digest
 
 PROG = "napari-dicomseries"
 README = Path(__file__).resolve().parents[2] / "README.md"
-COMMANDS = ("ls", "inspect", "tags", "diff", "compare", "export", "demo")
+COMMANDS = ("ls", "inspect", "tags", "diff", "compare", "seg", "export", "demo")
 
 
 def run(*args: object, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -431,6 +431,7 @@ TEMPLATES = {
     "compare": ["compare", "{p}", "2", "2"],
     "export": ["export", "{p}", "{out}"],
     "demo": ["demo", "{p}", "--scale", "0.05"],
+    "seg": ["seg", "{p}"],
 }
 #: a DICOM file where a folder is expected and a broken link have their own tests above
 INPUTS = ("missing", "empty_dir", "text_file", "junk_dir", "fifo")

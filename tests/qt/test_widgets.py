@@ -422,3 +422,48 @@ def test_layer_grid_is_the_volume_grid(make_napari_viewer, synthetic_study: Path
     vols = {v.series_number: v for v in open_folder(synthetic_study)[0]}
     for n in (2, 4):
         assert layer_grid(layers[n]).same_as(vols[n].geometry)
+
+
+def test_image_compare_label_value_of_a_segmentation(make_napari_viewer, qtbot, shared_data: Path) -> None:
+    """Segments as masks: a DICOM SEG opened by the reader, and one label value of a multi-label layer (README facts:
+    Liver 107,098 voxels, ORANGE 11,888)."""
+    from napari_dicomseries._widgets.image_compare import ANY_LABEL, label_values
+
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(shared_data / "seg_ct_liver"), plugin=PLUGIN)
+    (ct,) = [lyr for lyr in layers if isinstance(lyr, napari.layers.Image)]
+    by_name = {lyr.name: lyr for lyr in layers if isinstance(lyr, napari.layers.Labels)}
+    liver, orange = by_name["S1 Liver Segmentation"], by_name["S100 Segmentation ORANGE"]
+    liver_data, orange_data = np.asarray(liver.data), np.asarray(orange.data)
+    assert int((liver_data == 1).sum()) == 107_098 and int((orange_data == 2).sum()) == 11_888
+    # one layer, two labels: ORANGE as 2 over the Liver's 1 (same grid)
+    multi = viewer.add_labels(np.where(orange_data == 2, 2, liver_data).astype(np.uint8), name="two labels",
+                              scale=liver.scale, affine=liver.affine)  # fmt: skip
+    copy = viewer.add_image(np.asarray(ct.data), name="CT copy", scale=ct.scale, affine=ct.affine, metadata=ct.metadata)
+    w = _dock(viewer, IMAGES)
+    w.layer_a.value, w.layer_b.value = ct, copy
+    w.mask_source.value = MaskSource.labels
+    w.label_a.value, w.label_b.value = multi, orange
+    assert list(w.value_a.choices) == [ANY_LABEL, 1, 2]  # from the data: the layer has no features
+    assert list(w.value_b.choices) == [ANY_LABEL, 2]  # from the reader's features (segment number 2, ORANGE)
+    assert label_values(orange) == [("any non-zero", ANY_LABEL), ("2 ORANGE", 2)]
+    w.value_a.value, w.value_b.value = 2, 2
+    assert w.compute() is not None
+    _wait(qtbot, w)
+    o = w.result.overlap
+    assert o.dice == 1.0 and o.voxels_a == o.voxels_b == 11_888 and o.hausdorff_mm == 0
+    # label 1 of the two-label layer is the Liver without ORANGE: its overlap with the Liver, counted here with numpy
+    w.value_a.value, w.label_b.value = 1, liver
+    w.value_b.value = 1
+    w.compute()
+    _wait(qtbot, w)
+    liver_only = int(((liver_data == 1) & (orange_data != 2)).sum())
+    o = w.result.overlap
+    assert o.voxels_a == liver_only and o.voxels_b == 107_098 and o.voxels_both == liver_only
+    assert o.dice == pytest.approx(2 * liver_only / (liver_only + 107_098), rel=1e-9)
+    assert any("'two labels' = 1" in r[0] for r in w.table.rows)
+    # any non-zero value: the Liver and ORANGE together
+    w.value_a.value = ANY_LABEL
+    w.compute()
+    _wait(qtbot, w)
+    assert w.result.overlap.voxels_a == int(((liver_data == 1) | (orange_data == 2)).sum())

@@ -1,5 +1,9 @@
 """Image difference and overlap dock: B - A on A's grid, statistics, histogram, Dice and Hausdorff of masks.
 
+Masks come from an HU range of both images or from two Labels layers (e.g. DICOM segmentations opened by the
+reader): either every non-zero voxel of a layer, or one label value (a segment of a multi-label layer, listed with
+the names in the layer's ``features``). A Labels layer on another grid is put onto A's grid by nearest neighbour.
+
 All computation is :func:`napari_dicomseries.metrics.compare_arrays`; this
 module reads the layers (data, world geometry, FrameOfReferenceUID) and adds
 the results as layers and a table.
@@ -15,6 +19,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton
 
 from ..errors import DicomSeriesError, GeometryError
+from ..masks import GridMask
 from ..metrics import HU_PRESETS, ImageComparison, compare_arrays
 from ._common import (
     HistogramView,
@@ -32,10 +37,14 @@ from ._common import (
 if TYPE_CHECKING:
     import napari.viewer
 
-__all__ = ["ImageCompare", "Interpolation", "MaskSource", "HUPreset", "DIFFERENCE_COLORMAP"]
+__all__ = ["ImageCompare", "Interpolation", "MaskSource", "HUPreset", "DIFFERENCE_COLORMAP", "ANY_LABEL", "label_values"]
 
 #: A diverging colormap napari knows; contrast limits are set symmetric about 0.
 DIFFERENCE_COLORMAP = "PiYG"
+#: The "label value" choice meaning every non-zero voxel of a Labels layer (0 is the background, never a segment).
+ANY_LABEL = 0
+#: Layers with more voxels than this list the label values of their ``features`` only (no scan of the data).
+_SCAN_LIMIT = 64_000_000
 
 
 class Interpolation(Enum):
@@ -80,6 +89,29 @@ def _current_index(viewer: Any, layer: Any) -> int:
     return int(np.clip(k, 0, layer.data.shape[0] - 1))
 
 
+def label_values(layer: Any) -> list[tuple[str, int]]:
+    """The label values of a Labels layer as (text, value) choices, "any non-zero" first.
+
+    From the layer's ``features`` (``index`` and ``label`` columns, as the reader sets them for segmentations) when it
+    has them, else the non-zero values of its data (small layers only).
+    """
+    out: list[tuple[str, int]] = [("any non-zero", ANY_LABEL)]
+    if layer is None:
+        return out
+    feats = getattr(layer, "features", None)
+    values: dict[int, str] = {}
+    try:
+        if feats is not None and "index" in feats and len(feats):
+            names = list(feats["label"]) if "label" in feats else [""] * len(feats)
+            values = {int(i): str(n) for i, n in zip(feats["index"], names, strict=True) if int(i) != 0}
+    except (TypeError, ValueError):
+        values = {}
+    if not values and isinstance(layer.data, np.ndarray) and layer.data.size <= _SCAN_LIMIT:
+        values = {int(v): "" for v in np.unique(layer.data) if v != 0}
+    out += [(f"{v} {name}".strip(), v) for v, name in sorted(values.items())]
+    return out
+
+
 def _volume_of(viewer: Any, layer: Any) -> np.ndarray:
     data = layer.data
     if layer.ndim == 4:
@@ -113,6 +145,8 @@ class ImageCompare(Container):
         self.hu_hi = FloatSpinBox(value=200.0, min=-100000.0, max=100000.0, step=10.0, label="upper HU")
         self.label_a = ComboBox(choices=self._label_layers, label="Labels A", nullable=True)
         self.label_b = ComboBox(choices=self._label_layers, label="Labels B", nullable=True)
+        self.value_a = ComboBox(choices=lambda _w: label_values(self.label_a.value), label="Label value A")
+        self.value_b = ComboBox(choices=lambda _w: label_values(self.label_b.value), label="Label value B")
         self.tolerance = FloatSpinBox(value=0.0, min=0.0, max=1e6, step=1.0, label="Differ if |B-A| >")
         self.add_difference = CheckBox(value=True, text="Add difference layer")
         self.add_masks = CheckBox(value=False, text="Add masks as label layers")
@@ -133,7 +167,9 @@ class ImageCompare(Container):
                 self.hu_lo,
                 self.hu_hi,
                 self.label_a,
+                self.value_a,
                 self.label_b,
+                self.value_b,
                 self.tolerance,
                 outs,
                 self.compute_button,
@@ -147,6 +183,8 @@ class ImageCompare(Container):
         self.compute_button.changed.connect(lambda: self.compute())
         self.mask_source.changed.connect(self._mask_source_changed)
         self.preset.changed.connect(self._preset_changed)
+        self.label_a.changed.connect(lambda *_: self.value_a.reset_choices())
+        self.label_b.changed.connect(lambda *_: self.value_b.reset_choices())
         viewer.layers.events.inserted.connect(self._reset)
         viewer.layers.events.removed.connect(self._reset)
         self._mask_source_changed()
@@ -163,7 +201,7 @@ class ImageCompare(Container):
         return [(layer.name, layer) for layer in image_layers(self.viewer, ("labels",)) if layer.ndim >= 3]
 
     def _reset(self, *_: Any) -> None:
-        for w in (self.layer_a, self.layer_b, self.label_a, self.label_b):
+        for w in (self.layer_a, self.layer_b, self.label_a, self.label_b, self.value_a, self.value_b):
             w.reset_choices()
         self._pick_defaults()
 
@@ -176,6 +214,7 @@ class ImageCompare(Container):
         custom = src is MaskSource.hu and self.preset.value is HUPreset.custom
         self.hu_lo.visible = self.hu_hi.visible = custom
         self.label_a.visible = self.label_b.visible = src is MaskSource.labels
+        self.value_a.visible = self.value_b.visible = src is MaskSource.labels
         self.add_masks.enabled = src is not MaskSource.none
 
     def _preset_changed(self, *_: Any) -> None:
@@ -224,6 +263,7 @@ class ImageCompare(Container):
                 self.status.say("choose two label layers (or another mask source)", error=True)
                 return None
             labels = (la, lb)
+        values = (int(self.value_a.value or ANY_LABEL), int(self.value_b.value or ANY_LABEL))
         try:
             grid_a, grid_b = layer_grid(a), layer_grid(b)
             label_grids = (layer_grid(labels[0]), layer_grid(labels[1])) if labels else None
@@ -240,12 +280,19 @@ class ImageCompare(Container):
             arr_a = _volume_of(viewer, a)
             yield 1, 3, "reading B"
             arr_b = _volume_of(viewer, b)
-            label_arrays = (_volume_of(viewer, labels[0]), _volume_of(viewer, labels[1])) if labels else None
+            pairs = None
+            if labels and label_grids:
+                masks = []
+                for layer, grid, value in zip(labels, label_grids, values, strict=True):
+                    data = _volume_of(viewer, layer)
+                    mask = data != 0 if value == ANY_LABEL else data == value
+                    name = f"{layer.name!r}" + ("" if value == ANY_LABEL else f" = {value}")
+                    masks.append(GridMask(name, mask, grid.with_shape(mask.shape)))
+                pairs = [(masks[0], masks[1])]
             yield 2, 3, "comparing"
             return compare_arrays(
-                arr_a, grid_a, arr_b, grid_b, interpolation=interp, hu_range=hu, labels=label_arrays,
-                label_grids=label_grids, tolerance=tol, frame_of_reference=(uid_a, uid_b),
-                allow_different_frame=True,
+                arr_a, grid_a, arr_b, grid_b, interpolation=interp, hu_range=hu, mask_pairs=pairs,
+                tolerance=tol, frame_of_reference=(uid_a, uid_b), allow_different_frame=True,
             )  # fmt: skip
 
         def progress(item: tuple[int, int, str]) -> None:
