@@ -191,8 +191,21 @@ def read_volumes(
             _warn(f"{name} not opened: {exc}")
             continue
         names.update(kw["name"] for _, kw, _ in layers)
+        source = _segmented_source(v, volumes)
+        for _, kw, _ in layers if source else ():
+            kw["metadata"]["dicom"]["source"] = source  # what the DICOM SEG writer references (see _writer)
         out.extend(layers)
     return out
+
+
+def _segmented_source(volume: Volume, volumes: Sequence[Volume]) -> dict[str, Any] | None:
+    """The image series a segmentation references, when it was opened with it: its UID and files (all its volumes)."""
+    for uid in volume.references:
+        parts = [v for v in volumes if v.series_instance_uid == uid and v.kind in ("image", "localizer")]
+        if parts:
+            files = list(dict.fromkeys(p for v in parts for p in v.paths))
+            return {"series_instance_uid": uid, "key": parts[0].key, "files": files}
+    return None
 
 
 def volume_layer_data(volume: Volume, **options: Unpack[ImageLayerOptions]) -> LayerDataTuple:

@@ -42,7 +42,7 @@ from .geometry import Geometry
 if TYPE_CHECKING:
     from .volume import Volume
 
-__all__ = ["nifti_paths", "write_nifti_array"]
+__all__ = ["nifti_paths", "write_nifti_array", "temp_path_beside"]
 
 # ----------------------------------------------------------------------------- paths
 
@@ -75,8 +75,12 @@ def nifti_paths(path: str | os.PathLike[str], gzip: bool | None = None) -> tuple
 # ----------------------------------------------------------------------------- atomic writing
 
 
-def _tmp_path(final: Path, suffix: str) -> Path:
-    """A free hidden name beside ``final`` (created by the writer, so it gets the usual permissions)."""
+def temp_path_beside(final: Path, suffix: str) -> Path:
+    """A free hidden name beside ``final``, for an atomic write (write it, then ``os.replace`` it onto ``final``).
+
+    The file is created by the writer (so it gets the usual permissions); being in the same folder, the
+    rename is atomic. Also used by :mod:`segwrite`.
+    """
     while True:
         tmp = final.with_name(f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}")
         if not os.path.lexists(tmp):
@@ -229,7 +233,7 @@ def write_nifti_array(
     tmps: list[Path] = []
     try:
         direct = exact and colour is None  # else the header is patched in an uncompressed file first
-        tmp_nii = _tmp_path(nii, ".nii.gz" if gz and direct else ".nii")
+        tmp_nii = temp_path_beside(nii, ".nii.gz" if gz and direct else ".nii")
         tmps.append(tmp_nii)
         try:
             _write_image(img, tmp_nii, gz and direct)
@@ -239,7 +243,7 @@ def write_nifti_array(
                 _patch_rgb24(tmp_nii, colour)
             if not direct:
                 if gz:
-                    tmp_gz = _tmp_path(nii, ".nii.gz")
+                    tmp_gz = temp_path_beside(nii, ".nii.gz")
                     tmps.append(tmp_gz)
                     _gzip_file(tmp_nii, tmp_gz)
                     tmp_nii = tmp_gz
@@ -249,7 +253,7 @@ def write_nifti_array(
             raise DicomSeriesError(f"{nii}: cannot write NIfTI ({exc.strerror or exc})") from exc
         tmp_js = None
         if sidecar is not None:
-            tmp_js = _tmp_path(js, ".json")
+            tmp_js = temp_path_beside(js, ".json")
             tmps.append(tmp_js)
             try:
                 text = json.dumps(sidecar, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)

@@ -173,3 +173,124 @@ def test_writer_replaces_atomically(synthetic_study: Path, tmp_path: Path, monke
     with pytest.raises(DicomSeriesError, match="s2.nii.gz: cannot write NIfTI"):
         npe2.write(str(out), [viewer.add_image(data, **kw)], plugin_name=PLUGIN)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# ----------------------------------------------------------------------------- labels: DICOM SEG and NIfTI
+
+
+def _by_series(layers, kind: str) -> dict[int, object]:
+    return {ly.metadata["dicom"]["volume"]["series_number"]: ly for ly in layers if ly._type_string == kind}
+
+
+def test_seg_labels_layer_saved_as_seg_reopens_identical(shared_data: Path, tmp_path: Path) -> None:
+    """SEG -> Labels -> SEG -> Labels through napari: every voxel, the placement and the segment name kept."""
+    viewer = ViewerModel()
+    layers = viewer.open(str(shared_data / "seg_ct_liver"), plugin=PLUGIN)
+    liver = _by_series(layers, "labels")[1]
+    ct = _by_series(layers, "image")[2]
+    assert liver.metadata["dicom"]["source"]["series_instance_uid"] == ct.metadata["dicom"]["volume"]["series_instance_uid"]
+    assert int((np.asarray(liver.data) == 1).sum()) == 107098
+    study = tmp_path / "study"
+    shutil.copytree(shared_data / "seg_ct_liver" / "ct", study / "ct")
+    written = npe2.write(str(study / "seg" / "liver.dcm"), [liver], plugin_name=PLUGIN)
+    assert written == [str(study / "seg" / "liver.dcm")]
+
+    again = ViewerModel()
+    reopened = again.open(str(study), plugin=PLUGIN)
+    (back,) = [ly for ly in reopened if ly._type_string == "labels"]
+    (ct2,) = [ly for ly in reopened if ly._type_string == "image"]
+    assert np.array_equal(np.asarray(back.data), np.asarray(liver.data))
+    np.testing.assert_allclose(
+        back.affine.affine_matrix @ np.diag([*back.scale, 1]), liver.affine.affine_matrix @ np.diag([*liver.scale, 1]), atol=1e-4
+    )
+    np.testing.assert_allclose(back.scale, ct2.scale, rtol=1e-6)
+    assert list(back.features["label"]) == ["Liver"]
+    assert back.metadata["dicom"]["references"] == [ct2.metadata["dicom"]["volume"]["series_instance_uid"]]
+    # the colour survives (DICOM CIELab, rounded): the reader's colormap for label 1
+    np.testing.assert_allclose(back.colormap.map(np.array([1]))[0], liver.colormap.map(np.array([1]))[0], atol=2 / 255)
+
+
+def test_labels_drawn_on_an_image_layer(tmp_path: Path) -> None:
+    """A labels layer made from a sagittal image layer (metadata copied), two labels with names, saved and re-read."""
+    import highdicom as hd
+
+    folder = tmp_path / "sag"
+    write_series(
+        folder,
+        SeriesSpec(9, "SAG MPR", "STANDARD", 5.0, (40.0, 400.0), 6.0, "102200"),
+        scale=0.125,
+        orientation=(0, 1, 0, 0, 0, -1),
+    )
+    ((data, kw, _),) = read_volumes(folder, lazy=False)
+    assert kw["metadata"]["dicom"]["axes"] != [0, 1, 2]  # the layer's axes are not the DICOM (slice, row, column)
+    viewer = ViewerModel()
+    image = viewer.add_image(data, **kw)
+    drawn = np.zeros(image.data.shape, np.uint8)
+    drawn[10:20, 20:30, 1] = 3
+    drawn[40:50, 5:9, 2] = 5
+    labels = viewer.add_labels(
+        drawn, scale=image.scale, affine=image.affine, metadata=image.metadata, name="drawn",
+        features={"index": [3, 5], "label": ["Lesion", "Cyst"]},
+    )  # fmt: skip
+    out = tmp_path / "drawn.dcm"
+    labels.save(str(out), plugin=PLUGIN)
+    seg = hd.seg.segread(str(out))
+    assert [(d.SegmentNumber, d.SegmentLabel) for d in seg.SegmentSequence] == [(1, "Lesion"), (2, "Cyst")]
+    # the SEG's voxels in the DICOM order of the source (highdicom, matched onto the source grid), vs the drawing
+    (src,) = open_folder(folder)[0]
+    got = seg.get_volume(combine_segments=True).match_geometry(hd.VolumeGeometry(src.affine_lps(), src.shape, "PATIENT"))
+    axes = kw["metadata"]["dicom"]["axes"]
+    expected = np.select([drawn == 3, drawn == 5], [1, 2], 0).transpose(np.argsort(axes))
+    assert np.array_equal(np.asarray(got.array), expected)
+
+
+def test_labels_without_a_source_are_refused(shared_data: Path, tmp_path: Path) -> None:
+    viewer = ViewerModel()
+    plain = viewer.add_labels(np.ones((3, 4, 5), np.uint8), name="new")
+    with pytest.raises(DicomSeriesError, match="draw on a layer opened by napari-dicomseries"):
+        npe2.write(str(tmp_path / "new.dcm"), [plain], plugin_name=PLUGIN)
+    # a SEG opened without the series it segments cannot reference its images
+    (alone,) = [ly for ly in viewer.open(str(shared_data / "seg_ct_liver" / "seg" / "liver.dcm"), plugin=PLUGIN)]
+    with pytest.raises(DicomSeriesError, match="was not opened with it"):
+        npe2.write(str(tmp_path / "alone.dcm"), [alone], plugin_name=PLUGIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_labels_layer_as_nifti(shared_data: Path, tmp_path: Path) -> None:
+    """The NIfTI writer takes labels too: the label map on the grid of the CT it segments (nibabel reads it)."""
+    viewer = ViewerModel()
+    layers = viewer.open(str(shared_data / "seg_ct_liver"), plugin=PLUGIN)
+    liver, ct = _by_series(layers, "labels")[1], _by_series(layers, "image")[2]
+    (nii, js) = npe2.write(str(tmp_path / "liver.nii.gz"), [liver], plugin_name=PLUGIN)
+    (ct_nii, _) = npe2.write(str(tmp_path / "ct.nii.gz"), [ct], plugin_name=PLUGIN)
+    a, b = nib.load(nii), nib.load(ct_nii)
+    assert a.shape == b.shape == (512, 512, 3)
+    np.testing.assert_allclose(a.affine, b.affine, atol=1e-3)
+    assert np.array_equal(np.asanyarray(a.dataobj).transpose(2, 1, 0), np.asarray(liver.data))
+    assert json.loads(Path(js).read_text())["DicomSeries"]["kind"] == "segmentation"
+
+
+def test_sparse_seg_layer_round_trip(shared_data: Path, tmp_path: Path) -> None:
+    """A SEG with voxels on one slice of three: saved from its layer, re-read where it was (empty slices are not written)."""
+    import highdicom as hd
+
+    from napari_dicomseries._writer import layer_affine
+
+    def on_ct(layer, ct) -> np.ndarray:  # the layer's voxels matched onto the CT grid by highdicom (never resampled)
+        lps = layer_affine({"scale": layer.scale, "affine": layer.affine.affine_matrix}, 3)[[2, 1, 0, 3], :]
+        grid = hd.VolumeGeometry(ct.affine_lps(), ct.shape, "PATIENT")
+        return np.asarray(hd.Volume(np.asarray(layer.data), lps, "PATIENT").match_geometry(grid, tol=1e-2).array)
+
+    viewer = ViewerModel()
+    layers = viewer.open(str(shared_data / "seg_sparse"), plugin=PLUGIN)
+    (binary,) = [
+        ly for ly in layers if ly._type_string == "labels" and ly.metadata["dicom"]["files"][0].endswith("label.seg.dcm")
+    ]
+    (ct,) = open_folder(shared_data / "seg_sparse" / "ct")[0]
+    original = on_ct(binary, ct)
+    assert int((original > 0).sum()) == 315 and int((original[1] > 0).sum()) == 315  # the README: slice 2 only
+    study = tmp_path / "study"
+    shutil.copytree(shared_data / "seg_sparse" / "ct", study / "ct")
+    npe2.write(str(study / "binary.dcm"), [binary], plugin_name=PLUGIN)
+    (back,) = [ly for ly in ViewerModel().open(str(study), plugin=PLUGIN) if ly._type_string == "labels"]
+    assert np.array_equal(on_ct(back, ct), original)
