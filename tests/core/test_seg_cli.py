@@ -144,3 +144,19 @@ def test_seg_rtstruct(shared_data: Path, tmp_path: Path) -> None:
     }
     _check_segments(entry, facts, (3.0, 2.0, 2.0))  # 2 x 2 x 3 mm voxels (12 mm³)
     assert entry["references"][0]["keys"]  # the CT it is drawn on was scanned too
+
+
+def test_ls_says_what_each_segmentation_segments(shared_data: Path, tmp_path: Path) -> None:
+    """``ls`` names the series a segmentation references and its segments."""
+    import subprocess
+    import sys
+
+    p = subprocess.run(
+        [sys.executable, "-m", "napari_dicomseries.cli", "ls", str(shared_data / "seg_ct_liver")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "[1] segmentation of series 2: 1 segment(s) (Liver)" in p.stdout
+    assert "[100] segmentation of series 2: 5 segment(s) (GREEN, ORANGE, PURPLE, LIGHT_BLUE, DARK_BLUE)" in p.stdout

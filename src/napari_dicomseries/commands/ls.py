@@ -66,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
         print(format_volumes(volumes))
     else:
         print(f"no DICOM images found in {result.root}")
+    keys = {v.series_instance_uid: v.key for v in volumes if v.kind != "segmentation"}
     for v in volumes:
+        if v.kind == "segmentation":
+            refs = ", ".join(f"series {keys[u]}" if u in keys else f"series {u} (not in this folder)" for u in v.references)
+            names = ", ".join(s.label for s in v.segments)
+            print(f"  [{v.key}] segmentation of {refs or 'no referenced series'}: {len(v.segments)} segment(s) ({names})")
         for w in v.warnings:
             print(f"  [{v.key}] warning: {w}")
         if v.split_reason:
