@@ -211,6 +211,23 @@ class Run:
     out_dir: Path | None = None
 
 
+def run_dcm2niix(src: Path, out: Path) -> list[Path]:
+    """Run dcm2niix (``-p n -z y -f %s_%d``) on ``src`` into ``out``; the NIfTI files it wrote, sorted.
+
+    Skips the test when dcm2niix is not installed.
+    """
+    import pytest
+
+    exe = dcm2niix_exe()
+    if exe is None:
+        pytest.skip("dcm2niix not installed")
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [exe, "-p", "n", "-z", "y", "-f", "%s_%d", "-o", str(out), str(src)], check=True, capture_output=True, timeout=300
+    )
+    return sorted(out.glob("*.nii.gz"))
+
+
 def dcm2niix_exe() -> str | None:
     """Path of the ``dcm2niix`` binary, or None."""
     return shutil.which("dcm2niix")

@@ -303,19 +303,7 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
                 files=(f.path,),
             )
         )
-    shape: tuple[int, ...] = (nz, rows, cols)
-    time_values: list[Any] = []
-    if overlapping:
-        shape = (len(present), *shape)
-        time_values = list(present)
-        warnings.append(
-            VolumeWarning(
-                WarningCode.OVERLAPPING_SEGMENTS,
-                f"segments {', '.join(map(str, present))} share slices and may overlap: one mask per segment "
-                "(never merged into one label map)",
-                files=(f.path,),
-            )
-        )
+    shape, time_values = _overlap_layout((nz, rows, cols), present, overlapping, "segments", "share slices", f, warnings)
     refs = [str(r.get("SeriesInstanceUID", "")) for r in ds.get("ReferencedSeriesSequence") or [] if r.get("SeriesInstanceUID")]
     what = (
         "label map" if str(ds.get("SegmentationType", "")).upper() == "LABELMAP" else str(ds.get("SegmentationType", "")).lower()
@@ -337,6 +325,33 @@ def _segmentation_volume(series_uid: str, f: DicomFile, split_reason: str | None
         segments=segments,
         references=refs,
     )
+
+
+def _overlap_layout(
+    grid_shape: tuple[int, ...],
+    present: list[int],
+    overlapping: bool,
+    what: str,
+    why: str,
+    f: DicomFile,
+    warnings: list[VolumeWarning],
+) -> tuple[tuple[int, ...], list[Any]]:
+    """The shape and leading-axis values of a segmentation (SEG or RTSTRUCT): one label map, or one mask per segment.
+
+    The one overlap rule: segments (ROIs) that may overlap are kept as one mask each along a leading axis, never
+    merged; the warning says so. ``what`` names them ("segments", "ROIs"), ``why`` says why they may overlap.
+    """
+    if not overlapping:
+        return grid_shape, []
+    unit = "segment" if what == "segments" else "ROI"
+    warnings.append(
+        VolumeWarning(
+            WarningCode.OVERLAPPING_SEGMENTS,
+            f"{what} {', '.join(map(str, present))} {why} and may overlap: one mask per {unit} (never merged into one label map)",
+            files=(f.path,),
+        )
+    )
+    return (len(present), *grid_shape), list(present)
 
 
 def _rtstruct_volume(series_uid: str, f: DicomFile, split_reason: str | None, images: list[Volume]) -> Volume:
@@ -383,19 +398,7 @@ def _rtstruct_volume(series_uid: str, f: DicomFile, split_reason: str | None, im
                 files=(f.path,),
             )
         )
-    shape: tuple[int, ...] = shape3
-    time_values: list[Any] = []
-    if plan.overlapping:
-        shape = (len(present), *shape3)
-        time_values = list(present)
-        warnings.append(
-            VolumeWarning(
-                WarningCode.OVERLAPPING_SEGMENTS,
-                f"ROIs {', '.join(map(str, present))} have contours on common slices and may overlap: one mask per ROI "
-                "(never merged into one label map)",
-                files=(f.path,),
-            )
-        )
+    shape, time_values = _overlap_layout(shape3, present, plan.overlapping, "ROIs", "have contours on common slices", f, warnings)
     geometry = grid.with_shape(shape)
     return _described(
         f,

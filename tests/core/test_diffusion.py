@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import nibabel as nib
@@ -14,16 +12,12 @@ import pytest
 from napari_dicomseries import diffusion, open_folder
 from napari_dicomseries.export import export_volume
 
+from ..oracle import run_dcm2niix
+
 
 def _dcm2niix(src: Path, out: Path) -> Path:
     """Run dcm2niix and return its one image with a .bvec beside it."""
-    exe = shutil.which("dcm2niix")
-    if exe is None:
-        pytest.skip("dcm2niix not installed")
-    out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [exe, "-p", "n", "-z", "y", "-f", "%s_%d", "-o", str(out), str(src)], check=True, capture_output=True, timeout=300
-    )
+    run_dcm2niix(src, out)
     (bvec,) = out.glob("*.bvec")
     return bvec.with_suffix(".nii.gz")
 

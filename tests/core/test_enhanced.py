@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
 from pathlib import Path
 
 import nibabel as nib
@@ -17,6 +15,8 @@ from napari_dicomseries import scan as scan_module
 from napari_dicomseries.export import export_volume
 from napari_dicomseries.grouping import arrange
 
+from ..oracle import run_dcm2niix
+
 
 def _enhanced_files(root: Path) -> list[Path]:
     out = []
@@ -25,17 +25,6 @@ def _enhanced_files(root: Path) -> list[Path]:
         if "PerFrameFunctionalGroupsSequence" in ds:
             out.append(p)
     return out
-
-
-def _dcm2niix(src: Path, out: Path) -> list[Path]:
-    exe = shutil.which("dcm2niix")
-    if exe is None:
-        pytest.skip("dcm2niix not installed")
-    out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [exe, "-p", "n", "-z", "y", "-f", "%s_%d", "-o", str(out), str(src)], check=True, capture_output=True, timeout=300
-    )
-    return sorted(out.glob("*.nii.gz"))
 
 
 def _same_in_space(ours: Path, ref: Path) -> None:
@@ -102,7 +91,7 @@ def test_philips_asl_keeps_every_frame_and_matches_dcm2niix(shared_data: Path, t
     assert len(fmap) == 4 and all(v.shape == (53, 80, 80) for v in fmap)
     assert sorted({f.echo_time for f in v.frames}.pop() for v in fmap) == [2.3, 2.3, 4.6, 4.6]
     assert sorted(v.image_type[-1] for v in fmap) == ["M", "M", "P", "P"]
-    ref = _dcm2niix(src, tmp_path / "dcm2niix")
+    ref = run_dcm2niix(src, tmp_path / "dcm2niix")
     assert len(ref) == 6 == len(volumes)
     # every volume equals one dcm2niix wrote (same voxels, same place), 1903 with its six volumes in dcm2niix's order
     ours = [Path(export_volume(v, tmp_path / "ours" / f"v{v.key}").nifti) for v in volumes]  # type: ignore[arg-type]
