@@ -231,7 +231,7 @@ def main() -> None:
             f"  {'x'.join(map(str, r['shape'])):>14} {r['nbytes'] / 2**20:6.0f} MiB: eager {r['eager']:6.3f} s, lazy {r['lazy']:6.3f} s"
         )
     print("  (the 1,001-slice row includes the scan of its files, in both columns)")
-    from napari_dicomseries._reader import LAZY_THRESHOLD_BYTES
+    from napari_dicomseries.display import LAZY_THRESHOLD_BYTES
 
     print(f"  threshold in use: {LAZY_THRESHOLD_BYTES / 2**20:.0f} MiB")
     tmp.cleanup()

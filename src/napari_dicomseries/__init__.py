@@ -97,8 +97,7 @@ def open_folder(
             )
 
     check()
-    # True/False (the terminal bar of old; the CLI draws it now) are taken as no callback
-    result = scan(paths, recursive=recursive, progress=progress if callable(progress) else None, cancel=cancel)
+    result = scan(paths, recursive=recursive, progress=progress, cancel=cancel)
     check()
     volumes = build_volumes(result)
     check()

@@ -50,18 +50,9 @@ ENV_PRIVATE = "NAPARI_DICOMSERIES_PRIVATE_TAGS"
 PEEK_FILES = 64
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
+
+
 #: names other modules' tests and benchmarks import from here, defined in the core (imported on first use)
-_FROM_CORE = {"LAZY_THRESHOLD_BYTES": "display", "slice_table": "slices"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_CORE:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__package__}.{_FROM_CORE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class DicomReaderWarning(UserWarning):
     """A problem the reader worked around (napari shows it as a notification)."""
 

@@ -462,8 +462,6 @@ def scan(
     Cancelled
         When ``cancel()`` returned True; nothing of the scan is kept.
     """
-    if not callable(progress):
-        progress = None  # a bool from callers of the former API: no bar (the CLI passes one)
     if isinstance(paths, (str, os.PathLike)):
         root = os.fspath(paths)
         path_list = [paths]

@@ -84,7 +84,7 @@ def test_case(name: str, corpus: tuple[Path, dict[str, Case]], deny_unreadable: 
     folder = root / case.name
     before = digest(folder)
     t0 = time.perf_counter()
-    volumes, result = open_folder(folder, progress=False)
+    volumes, result = open_folder(folder)
     seconds = time.perf_counter() - t0
     assert seconds < 10, f"{name}: scan took {seconds:.1f} s"
     skipped = {s.path: s.reason for s in result.skipped}
@@ -220,7 +220,7 @@ def test_unreadable_file_really_denied(tmp_path: Path) -> None:
     paths = tiny_series(tmp_path / "s", 300, 3)
     paths[1].chmod(0)
     try:
-        volumes, result = open_folder(tmp_path / "s", progress=False)
+        volumes, result = open_folder(tmp_path / "s")
         assert [s.reason for s in result.skipped if s.path == str(paths[1])] == ["permission denied"]
         assert volumes[0].shape == (2, ROWS, ROWS)
     finally:
@@ -231,7 +231,7 @@ def test_file_gone_after_scan_is_a_decode_error(tmp_path: Path) -> None:
     from ..corpus import tiny_series
 
     paths = tiny_series(tmp_path / "s", 301, 3)
-    volumes, _ = open_folder(tmp_path / "s", progress=False)
+    volumes, _ = open_folder(tmp_path / "s")
     paths[1].unlink()
     with pytest.raises(DecodeError, match=str(paths[1].name)) as err:
         load.load_volume(volumes[0])
@@ -269,7 +269,7 @@ def test_ten_thousand_tiny_files(tmp_path: Path) -> None:
     many_tiny_files(folder, 10_000)
     before = digest(folder)
     t0 = time.perf_counter()
-    volumes, result = open_folder(folder, progress=False)
+    volumes, result = open_folder(folder)
     seconds = time.perf_counter() - t0
     print(f"10,000 tiny files: scan + volumes + classify in {seconds:.2f} s ({10_000 / seconds:.0f} files/s)")
     assert seconds < 30

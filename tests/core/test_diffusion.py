@@ -43,7 +43,7 @@ def _check_against_dcm2niix(volume, tmp_path: Path, src: Path) -> None:
 @pytest.mark.slow
 def test_philips_dti_trace_aside_acquisition_order_and_bvecs(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "philips_dti"
-    volumes, _ = open_folder(src, progress=False)
+    volumes, _ = open_folder(src)
     assert len(volumes) == 2
     dwi, trace = volumes
     assert dwi.shape == (16, 40, 80, 80) and dwi.time_tag == "DiffusionBValue"
@@ -66,7 +66,7 @@ def test_philips_dti_trace_aside_acquisition_order_and_bvecs(shared_data: Path, 
 @pytest.mark.slow
 def test_siemens_xa30_dwi_gradients_match_dcm2niix(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "siemens_xa30_dwi"
-    (dwi,) = open_folder(src, progress=False)[0]
+    (dwi,) = open_folder(src)[0]
     assert dwi.shape == (21, 39, 72, 72)
     table = diffusion.gradient_table(dwi)
     assert table is not None and len(table) == 21 and table[0].b_value == 0 and table[0].direction is None

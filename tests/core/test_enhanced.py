@@ -76,7 +76,7 @@ def test_dimensions_read_from_dimension_index_sequence(shared_data: Path) -> Non
 @pytest.mark.slow
 def test_philips_asl_keeps_every_frame_and_matches_dcm2niix(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "philips_enhanced_asl"
-    volumes, _ = open_folder(src, progress=False)
+    volumes, _ = open_folder(src)
     by_number: dict[int, list] = {}
     for v in volumes:
         by_number.setdefault(v.series_number, []).append(v)
@@ -111,7 +111,7 @@ def _matches(ours: Path, ref: Path) -> bool:
 
 
 def test_enhanced_xa10_still_one_4d_series(shared_data: Path) -> None:
-    (v,) = open_folder(shared_data / "enhanced_siemens_xa10", progress=False)[0]
+    (v,) = open_folder(shared_data / "enhanced_siemens_xa10")[0]
     assert v.shape == (4, 6, 64, 64) and v.time_tag == "TemporalPositionIndex" and v.time_values == [1, 2, 3, 4]
 
 
