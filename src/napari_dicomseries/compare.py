@@ -30,7 +30,6 @@ from .frametags import (
     frame_tags,
     values_equal,
 )
-from .selection import select_volume
 from .volume import Volume
 
 __all__ = [
@@ -47,7 +46,6 @@ __all__ = [
     "TagInfo",
     "TagValue",
     "values_equal",
-    "select_volume",
 ]
 
 #: Key prefix of the derived rows that describe a whole volume (slices, shape, spacing, ...).
