@@ -54,6 +54,7 @@ __all__ = [
     "Skipped",
     "scan",
     "read_header",
+    "read_path",
     "NON_IMAGE_SOP_CLASSES",
     "DESCRIPTIVE",
     # re-exported from files, syntax and elements (their home) for existing imports
@@ -409,7 +410,11 @@ def _describe(
 # ----------------------------------------------------------------------------- scan
 
 
-def _read_one(path: str) -> DicomFile | Skipped:
+def read_path(path: str) -> DicomFile | Skipped:
+    """Read the header of one path as the scan does: a :class:`DicomFile`, or a :class:`Skipped` with the reason.
+
+    Never raises for a file that is not DICOM or cannot be read (the reason is on the ``Skipped``).
+    """
     try:
         return read_header(path)
     except NotDicomError as exc:
@@ -419,7 +424,7 @@ def _read_one(path: str) -> DicomFile | Skipped:
 
 
 def _read_chunk(paths: Sequence[str]) -> list[DicomFile | Skipped]:
-    return [_read_one(p) for p in paths]
+    return [read_path(p) for p in paths]
 
 
 def scan(
@@ -504,7 +509,7 @@ def scan(
     else:
         for p in todo:
             check(len(results))
-            results.append(_read_one(p))
+            results.append(read_path(p))
             if progress is not None:
                 progress(len(results), total)
     for r in results:
