@@ -12,6 +12,7 @@ The scan (:mod:`scan`) turns a problem into a skipped file or a warning on the f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -74,21 +75,35 @@ _CHECKED_NUMBERS = (
 )
 
 
+#: ``_CHECKED_NUMBERS`` with each keyword's tag.
+_CHECKS = tuple((keyword, getattr(tags, keyword), n, then) for keyword, n, then in _CHECKED_NUMBERS)
+
+
 def value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
     """Warnings for numeric tags that are present but unusable (text, NaN, wrong count, impossible values).
 
     ``text(tag)`` gives the raw value as text (values separated by backslashes), or None when absent.
     """
     out = []
-    for keyword, n, then in _CHECKED_NUMBERS:
-        t = text(getattr(tags, keyword))
-        if t is None or not t.strip("\x00 "):
+    for keyword, tag, n, then in _CHECKS:
+        t = text(tag)
+        if t is None:
+            continue
+        if "\\" not in t:  # one value: the common case, checked without the lists below
+            s = t.strip("\x00 ")
+            if not s:
+                continue
+            try:
+                x = float(s)
+            except ValueError:
+                x = math.nan
+            if math.isfinite(x) and n <= 1 and not (keyword == "RescaleSlope" and x == 0):
+                continue
+        elif not t.strip("\x00 "):
             continue
         parts = [x.strip("\x00 ") for x in t.split("\\")]
         maybe = [to_float(x) for x in parts]
         nums = [x for x in maybe if x is not None]
-        shown = t.strip("\x00 ")
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         problem = None
         if len(nums) != len(maybe):
             problem = "is not a valid number" if len(parts) == 1 else "holds values that are not valid numbers"
@@ -102,6 +117,8 @@ def value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
             problem = "is zero"
             then = "a slope of 1 is used"
         if problem:
+            shown = t.strip("\x00 ")
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
             out.append(f"{path}: {keyword} '{shown}' {problem}; {then}")
     return out
 

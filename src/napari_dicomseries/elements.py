@@ -106,7 +106,7 @@ class RawItem:
         vr = e[0]
         if vr == b"" or vr == b"UN":
             return VR.get(tag, "UN")
-        return vr.decode("ascii", "replace")
+        return _vr_text(vr)
 
     def get(self, tag: int) -> Any:
         """The value of ``tag``: text (a tuple when multi-valued), numbers, a tag as int; None when absent."""
@@ -118,7 +118,7 @@ class RawItem:
             return None
         if vr == b"" or vr == b"UN":
             return convert_bytes(VR.get(tag, "UN"), b)
-        return convert_bytes(vr.decode("ascii", "replace"), b)
+        return convert_bytes(_vr_text(vr), b)
 
     def text(self, tag: int) -> str | None:
         """The value as written (Latin-1, each value stripped, joined by backslashes); None when absent."""
@@ -126,7 +126,9 @@ class RawItem:
         if e is None or e[0] == b"SQ":
             return None
         t = e[1].decode("latin-1").strip("\x00 ")
-        return "\\".join(x.strip("\x00 ") for x in t.split("\\")) if t else ""
+        if "\\" not in t:
+            return t
+        return "\\".join([x.strip("\x00 ") for x in t.split("\\")])
 
     def string(self, tag: int) -> str:
         """The value as a person reads it: decoded with the file's character set, values joined by backslashes, stripped."""
@@ -157,6 +159,12 @@ class RawItem:
         if e is None or e[0] != b"SQ":
             return []
         return [RawItem(x) for x in e[1]]
+
+
+@functools.lru_cache(maxsize=64)
+def _vr_text(vr: bytes) -> str:
+    """A VR as text (the few VRs of a header, decoded once)."""
+    return vr.decode("ascii", "replace")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -198,6 +206,8 @@ def decode_text(b: bytes, charset: str) -> str:
     (ISO 2022 escapes, GB18030, ...) through pydicom, imported for those files only.
     """
     encoding = _PLAIN_CHARSETS.get(charset.strip())
+    if encoding is not None and b"\\" not in b:  # one value: the common case
+        return b.decode(encoding, "replace").rstrip("\x00 ")
     if encoding is not None:
         parts = [p.decode(encoding, "replace") for p in b.split(b"\\")]
     else:
@@ -344,6 +354,8 @@ def is_multivalue(v: Any) -> bool:
 
 def to_float(v: Any) -> float | None:
     """A finite float from ``v``, or None."""
+    if v is None:  # the usual missing value, without the cost of an exception
+        return None
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -353,6 +365,8 @@ def to_float(v: Any) -> float | None:
 
 def to_int(v: Any) -> int | None:
     """An int from ``v`` (``"3.0"`` gives 3), or None."""
+    if v is None:
+        return None
     try:
         return int(float(v))
     except (TypeError, ValueError, OverflowError):

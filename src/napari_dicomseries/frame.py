@@ -84,31 +84,32 @@ def build_frame(src: TagSource, path: str, index: int, sop_uid: str, rows: int, 
     Frame
     """
     get = src.get
-    values: dict[str, Any] = dict(
-        path=path,
-        index=index,
-        sop_instance_uid=sop_uid,
-        position=floats(get(t.ImagePositionPatient), 3),
-        orientation=orientation(get(t.ImageOrientationPatient)),
-        slice_thickness=to_float(get(t.SliceThickness)),
-        spacing_between_slices=to_float(get(t.SpacingBetweenSlices)),
-        instance_number=to_int(get(t.InstanceNumber)),
-        acquisition_number=to_int(get(t.AcquisitionNumber)),
-        echo_number=to_int(first(get(t.EchoNumbers))),
-        echo_time=to_float(get(t.EchoTime)),
-        temporal_position=to_int(get(t.TemporalPositionIdentifier)),
-        trigger_time=to_float(get(t.TriggerTime)),
-        b_value=to_float(get(t.DiffusionBValue)),
-        diffusion_direction=floats(get(t.DiffusionGradientOrientation), 3),
-        image_type=image_type(get(t.ImageType)),
-        rescale_slope=to_float(first(get(t.RescaleSlope))) or 1.0,
-        rescale_intercept=to_float(first(get(t.RescaleIntercept))) or 0.0,
-        window_center=to_float(first(get(t.WindowCenter))),
-        window_width=to_float(first(get(t.WindowWidth))),
-        rows=rows,
-        columns=columns,
-    )
+    values: dict[str, Any] = {
+        "path": path,
+        "index": index,
+        "sop_instance_uid": sop_uid,
+        "position": floats(get(t.ImagePositionPatient), 3),
+        "orientation": orientation(get(t.ImageOrientationPatient)),
+        "slice_thickness": to_float(get(t.SliceThickness)),
+        "spacing_between_slices": to_float(get(t.SpacingBetweenSlices)),
+        "instance_number": to_int(get(t.InstanceNumber)),
+        "acquisition_number": to_int(get(t.AcquisitionNumber)),
+        "echo_number": to_int(first(get(t.EchoNumbers))),
+        "echo_time": to_float(get(t.EchoTime)),
+        "temporal_position": to_int(get(t.TemporalPositionIdentifier)),
+        "trigger_time": to_float(get(t.TriggerTime)),
+        "b_value": to_float(get(t.DiffusionBValue)),
+        "diffusion_direction": floats(get(t.DiffusionGradientOrientation), 3),
+        "image_type": image_type(get(t.ImageType)),
+        "rescale_slope": to_float(first(get(t.RescaleSlope))) or 1.0,
+        "rescale_intercept": to_float(first(get(t.RescaleIntercept))) or 0.0,
+        "window_center": to_float(first(get(t.WindowCenter))),
+        "window_width": to_float(first(get(t.WindowWidth))),
+        "rows": rows,
+        "columns": columns,
+    }
     if "pixel_spacing" not in fields:
         values["pixel_spacing"] = spacing(get(t.PixelSpacing)) or spacing(get(t.ImagerPixelSpacing))
-    values.update(fields)
+    if fields:
+        values.update(fields)
     return Frame(**values)

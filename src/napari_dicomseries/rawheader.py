@@ -35,6 +35,11 @@ _CHUNK = 4096
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _TAG = struct.Struct("<HH")
+#: An element header read at once: group, element, the two VR bytes, the 16-bit length, the 32-bit length of a long VR.
+_ELEM = struct.Struct("<HH2sHI")
+#: Size of an explicit VR element header by its VR bytes: 12 for a long VR (32-bit length), 8 for any other pair of
+#: capital letters; anything else is not a VR (the element-by-element checks this table replaces, precomputed).
+_HEADER_SIZE = {bytes((a, b)): 12 if bytes((a, b)) in LONG_VRS else 8 for a in range(65, 91) for b in range(65, 91)}
 
 
 class _NeedMore(Exception):
@@ -53,7 +58,9 @@ RawItem = dict[int, tuple[bytes, bytes | list]]
 class RawHeader:
     """Top-level elements of one file: ``values[tag] = (vr or b"", raw value bytes)`` for the wanted tags.
 
-    ``sequences[tag]`` holds the items of each top-level sequence asked for (see :func:`parse`).
+    ``sequences[tag]`` holds the items of each top-level sequence asked for (see :func:`parse`). ``present``
+    holds the tags asked for (wanted, sequences, pixel data) that the file has at its top level, whatever
+    their length (an undefined-length sequence among the wanted tags is present but has no value).
     """
 
     transfer_syntax_uid: str
@@ -63,6 +70,8 @@ class RawHeader:
     pixel_offset: int | None
     has_meta: bool
     sequences: dict[int, list[RawItem]] = field(default_factory=dict)
+    #: the first 12 bytes of the pixel data element when they were read with the header (None when not)
+    pixel_element: bytes | None = None
 
 
 class _Buf:
@@ -104,13 +113,27 @@ def _skip_undefined(buf: _Buf, p: int, explicit: bool, depth: int = 0) -> int:
 
 def _skip_elements(buf: _Buf, p: int, explicit: bool, depth: int) -> int:
     """Skip the elements of an item of undefined length; return the position after its delimiter."""
+    data = buf.data  # extended in place by buf.need()
+    elem_at, u32_at, long_vrs = _ELEM.unpack_from, _U32.unpack_from, LONG_VRS
     while True:
-        buf.need(p + 8)
-        g, e = _TAG.unpack_from(buf.data, p)
-        tag = (g << 16) | e
-        if tag == ITEM_END:
-            return p + 8
-        p, length, _vr = _element_header(buf, p, explicit, g)
+        if p + 12 > len(data):  # near the end of the bytes read so far: the careful way
+            buf.need(p + 8)
+            g, e = _TAG.unpack_from(data, p)
+            if (g << 16) | e == ITEM_END:
+                return p + 8
+            p, length, _vr = _element_header(buf, p, explicit, g)
+        else:
+            g, e, vr, short, long = elem_at(data, p)
+            if g == 0xFFFE and e == 0xE00D:  # item delimiter
+                return p + 8
+            if not explicit or g == 0xFFFE:
+                p, length = p + 8, u32_at(data, p + 4)[0]
+            elif vr in long_vrs:
+                p, length = p + 12, long
+            elif 65 <= vr[0] <= 90 and 65 <= vr[1] <= 90:
+                p, length = p + 8, short
+            else:
+                raise _Unsupported
         if length == 0xFFFFFFFF:
             p = _skip_undefined(buf, p, explicit, depth)
         else:
@@ -143,6 +166,7 @@ def _read_items(data: bytes, p: int, length: int, depth: int = 0) -> tuple[list[
     if end > n:
         raise _NeedMore
     tag_at, u32_at, u16_at = _TAG.unpack_from, _U32.unpack_from, _U16.unpack_from
+    elem_at, header_size = _ELEM.unpack_from, _HEADER_SIZE
     items: list[RawItem] = []
     while p < end:
         if p + 8 > n:
@@ -162,19 +186,30 @@ def _read_items(data: bytes, p: int, length: int, depth: int = 0) -> tuple[list[
         while p < iend:
             if p + 8 > n:
                 raise _NeedMore
-            g, e = tag_at(data, p)
-            if g == 0xFFFE:
-                if e != 0xE00D or not item_undefined:
+            if p + 12 <= n:  # the whole element header at hand (the usual case): read at once
+                g, e, vr, short, vlen = elem_at(data, p)
+                if g == 0xFFFE:
+                    if e != 0xE00D or not item_undefined:
+                        raise _Unsupported
+                    p += 8
+                    break
+                size = header_size.get(vr)
+                if size == 8:
+                    vlen, start = short, p + 8
+                elif size == 12:
+                    start = p + 12
+                else:
                     raise _Unsupported
-                p += 8
-                break
-            vr = data[p + 4 : p + 6]
-            if vr in LONG_VRS:
-                if p + 12 > n:
-                    raise _NeedMore
-                (vlen,) = u32_at(data, p + 8)
-                start = p + 12
             else:
+                g, e = tag_at(data, p)
+                if g == 0xFFFE:
+                    if e != 0xE00D or not item_undefined:
+                        raise _Unsupported
+                    p += 8
+                    break
+                vr = data[p + 4 : p + 6]
+                if vr in LONG_VRS:
+                    raise _NeedMore  # p + 12 > n
                 if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
                     raise _Unsupported
                 (vlen,) = u16_at(data, p + 6)
@@ -225,11 +260,20 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
     ts = ""
     if has_meta:
         while True:
-            buf.need(p + 8)
-            g, e = _TAG.unpack_from(buf.data, p)
-            if g != 0x0002:
-                break
-            start, length, _vr = _element_header(buf, p, True, g)
+            if p + 12 <= len(buf.data):  # the element header at hand (the usual case): read at once
+                g, e, vr, short, long = _ELEM.unpack_from(buf.data, p)
+                if g != 0x0002:
+                    break
+                size = _HEADER_SIZE.get(vr)
+                if size is None:
+                    raise _Unsupported
+                start, length = (p + 8, short) if size == 8 else (p + 12, long)
+            else:
+                buf.need(p + 8)
+                g, e = _TAG.unpack_from(buf.data, p)
+                if g != 0x0002:
+                    break
+                start, length, _vr = _element_header(buf, p, True, g)
             if length == 0xFFFFFFFF:
                 raise _Unsupported
             buf.need(start + length)
@@ -255,36 +299,79 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
     seqs: dict[int, list[RawItem]] = {}
     present: set[int] = set()
     pixel_offset = None
+    # The loop below is the hot path of the scan (tens of elements per file): one unpack per element header, bounds
+    # checked against the bytes at hand and more read only when an element runs past them; the order of the checks
+    # (8 bytes, pixel tag, item tag, 12 bytes) is that of the element-by-element reader it replaces.
+    elem_at, u32_at, header_size = _ELEM.unpack_from, _U32.unpack_from, _HEADER_SIZE
+    pixel_tags, add = PIXEL_TAGS, present.add
+    special = PIXEL_TAGS | sequences
+    data = bytes(buf.data)  # the bytes read so far (slices of bytes are bytes: one copy per value kept)
+    n = len(data)
     while True:
-        try:
-            buf.need(p + 8)
-        except _NeedMore:
-            if p == len(buf.data):
-                break  # a clean end: no pixel data
-            raise
-        g, e = _TAG.unpack_from(buf.data, p)
+        if p + 12 > n:  # near the end of the bytes read so far: the careful way
+            try:
+                buf.need(p + 8)
+            except _NeedMore:
+                if p == len(buf.data):
+                    break  # a clean end: no pixel data
+                raise
+            data = bytes(buf.data)
+            g, e = _TAG.unpack_from(data, p)
+            tag = (g << 16) | e
+            if tag in pixel_tags:
+                pixel_offset = p
+                add(tag)
+                break
+            if g == 0xFFFE:
+                raise _Unsupported
+            buf.need(p + 12)
+            data = bytes(buf.data)
+            n = len(data)
+        g, e, vr, short, long = elem_at(data, p)
         tag = (g << 16) | e
-        if tag in PIXEL_TAGS:
+        if tag in pixel_tags:
             pixel_offset = p
-            present.add(tag)
+            add(tag)
             break
         if g == 0xFFFE:
             raise _Unsupported
-        start, length, vr = _element_header(buf, p, explicit, g)
-        present.add(tag)
-        if tag in sequences:
+        if explicit:
+            size = header_size.get(vr)  # 12 for a long VR, 8 for another VR, None for bytes that are no VR
+            if size == 8:
+                start, length = p + 8, short
+            elif size == 12:
+                start, length = p + 12, long
+            else:
+                raise _Unsupported
+        else:
+            start, length, vr = p + 8, u32_at(data, p + 4)[0], b""
+        if tag in special:  # a sequence asked for (pixel tags were handled above)
+            add(tag)
             if not explicit or vr != b"SQ":
                 raise _Unsupported
             if not buf.eof:  # functional groups: the rest of the header is wanted, read the file at once
                 buf.data += fh.read()
                 buf.eof = True
-            seqs[tag], p = _read_items(bytes(buf.data), start, length)
-            continue
-        if length == 0xFFFFFFFF:
-            p = _skip_undefined(buf, start, explicit)
+            data = bytes(buf.data)
+            n = len(data)
+            seqs[tag], p = _read_items(data, start, length)
             continue
         if tag in wanted:
-            buf.need(start + length)
-            values[tag] = (vr, bytes(buf.data[start : start + length]))
+            add(tag)
+            if length != 0xFFFFFFFF:
+                p = start + length
+                if p > n:
+                    buf.need(p)
+                    data = bytes(buf.data)
+                    n = len(data)
+                values[tag] = (vr, data[start:p])
+                continue
+        if length == 0xFFFFFFFF:
+            p = _skip_undefined(buf, start, explicit)
+            if len(buf.data) != n:  # read further while skipping
+                data = bytes(buf.data)
+                n = len(data)
+            continue
         p = start + length
-    return RawHeader(ts, explicit, values, present, pixel_offset, has_meta, seqs)
+    tail = data[pixel_offset : pixel_offset + 12] if pixel_offset is not None and pixel_offset + 12 <= n else None
+    return RawHeader(ts, explicit, values, present, pixel_offset, has_meta, seqs, tail)

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from stat import S_ISREG
 from typing import TYPE_CHECKING, BinaryIO
 
 from . import enhanced, rawheader, siemens, tags, uids
@@ -78,6 +79,8 @@ DESCRIPTIVE = (
     "InstanceCreationTime",
     "GantryDetectorTilt",
 )
+#: ``DESCRIPTIVE`` with each keyword's tag, and whether its VR is IS.
+_DESCRIPTIVE_TAGS = tuple((k, getattr(tags, k), tags.VR.get(getattr(tags, k)) == "IS") for k in DESCRIPTIVE)
 _PIXEL_TAGS = frozenset({tags.PixelData, tags.FloatPixelData, tags.DoubleFloatPixelData})
 
 
@@ -161,10 +164,10 @@ class ScanResult:
 def _descriptive(src: Item) -> dict[str, str]:
     """The :data:`DESCRIPTIVE` text values of a file, as pydicom shows them (an IS value as an integer)."""
     out = {}
-    for keyword in DESCRIPTIVE:
-        tag = getattr(tags, keyword)
-        text = src.string(tag)
-        if text and tags.VR.get(tag) == "IS":
+    string = src.string
+    for keyword, tag, is_is in _DESCRIPTIVE_TAGS:
+        text = string(tag)
+        if text and is_is:
             try:
                 int(text)
             except ValueError:
@@ -214,10 +217,12 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
     """
     path = os.fspath(path)
     try:
-        problem = not_regular(path)
-        if problem:
-            raise NotDicomError(f"{path}: {problem}")
-        size = os.path.getsize(path)
+        st = os.stat(path)  # one stat: the kind of file and its size
+        if not S_ISREG(st.st_mode):
+            problem = not_regular(path)
+            if problem:
+                raise NotDicomError(f"{path}: {problem}")
+        size = st.st_size
         if size == 0:
             raise NotDicomError(f"{path}: empty file (0 bytes)")
         with _open(path) as fh:
@@ -228,8 +233,8 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
             if raw is not None and not raw.present & _NEEDS_PYDICOM:
                 fast = _make_file_fast(path, size, raw)
                 if fast is not None:
-                    elem = b""
-                    if fast.pixel_offset is not None:
+                    elem = raw.pixel_element or b""
+                    if fast.pixel_offset is not None and raw.pixel_element is None:
                         fh.seek(fast.pixel_offset)
                         elem = fh.read(12)
                     problem = pixel_problem(fast, elem)
