@@ -30,6 +30,7 @@ from .frametags import (
     frame_tags,
     values_equal,
 )
+from .jobs import CancelFn, ProgressFn, Stages, check_cancel
 from .volume import Volume
 
 __all__ = [
@@ -148,7 +149,14 @@ def _label(v: Volume) -> str:
     return f"{v.key} {v.series_description}".strip()
 
 
-def volume_tags(volume: Volume, *, private: bool = False, tolerance: float = DEFAULT_TOLERANCE) -> VolumeTags:
+def volume_tags(
+    volume: Volume,
+    *,
+    private: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> VolumeTags:
     """Summarise every tag over the frames of ``volume``: constant with its value, or varying.
 
     Parameters
@@ -159,13 +167,18 @@ def volume_tags(volume: Volume, *, private: bool = False, tolerance: float = DEF
         Include private tags (with their private creator).
     tolerance : float
         Numbers that differ by at most this much count as equal.
+    progress : callable, optional
+        ``progress(done, total)`` per frame whose header was read (see :mod:`napari_dicomseries.jobs`).
+    cancel : callable, optional
+        Asked before each frame; True raises :class:`~napari_dicomseries.errors.Cancelled`.
 
     Returns
     -------
     VolumeTags
         Rows sorted with geometry first, then by tag number.
     """
-    ft = frame_tags(volume, private=private)
+    ft = frame_tags(volume, private=private, progress=progress, cancel=cancel)
+    check_cancel(cancel, f"reading the tags of series {volume.key}")
     rows = [_summarise(ft.infos[k], ft.values[k], tolerance) for k in ft.infos]
     rows.sort(key=lambda r: r.info.sort_key())
     return VolumeTags(volume.key, _label(volume), len(ft.frames), rows, ft, tolerance)
@@ -276,6 +289,8 @@ def diff_volumes(
     tolerance: float = DEFAULT_TOLERANCE,
     tags_a: VolumeTags | None = None,
     tags_b: VolumeTags | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> TagDiff:
     """Set every tag of volumes ``a`` and ``b`` side by side and say which differ.
 
@@ -285,14 +300,28 @@ def diff_volumes(
     Derived rows ``(volume) slices``, ``shape``, ``spacing``, ``origin`` and
     ``direction`` compare the volumes' geometry.
 
+    ``progress(done, total)`` follows the headers read (A's frames, then B's; a
+    progress callable with a ``stage`` method hears "tags of A 40/120"), and
+    ``cancel()`` is asked between frames (see :mod:`napari_dicomseries.jobs`).
+
     Returns
     -------
     TagDiff
         All rows (use :meth:`TagDiff.filtered` for the differing ones without
         per-instance identifiers), geometry first, then by tag number.
+
+    Raises
+    ------
+    Cancelled
+        When ``cancel()`` returned True.
     """
-    ta = tags_a or volume_tags(a, private=private, tolerance=tolerance)
-    tb = tags_b or volume_tags(b, private=private, tolerance=tolerance)
+    na = 0 if tags_a else len(a.frames) or len(a.files)
+    nb = 0 if tags_b else len(b.frames) or len(b.files)
+    job = Stages([("A", na), ("B", nb), ("compare", 0.02 * (na + nb))], progress=progress, cancel=cancel,
+                 what=f"tag comparison of {a.key} and {b.key}")  # fmt: skip
+    ta = tags_a or volume_tags(a, private=private, tolerance=tolerance, progress=job.reporter("A", "tags of A"), cancel=cancel)
+    tb = tags_b or volume_tags(b, private=private, tolerance=tolerance, progress=job.reporter("B", "tags of B"), cancel=cancel)
+    job.start("compare", "comparing tags")
     sa = {r.info.key: r for r in ta.rows}
     sb = {r.info.key: r for r in tb.rows}
     rows: list[TagDifference] = []
@@ -316,6 +345,7 @@ def diff_volumes(
             status = "same" if all(values_equal(x, y, tolerance) for x, y in zip(xs, ys, strict=True)) else "different"
         rows.append(TagDifference(info, _side(ra), _side(rb), status))
     rows.sort(key=lambda r: r.info.sort_key())
+    job.finish()
     return TagDiff(a.key, b.key, _label(a), _label(b), rows, tolerance)
 
 

@@ -17,7 +17,7 @@ summarises these rows over a volume and sets two volumes side by side.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -246,9 +246,21 @@ class FrameTags:
     values: dict[str, list[TagValue | None]]
 
 
-def frame_tags(volume: Volume, *, private: bool = False) -> FrameTags:
-    """Flatten the headers of ``volume``'s frames (no file is read again: the scan kept the headers)."""
+def frame_tags(
+    volume: Volume,
+    *,
+    private: bool = False,
+    progress: Callable[[int, int], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> FrameTags:
+    """Flatten the headers of ``volume``'s frames (each file's full header is read once, on first use).
+
+    ``progress(done, total)`` is called after each frame; ``cancel()`` is asked
+    before each one and a True answer raises :class:`~napari_dicomseries.errors.Cancelled`.
+    """
     from pydicom.datadict import dictionary_description
+
+    from .errors import Cancelled
 
     files = {f.path: f for f in volume.files}
     file_rows: dict[str, dict[str, tuple[TagInfo, TagValue]]] = {}
@@ -257,6 +269,8 @@ def frame_tags(volume: Volume, *, private: bool = False) -> FrameTags:
     values: dict[str, list[TagValue | None]] = {}
     n = len(frames)
     for pos, (path, index) in enumerate(frames):
+        if cancel is not None and cancel():
+            raise Cancelled(f"reading the tags of series {volume.key} cancelled after {pos} of {n} frames")
         f = files[path]
         rows = file_rows.get(path)
         if rows is None:
@@ -288,4 +302,6 @@ def frame_tags(volume: Volume, *, private: bool = False) -> FrameTags:
                 infos[key] = info
                 values[key] = [None] * n
             values[key][pos] = value
+        if progress is not None:
+            progress(pos + 1, n)
     return FrameTags(frames=frames, infos=infos, values=values)

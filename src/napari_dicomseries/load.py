@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DecodeError
+from .errors import Cancelled, DecodeError
 from .scan import DicomFile, Frame
 from .syntax import decoder_for, pixel_element
 from .volume import Volume, is_colour, pixel_format_problem
@@ -414,8 +414,9 @@ def load_volume(
     *,
     dtype: np.dtype | None = None,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     read_into: Callable[[int, np.ndarray], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """Read every frame of ``volume`` into one array of ``volume.shape`` (rescale applied).
 
@@ -423,11 +424,15 @@ def load_volume(
     one pre-allocated array, so peak memory stays close to the voxel bytes.
     ``read_into(k, out)`` fills frame ``k`` (default :func:`read_frame_into`);
     the reader passes one that blanks undecodable frames instead of raising.
+    ``progress(done, total)`` is called after each frame; ``cancel()`` is asked
+    between frames (a True answer stops the reading threads and raises).
 
     Raises
     ------
     DecodeError
         If a frame cannot be decoded; the message names the file.
+    Cancelled
+        When ``cancel()`` returned True (the partial array is dropped).
     """
     _check_loadable(volume)
     if volume.kind == "segmentation":
@@ -448,22 +453,41 @@ def load_volume(
     done = 0
     fill = read_into or (lambda k, dest: read_frame_into(volume, volume.frames[k], dest))
 
+    stop = threading.Event()
+
     def work(k: int) -> None:
-        fill(k, flat[k])
+        if not stop.is_set():
+            fill(k, flat[k])
+
+    def stopped() -> bool:
+        if cancel is not None and cancel():
+            stop.set()
+        return stop.is_set()
+
+    def cancelled() -> Cancelled:
+        return Cancelled(f"loading series {volume.key} ({volume.series_description!r}) cancelled after {done} of {total} frames")
 
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
     if n <= 1 or total < 8:
         for k in range(total):
+            if stopped():
+                raise cancelled()
             work(k)
             done += 1
             if progress:
                 progress(done, total)
         return out
-    with ThreadPoolExecutor(max_workers=n) as pool:
+    pool = ThreadPoolExecutor(max_workers=n)
+    try:
         for _ in pool.map(work, range(total)):
             done += 1
             if progress:
                 progress(done, total)
+            if stopped():
+                raise cancelled()
+    finally:
+        stop.set()  # on any exit before the end (cancel, error, Ctrl-C): the queued frames are skipped
+        pool.shutdown(wait=True, cancel_futures=True)
     return out
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import SeriesNotFoundError
 from .geometry import Geometry
+from .jobs import CancelFn, ProgressFn, Stages
 from .masks import GridMask, OverlapStats, overlap, range_mask, resample_mask
 
 if TYPE_CHECKING:
@@ -96,8 +97,17 @@ def pair_overlaps(
     grid: Geometry,
     covered: np.ndarray,
     hu_range: tuple[float, float] | None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> tuple[list[MaskOverlap], tuple[np.ndarray, np.ndarray]]:
-    """One :class:`MaskOverlap` per pair, and the first pair's masks on ``grid`` (each mask is put there once)."""
+    """One :class:`MaskOverlap` per pair, and the first pair's masks on ``grid`` (each mask is put there once).
+
+    ``progress(done, total)`` over the pairs (each pair's overlap and Hausdorff distance, see
+    :func:`masks.overlap`); ``cancel()`` is asked between and inside them (True raises
+    :class:`~napari_dicomseries.errors.Cancelled`).
+    """
+    job = Stages([(str(n), 1.0) for n in range(len(pairs))], progress=progress, cancel=cancel, what="overlap of the masks")
     cache: dict[int, np.ndarray] = {}
     hu: dict[str, np.ndarray] = {}
 
@@ -115,7 +125,8 @@ def pair_overlaps(
 
     out = []
     first: tuple[np.ndarray, np.ndarray] | None = None
-    for ma_spec, mb_spec in pairs:
+    for n, (ma_spec, mb_spec) in enumerate(pairs):
+        step = job.sub(str(n), f"pair {n + 1}/{len(pairs)}" if len(pairs) > 1 else None)
         ma, name_a = on_grid(ma_spec, "A")
         mb, name_b = on_grid(mb_spec, "B")
         first = first or (ma, mb)
@@ -123,7 +134,7 @@ def pair_overlaps(
             MaskOverlap(
                 mask_a=name_a,
                 mask_b=name_b,
-                stats=overlap(ma, mb, grid),
+                stats=overlap(ma, mb, grid, progress=step, cancel=cancel),
                 segment_a=ma_spec.segment if ma_spec else None,
                 segment_b=mb_spec.segment if mb_spec else None,
                 own_volume_a_ml=ma_spec.volume_ml if ma_spec else None,
@@ -131,6 +142,7 @@ def pair_overlaps(
             )
         )
     assert first is not None, "no mask pair"
+    job.finish()
     return out, first
 
 

@@ -19,7 +19,7 @@ re-exported here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import GeometryError
 from .geometry import Geometry
+from .jobs import CancelFn, ProgressFn, Stages, check_cancel, run_filter
 from .maskpairs import MaskOverlap, MaskPair, pair_overlaps, segment_pairs
 from .masks import HU_PRESETS, GridMask, Measures, OverlapStats, overlap, range_mask, segment_mask
 
@@ -59,6 +60,18 @@ __all__ = [
 
 _SLAB = 16  # slices per chunk when accumulating statistics
 
+#: Expected cost of each stage of :func:`compare_volumes`, in seconds per million voxels (of A's grid, or of the
+#: volume loaded), measured on 2 cores with the synthetic study (bench_cancel.py): the weights of its progress.
+STAGE_COST = {
+    "loading": 0.004,
+    "reading lazy": 0.015,  # a lazy (dask) napari layer read slice by slice (the image-compare dock)
+    "resampling": 0.014,
+    "difference": 0.004,
+    "statistics": 0.022,
+    "histogram": 0.005,
+    "overlap": 0.045,
+}
+
 
 # ----------------------------------------------------------------------------- resampling
 
@@ -80,6 +93,8 @@ def resample_to(
     *,
     interpolation: str = "linear",
     default: float = 0.0,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample ``array`` (on ``grid``) onto ``target`` in physical space.
 
@@ -89,6 +104,11 @@ def resample_to(
         Linear gives float32 (float64 for float64 input); nearest keeps the dtype.
     default : float
         Value of target voxels outside ``array``'s extent.
+    progress : callable, optional
+        ``progress(done, total)`` from SimpleITK's progress events (see :mod:`napari_dicomseries.jobs`).
+    cancel : callable, optional
+        Asked at each progress event; True aborts the resampling and raises
+        :class:`~napari_dicomseries.errors.Cancelled`.
 
     Returns
     -------
@@ -108,10 +128,23 @@ def resample_to(
     else:
         interp = sitk.sitkNearestNeighbor
         out_type = src.GetPixelID()
-    identity = sitk.Transform(3, sitk.sitkIdentity)
-    out = sitk.Resample(src, ref, identity, interp, float(default), out_type)
+    job = Stages([("image", 3.0), ("coverage", 1.0)], progress=progress, cancel=cancel, what="resampling")
+
+    def resampler(method: int, value: float, pixel: int) -> Any:
+        f = sitk.ResampleImageFilter()
+        f.SetReferenceImage(ref)
+        f.SetTransform(sitk.Transform(3, sitk.sitkIdentity))
+        f.SetInterpolator(method)
+        f.SetDefaultPixelValue(value)
+        f.SetOutputPixelType(pixel)
+        return f
+
+    out = run_filter(resampler(interp, float(default), out_type), src, step=job.reporter("image", "resampling", counts=False),
+                     cancel=cancel, what="resampling")  # fmt: skip
     ones = _sitk_image(np.ones(grid.shape, np.uint8), grid)
-    cov = sitk.Resample(ones, ref, identity, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
+    cov = run_filter(resampler(sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8), ones,
+                     step=job.reporter("coverage", "resampling (coverage)", counts=False), cancel=cancel, what="resampling")  # fmt: skip
+    job.finish()
     res = sitk.GetArrayFromImage(out)
     if np.asarray(array).dtype == bool:
         res = res.astype(bool)
@@ -154,15 +187,37 @@ def difference_dtype(a: np.dtype | type, b: np.dtype | type) -> np.dtype:
     return np.dtype(np.result_type(a, b, np.float32))
 
 
-def difference(a: np.ndarray, b: np.ndarray, covered: np.ndarray | None = None) -> np.ndarray:
-    """``b - a`` in :func:`difference_dtype` (0 where ``covered`` is False)."""
+def difference(
+    a: np.ndarray,
+    b: np.ndarray,
+    covered: np.ndarray | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> np.ndarray:
+    """``b - a`` in :func:`difference_dtype` (0 where ``covered`` is False).
+
+    Computed slab by slab: ``progress(done, total)`` per slab, ``cancel()`` asked before each (True raises
+    :class:`~napari_dicomseries.errors.Cancelled`).
+    """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise GeometryError(f"images of shapes {a.shape} and {b.shape} are not on one grid")
     dt = difference_dtype(a.dtype, b.dtype)
-    out: np.ndarray = np.subtract(b, a, dtype=dt) if dt.kind == "f" else b.astype(dt) - a.astype(dt)
-    if covered is not None:
-        out[~covered] = 0
+    out: np.ndarray = np.empty(a.shape, dt)
+    if a.ndim < 3:
+        out[...] = np.subtract(b, a, dtype=dt) if dt.kind == "f" else b.astype(dt) - a.astype(dt)
+        if covered is not None:
+            out[~np.asarray(covered, bool)] = 0
+        return out
+    slabs = _slabs(a.shape[0])
+    for n, s in enumerate(slabs):
+        check_cancel(cancel, "difference")
+        np.subtract(b[s], a[s], out=out[s], dtype=dt, casting="unsafe")
+        if covered is not None:
+            out[s][~np.asarray(covered[s], bool)] = 0
+        if progress is not None:
+            progress(n + 1, len(slabs))
     return out
 
 
@@ -205,13 +260,22 @@ def _slabs(n: int) -> list[slice]:
     return [slice(s, min(s + _SLAB, n)) for s in range(0, n, _SLAB)] or [slice(0, 0)]
 
 
-def difference_stats(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, *, tolerance: float = 0.0) -> DifferenceStats:
+def difference_stats(
+    a: np.ndarray,
+    b: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    tolerance: float = 0.0,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> DifferenceStats:
     """Statistics of ``b - a`` over the voxels where ``mask`` is True (all voxels by default).
 
     PSNR uses the data range (max - min) of ``a`` over the compared voxels as
     peak value: ``10 log10(range^2 / MSE)`` (infinite for identical images).
     Pearson's r is NaN when either image is constant. A voxel differs when
-    ``|b - a| > tolerance``. Everything is accumulated in float64, slab by slab.
+    ``|b - a| > tolerance``. Everything is accumulated in float64, slab by slab
+    (two passes): ``progress(done, total)`` per slab, ``cancel()`` asked before each.
     """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
@@ -222,8 +286,15 @@ def difference_stats(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = Non
     b3 = b.reshape(a3.shape)
     m3 = None if mask is None else np.asarray(mask, bool).reshape(a3.shape)
 
+    slabs = _slabs(a3.shape[0])
+    step = [0]
+
     def chunks() -> Any:
-        for s in _slabs(a3.shape[0]):
+        for s in slabs:
+            check_cancel(cancel, "statistics")
+            step[0] += 1
+            if progress is not None:
+                progress(step[0], 2 * len(slabs))
             x = a3[s].astype(np.float64)
             y = b3[s].astype(np.float64)
             if m3 is not None:
@@ -285,13 +356,20 @@ def difference_stats(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = Non
 
 
 def difference_histogram(
-    diff: np.ndarray, mask: np.ndarray | None = None, *, bins: int = 101, limit: float | None = None
+    diff: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    bins: int = 101,
+    limit: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of a difference image over a range symmetric about 0.
 
     ``limit`` defaults to the largest |difference| (1 if all are 0). Returns
     ``(counts, edges)`` as :func:`numpy.histogram` does; an odd ``bins`` puts
-    0 in the middle of the centre bin.
+    0 in the middle of the centre bin. ``progress(done, total)`` per chunk of
+    4 M values, ``cancel()`` asked before each.
     """
     d = np.asarray(diff)
     vals = d[np.asarray(mask, bool)] if mask is not None else d.ravel()
@@ -301,8 +379,12 @@ def difference_histogram(
     edges = np.linspace(-limit, limit, bins + 1)
     counts = np.zeros(bins, np.int64)
     step = 1 << 22
-    for s in range(0, vals.size, step):
+    n_chunks = max(1, -(-vals.size // step))
+    for n, s in enumerate(range(0, vals.size, step)):
+        check_cancel(cancel, "histogram")
         counts += np.histogram(vals[s : s + step].astype(np.float64), bins=edges)[0]
+        if progress is not None:
+            progress(n + 1, n_chunks)
     return counts, edges
 
 
@@ -380,7 +462,8 @@ def compare_arrays(
     frame_of_reference: tuple[str, str] | None = None,
     allow_different_frame: bool = False,
     bins: int = 101,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> ImageComparison:
     """Compare image ``b`` with image ``a`` on ``a``'s grid.
 
@@ -404,6 +487,12 @@ def compare_arrays(
         A voxel differs when ``|b - a| > tolerance``.
     frame_of_reference : (uid_a, uid_b), optional
         Checked with :func:`check_frame_of_reference`.
+    progress : callable, optional
+        ``progress(done, total)`` over the whole comparison, its stages (resampling, difference, statistics,
+        histogram, overlap) weighted by their cost (:data:`STAGE_COST`); a progress callable with a
+        ``stage(label)`` method hears each stage, e.g. ``"statistics 3/8"`` (see :mod:`napari_dicomseries.jobs`).
+    cancel : callable, optional
+        Asked between slabs and at SimpleITK's progress events.
 
     Raises
     ------
@@ -412,8 +501,9 @@ def compare_arrays(
         or when ``b`` does not overlap ``a`` in space.
     ValueError
         When a mask pair has None on a side (an HU range) but ``hu_range`` is not given.
+    Cancelled
+        When ``cancel()`` returned True; nothing is returned.
     """
-    say = progress or (lambda _msg: None)
     messages: list[str] = []
     if frame_of_reference is not None:
         w = check_frame_of_reference(*frame_of_reference, allow_different=allow_different_frame)
@@ -424,9 +514,19 @@ def compare_arrays(
     if a.ndim != 3 or b.ndim != 3:
         raise GeometryError(f"images must be 3-D (slices, rows, columns), not {a.ndim}-D and {b.ndim}-D")
     resampled = not grid_a.same_as(grid_b)
+    mvox = a.size / 1e6
+    n_masks = len(mask_pairs) if mask_pairs else (1 if labels is not None or hu_range is not None else 0)
+    weights = [
+        ("resampling", STAGE_COST["resampling"] * mvox if resampled else 0.0),
+        ("difference", STAGE_COST["difference"] * mvox),
+        ("statistics", STAGE_COST["statistics"] * mvox),
+        ("histogram", STAGE_COST["histogram"] * mvox),
+        ("overlap", STAGE_COST["overlap"] * mvox * n_masks),
+    ]
+    job = Stages(weights, progress=progress, cancel=cancel, what="image comparison")
     if resampled:
-        say("resampling")
-        b_on_a, covered = resample_to(b, grid_b, grid_a, interpolation=interpolation)
+        b_on_a, covered = resample_to(b, grid_b, grid_a, interpolation=interpolation, progress=job.sub("resampling"),
+                                      cancel=cancel)  # fmt: skip
         if not covered.any():
             raise GeometryError(
                 f"the images do not overlap in space: the first is {grid_a.describe()}, the second {grid_b.describe()}"
@@ -437,38 +537,39 @@ def compare_arrays(
         )
     else:
         b_on_a, covered = b, np.ones(a.shape, bool)
-    say("difference")
-    diff = difference(a, b_on_a, covered)
+    diff = difference(a, b_on_a, covered, progress=job.reporter("difference"), cancel=cancel)
     mask = None if covered.all() else covered
-    stats = difference_stats(a, b_on_a, mask, tolerance=tolerance)
-    hist = difference_histogram(diff, mask, bins=bins)
+    stats = difference_stats(a, b_on_a, mask, tolerance=tolerance, progress=job.reporter("statistics"), cancel=cancel)
+    hist = difference_histogram(diff, mask, bins=bins, progress=job.reporter("histogram"), cancel=cancel)
     ov = ma = mb = None
     desc = ""
     overlaps: list[MaskOverlap] = []
     if mask_pairs:
-        say("overlap")
-        overlaps, (ma, mb) = pair_overlaps(mask_pairs, a, b_on_a, grid_a, covered, hu_range)
+        overlaps, (ma, mb) = pair_overlaps(
+            mask_pairs, a, b_on_a, grid_a, covered, hu_range, progress=job.sub("overlap"), cancel=cancel
+        )
         ov = overlaps[0].stats
         desc = overlaps[0].description
     elif labels is not None:
-        say("overlap")
+        step = job.sub("overlap")
         la, lb = labels
         ga, gb = label_grids or (grid_a, grid_b)
         la = np.asarray(la)
         if not ga.same_as(grid_a):
-            la, _ = resample_to(la, ga, grid_a, interpolation="nearest")
+            la, _ = resample_to(la, ga, grid_a, interpolation="nearest", cancel=cancel)
         lb = np.asarray(lb)
         if not gb.same_as(grid_a):
-            lb, _ = resample_to(lb, gb, grid_a, interpolation="nearest")
+            lb, _ = resample_to(lb, gb, grid_a, interpolation="nearest", cancel=cancel)
         ma, mb = (la != 0) & covered, (lb != 0) & covered
         desc = "label images (non-zero)"
+        ov = overlap(ma, mb, grid_a, progress=step, cancel=cancel)
     elif hu_range is not None:
-        say("overlap")
+        step = job.sub("overlap")
         lo, hi = hu_range
         ma, mb = range_mask(a, lo, hi) & covered, range_mask(b_on_a, lo, hi) & covered
         desc = f"{lo:g} <= value <= {hi:g}" if math.isfinite(hi) else f"value >= {lo:g}"
-    if ov is None and ma is not None and mb is not None:
-        ov = overlap(ma, mb, grid_a)
+        ov = overlap(ma, mb, grid_a, progress=step, cancel=cancel)
+    job.finish()
     return ImageComparison(
         grid=grid_a,
         resampled=resampled,
@@ -496,7 +597,8 @@ def compare_volumes(
     tolerance: float = 0.0,
     allow_different_frame: bool = False,
     segments: Sequence[tuple[tuple[Volume, Segment] | None, tuple[Volume, Segment] | None]] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> ImageComparison:
     """Load two 3-D volumes and :func:`compare_arrays` them (``b`` onto ``a``'s grid).
 
@@ -505,16 +607,34 @@ def compare_volumes(
     segments : sequence of pairs, optional
         Pairs of segments of segmentation volumes (see :func:`segment_pairs`; None on a side: ``hu_range`` of that
         image) whose masks are overlapped on ``a``'s grid; each segmentation is decoded once.
+    progress : callable, optional
+        ``progress(done, total)`` over the whole job: loading A and B slice by slice, then the stages of
+        :func:`compare_arrays`, each weighted by its cost (:data:`STAGE_COST`); a progress callable with a
+        ``stage(label)`` method hears ``"loading A 40/120"``, ``"resampling"``, ``"statistics 3/8"``, ...
+    cancel : callable, optional
+        Asked between slices, slabs and SimpleITK progress events; True raises
+        :class:`~napari_dicomseries.errors.Cancelled` and nothing is kept.
     """
     from .load import load_volume
 
     for v in (a, b):
         if not v.is_image or v.ndim != 3:
             raise GeometryError(f"series {v.key} ({v.series_description!r}) is not a 3-D image volume (shape {v.shape})")
-    if progress:
-        progress("loading")
-    arr_a = load_volume(a)
-    arr_b = load_volume(b)
+    mvox_a, mvox_b = math.prod(a.shape) / 1e6, math.prod(b.shape) / 1e6
+    resampled = not a.geometry.same_as(b.geometry)
+    per_mask = STAGE_COST["overlap"] if (hu_range is not None or segments) else 0.0
+    n_masks = len(segments) if segments else 1
+    compare_cost = mvox_a * (
+        STAGE_COST["difference"] + STAGE_COST["statistics"] + STAGE_COST["histogram"]
+        + (STAGE_COST["resampling"] if resampled else 0.0) + per_mask * n_masks
+    )  # fmt: skip
+    weights = [("load A", STAGE_COST["loading"] * mvox_a), ("load B", STAGE_COST["loading"] * mvox_b)]
+    seg_volumes = list({id(r[0]): r[0] for pair in (segments or []) for r in pair if r is not None}.values())
+    weights += [(f"load {v.key}", STAGE_COST["loading"] * math.prod(v.shape) / 1e6) for v in seg_volumes]
+    weights.append(("compare", compare_cost))
+    job = Stages(weights, progress=progress, cancel=cancel, what=f"comparison of {a.key} and {b.key}")
+    arr_a = load_volume(a, progress=job.reporter("load A", "loading A"), cancel=cancel)
+    arr_b = load_volume(b, progress=job.reporter("load B", "loading B"), cancel=cancel)
     pairs: list[MaskPair] | None = None
     if segments:
         loaded: dict[int, np.ndarray] = {}
@@ -526,16 +646,15 @@ def compare_volumes(
             vol, seg = ref
             if (id(vol), seg.number) not in made:
                 if id(vol) not in loaded:
-                    if progress:
-                        progress(f"loading segmentation {vol.key}")
-                    loaded[id(vol)] = load_volume(vol)
+                    job.start(f"load {vol.key}", f"loading segmentation {vol.key}")
+                    loaded[id(vol)] = load_volume(vol, cancel=cancel)
                 mask = segment_mask(vol, seg.number, data=loaded[id(vol)])
                 name = f"{vol.key}:{seg.number} {seg.label!r}"
                 made[(id(vol), seg.number)] = GridMask(name, mask, vol.geometry.with_shape(mask.shape), seg)
             return made[(id(vol), seg.number)]
 
         pairs = [(grid_mask(x), grid_mask(y)) for x, y in segments]
-    return compare_arrays(
+    res = compare_arrays(
         arr_a,
         a.geometry,
         arr_b,
@@ -546,5 +665,8 @@ def compare_volumes(
         tolerance=tolerance,
         frame_of_reference=(a.frame_of_reference_uid, b.frame_of_reference_uid),
         allow_different_frame=allow_different_frame,
-        progress=progress,
+        progress=job.sub("compare"),
+        cancel=cancel,
     )
+    job.finish()
+    return res
