@@ -30,6 +30,7 @@ from ..errors import DicomSeriesError, GeometryError
 from ..metrics import HU_PRESETS, compare_volumes, segment_pairs
 from ..volume import Volume
 from ._options import RangeAction, add_gaps_option, hu_value, non_negative_float, open_selected
+from ._progress import Interrupt, StageBar, add_quiet_option, run_cancellable
 from ._table import format_table
 
 
@@ -66,6 +67,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=non_negative_float, default=0.0, help="a voxel differs when |B - A| > this (default 0)")
     p.add_argument("--allow-different-frame", action="store_true", help="compare even if the FrameOfReferenceUIDs differ")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_quiet_option(p)
     add_gaps_option(p)
     return p
 
@@ -112,6 +114,10 @@ def _check_frames(a: Volume, b: Volume) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_cancellable(args, lambda intr: _run(args, intr))
+
+
+def _run(args: argparse.Namespace, intr: Interrupt) -> int:
     hu = tuple(args.hu_range) if args.hu_range else (HU_PRESETS[args.preset] if args.preset else None)
     _check_masks(args, hu)
     specs = [m for m in (args.mask_a, args.mask_b) if m]
@@ -125,15 +131,20 @@ def run(args: argparse.Namespace) -> int:
         seg_a = segs.pop(0) if args.mask_a else None
         seg_b = segs.pop(0) if args.mask_b else None
         pairs = segment_pairs(seg_a, args.mask_a[1] if args.mask_a else None, seg_b, args.mask_b[1] if args.mask_b else None)
-    res = compare_volumes(
-        a,
-        b,
-        interpolation=args.interpolation,
-        hu_range=hu,
-        tolerance=args.tolerance,
-        allow_different_frame=args.allow_different_frame,
-        segments=pairs,
-    )
+    bar = StageBar(f"comparing {a.key} and {b.key}")
+    with intr.cooperating() as cancel:
+        res = compare_volumes(
+            a,
+            b,
+            interpolation=args.interpolation,
+            hu_range=hu,
+            tolerance=args.tolerance,
+            allow_different_frame=args.allow_different_frame,
+            segments=pairs,
+            progress=bar,
+            cancel=cancel,
+        )
+    bar.close()
     if args.json:
         d = res.to_dict()
         d["a"] = {"key": a.key, "description": a.series_description}

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..compare import diff_volumes
 from ._options import VOLUME_HELP, add_tag_options, open_selected
+from ._progress import Interrupt, StageBar, add_quiet_option, run_cancellable
 from ._table import format_table
 
 
@@ -19,12 +20,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="show every tag, equal ones and per-instance identifiers too")
     p.add_argument("--identifiers", action="store_true", help="show per-instance identifiers (SOPInstanceUID, positions, ...)")
     add_tag_options(p)
+    add_quiet_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_cancellable(args, lambda intr: _run(args, intr))
+
+
+def _run(args: argparse.Namespace, intr: Interrupt) -> int:
     a, b = open_selected(args, args.path, args.a, args.b)
-    d = diff_volumes(a, b, private=args.private, tolerance=args.tolerance)
+    bar = StageBar(f"tags of {a.key} and {b.key}")
+    with intr.cooperating() as cancel:
+        d = diff_volumes(a, b, private=args.private, tolerance=args.tolerance, progress=bar, cancel=cancel)
+    bar.close()
     opts = {"show_all": args.all, "identifiers": args.all or args.identifiers, "query": args.search}
     if args.json:
         print(json.dumps(d.to_dict(**opts), indent=2))

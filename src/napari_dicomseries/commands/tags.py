@@ -8,6 +8,7 @@ from typing import Any
 
 from ..compare import iter_text_rows, volume_tags
 from ._options import VOLUME_HELP, add_tag_options, open_selected
+from ._progress import Interrupt, StageBar, add_quiet_option, run_cancellable
 from ._table import format_table
 
 
@@ -22,12 +23,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--varying", action="store_true", help="show only the tags that vary between slices")
     p.add_argument("--tag", metavar="KEYWORD", help="print this tag's value for every slice (keyword, key or (gggg,eeee))")
     add_tag_options(p)
+    add_quiet_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_cancellable(args, lambda intr: _run(args, intr))
+
+
+def _run(args: argparse.Namespace, intr: Interrupt) -> int:
     (vol,) = open_selected(args, args.paths, args.series)
-    vt = volume_tags(vol, private=args.private, tolerance=args.tolerance)
+    bar = StageBar(f"tags of {vol.key}")
+    with intr.cooperating() as cancel:
+        vt = volume_tags(vol, private=args.private, tolerance=args.tolerance, progress=bar, cancel=cancel)
+    bar.close()
     rows = vt.varying if args.varying else vt.rows
     if args.search:
         rows = [r for r in rows if r.info.matches(args.search)]
