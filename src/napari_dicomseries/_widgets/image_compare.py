@@ -12,6 +12,7 @@ the results as layers and a table.
 from __future__ import annotations
 
 import math
+import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,9 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton
 
 from ..errors import DicomSeriesError, GeometryError
+from ..jobs import Stages
 from ..masks import GridMask
-from ..metrics import HU_PRESETS, ImageComparison, compare_arrays
+from ..metrics import HU_PRESETS, STAGE_COST, ImageComparison, compare_arrays
 from ._common import (
     HistogramView,
     ResultTable,
@@ -33,6 +35,7 @@ from ._common import (
     start_worker,
     unwrap,
 )
+from ._jobs import JobBar
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -112,13 +115,32 @@ def label_values(layer: Any) -> list[tuple[str, int]]:
     return out
 
 
-def _volume_of(viewer: Any, layer: Any) -> np.ndarray:
+def _layer_volume(viewer: Any, layer: Any) -> Any:
+    """The 3-D data of an image or labels layer (the shown time point of a 4-D one), possibly lazy (dask)."""
     data = layer.data
     if layer.ndim == 4:
         data = data[_current_index(viewer, layer)]
     elif layer.ndim != 3:
         raise GeometryError(f"layer {layer.name!r} is {layer.ndim}-D: choose a 3-D (or 4-D) image")
-    return np.asarray(data)
+    return data
+
+
+def _read(data: Any, step: Any = None) -> np.ndarray:
+    """``data`` as a numpy array; a lazy (dask) array is read a few slices at a time, ``step(done, total)`` after each."""
+    if isinstance(data, np.ndarray):
+        return data
+    n = int(data.shape[0])
+    out = np.empty(tuple(int(x) for x in data.shape), dtype=data.dtype)
+    chunk = 4
+    for k in range(0, n, chunk):
+        out[k : k + chunk] = np.asarray(data[k : k + chunk])
+        if step is not None:
+            step(min(k + chunk, n), n)
+    return out
+
+
+def _volume_of(viewer: Any, layer: Any) -> np.ndarray:
+    return _read(_layer_volume(viewer, layer))
 
 
 class ImageCompare(Container):
@@ -151,6 +173,7 @@ class ImageCompare(Container):
         self.add_difference = CheckBox(value=True, text="Add difference layer")
         self.add_masks = CheckBox(value=False, text="Add masks as label layers")
         self.compute_button = PushButton(text="Compare")
+        self.job_bar = JobBar()
         self.histogram = HistogramView()
         self.table = ResultTable(("section", "measure", "value"), min_height=220)
         self.status = StatusBar()
@@ -173,6 +196,7 @@ class ImageCompare(Container):
                 self.tolerance,
                 outs,
                 self.compute_button,
+                self.job_bar,
                 self.histogram,
                 self.table,
                 self.status,
@@ -180,6 +204,8 @@ class ImageCompare(Container):
         )
         self.result: ImageComparison | None = None
         self._worker: Any = None
+        #: seconds from the last Cancel to the worker's end (the dock idle again), for tests and benchmarks
+        self.cancel_to_idle: float | None = None
         self.compute_button.changed.connect(lambda: self.compute())
         self.mask_source.changed.connect(self._mask_source_changed)
         self.preset.changed.connect(self._preset_changed)
@@ -239,8 +265,18 @@ class ImageCompare(Container):
         return self._worker is not None
 
     # ------------------------------------------------------------------ compute
+    def cancel(self) -> None:
+        """Stop the running comparison (as the Cancel button): nothing is added, the table stays as it was."""
+        self.job_bar.request_cancel()
+
     def compute(self) -> Any:
-        """Compare B with A in a background thread; returns the worker (None when the inputs are refused)."""
+        """Compare B with A in a background thread; returns the worker (None when the inputs are refused or busy).
+
+        A bar shows the progress of each stage (reading lazy layers, resampling, difference, statistics,
+        histogram, overlap) and Cancel stops the job between slices, slabs or SimpleITK progress events.
+        """
+        if self.busy:
+            return None
         a, b = self.layer_a.value, self.layer_b.value
         if a is None or b is None or a is b:
             self.status.say("choose two different image layers", error=True)
@@ -274,35 +310,68 @@ class ImageCompare(Container):
         interp = self.interpolation.value.value
         tol = float(self.tolerance.value)
         viewer = self.viewer
+        try:
+            data_a, data_b = _layer_volume(viewer, a), _layer_volume(viewer, b)
+            label_data = [_layer_volume(viewer, layer) for layer in labels] if labels else []
+        except DicomSeriesError as exc:
+            self.status.say(str(exc), error=True)
+            return None
+        job = self.job_bar.start()
+
+        def cost(data: Any) -> float:  # reading a lazy layer costs as much as loading the volume
+            return 0.0 if isinstance(data, np.ndarray) else STAGE_COST["reading lazy"] * math.prod(data.shape) / 1e6
+
+        mvox = math.prod(data_a.shape) / 1e6
+        n_masks = 1 if (labels or hu is not None) else 0
+        compare_cost = mvox * (
+            STAGE_COST["difference"] + STAGE_COST["statistics"] + STAGE_COST["histogram"] + STAGE_COST["overlap"] * n_masks
+            + (0.0 if grid_a.same_as(grid_b) else STAGE_COST["resampling"])
+        )  # fmt: skip
+        weights = [("A", cost(data_a)), ("B", cost(data_b)), ("labels", sum(cost(d) for d in label_data))]
+        weights.append(("compare", compare_cost))
 
         def work() -> Any:
-            yield 0, 3, "reading A"
-            arr_a = _volume_of(viewer, a)
-            yield 1, 3, "reading B"
-            arr_b = _volume_of(viewer, b)
+            yield None
+            stages = Stages(weights, progress=job, cancel=job.cancel, what="image comparison")
+            arr_a = _read(data_a, stages.reporter("A", "reading A"))
+            arr_b = _read(data_b, stages.reporter("B", "reading B"))
             pairs = None
             if labels and label_grids:
+                stages.start("labels", "reading the label layers")
                 masks = []
-                for layer, grid, value in zip(labels, label_grids, values, strict=True):
-                    data = _volume_of(viewer, layer)
-                    mask = data != 0 if value == ANY_LABEL else data == value
+                for layer, grid, value, data in zip(labels, label_grids, values, label_data, strict=True):
+                    arr = _read(data)
+                    stages.check()
+                    mask = arr != 0 if value == ANY_LABEL else arr == value
                     name = f"{layer.name!r}" + ("" if value == ANY_LABEL else f" = {value}")
                     masks.append(GridMask(name, mask, grid.with_shape(mask.shape)))
                 pairs = [(masks[0], masks[1])]
-            yield 2, 3, "comparing"
-            return compare_arrays(
+            res = compare_arrays(
                 arr_a, grid_a, arr_b, grid_b, interpolation=interp, hu_range=hu, mask_pairs=pairs,
                 tolerance=tol, frame_of_reference=(uid_a, uid_b), allow_different_frame=True,
+                progress=stages.sub("compare"), cancel=job.cancel,
             )  # fmt: skip
+            stages.finish()
+            return res
 
-        def progress(item: tuple[int, int, str]) -> None:
-            self.status.step(item[0], item[1])
-            self.status.say(item[2] + " ...")
+        def shown(res: ImageComparison) -> None:
+            if job.cancel():  # Cancel pressed as the job ended: add nothing
+                self.status.done("cancelled")
+                return
+            self._show(res, names)
 
         names = (a.name, b.name)
-        self.status.start(3)
+        self.compute_button.enabled = False
         self.status.say("comparing ...")
-        return start_worker(self, work, on_yield=progress, on_result=lambda res: self._show(res, names))
+        return start_worker(self, work, on_yield=lambda _item: None, on_result=shown, on_finished=self._finished)
+
+    def _finished(self) -> None:
+        """The worker has ended (result, error or cancel): the dock is idle again."""
+        pressed = self.job_bar.cancel_pressed_at
+        self.job_bar.stop()
+        self.compute_button.enabled = True
+        if pressed is not None:
+            self.cancel_to_idle = time.monotonic() - pressed
 
     # ------------------------------------------------------------------ results
     def _show(self, res: ImageComparison, names: tuple[str, str]) -> None:

@@ -7,6 +7,7 @@ browser (:meth:`TagCompare.set_volumes`).
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -14,16 +15,19 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 
 from ..compare import DEFAULT_TOLERANCE, TagDiff, VolumeTags, diff_volumes, volume_tags
 from ..errors import SeriesNotFoundError
+from ..jobs import Stages
 from ..volume import Volume
 from ._common import ResultTable, StatusBar, enum_choices, image_layers, layer_files, layer_summary, pick_two, start_worker
+from ._jobs import JobBar
 
 if TYPE_CHECKING:
     import napari.viewer
 
 __all__ = ["TagCompare", "TagMode", "WITHIN_COLUMNS", "BETWEEN_COLUMNS", "volume_of_layer"]
 
-WITHIN_COLUMNS = ("group", "keyword", "status", "value", "distinct", "min", "max", "tag", "name", "VR", "private creator")
-BETWEEN_COLUMNS = ("group", "keyword", "A", "B", "status", "tag", "name", "VR", "private creator")
+# what a narrow dock (~400 px) must show first: the keyword and its values; the rest scrolls (elided text has a tooltip)
+WITHIN_COLUMNS = ("keyword", "status", "value", "distinct", "min", "max", "group", "tag", "name", "VR", "private creator")
+BETWEEN_COLUMNS = ("keyword", "A", "B", "status", "group", "tag", "name", "VR", "private creator")
 
 
 class TagMode(Enum):
@@ -33,13 +37,17 @@ class TagMode(Enum):
     between = "two volumes: differences"
 
 
-def volume_of_layer(layer: Any) -> Volume:
+def volume_of_layer(layer: Any, *, progress: Any = None, cancel: Any = None) -> Volume:
     """The :class:`Volume` behind a DICOM layer: its files are scanned again (headers only) and matched by key and UID.
+
+    ``progress(done, total)`` per file scanned; ``cancel()`` asked between files (see :func:`napari_dicomseries.open_folder`).
 
     Raises
     ------
     SeriesNotFoundError
         If the layer carries no DICOM files or its volume is not among them.
+    Cancelled
+        When ``cancel()`` returned True.
     """
     from .. import open_folder
 
@@ -47,7 +55,7 @@ def volume_of_layer(layer: Any) -> Volume:
     summary = layer_summary(layer)
     if not files or summary is None:
         raise SeriesNotFoundError(f"layer {layer.name!r} is not a DICOM volume (no metadata['dicom'] files and summary)")
-    volumes, _ = open_folder(files)
+    volumes, _ = open_folder(files, progress=progress, cancel=cancel)
     for v in volumes:
         if v.key == summary.get("key") and v.series_instance_uid == summary.get("series_instance_uid"):
             return v
@@ -82,6 +90,7 @@ class TagCompare(Container):
         self.search = LineEdit(value="", label="Search")
         self.search.native.setPlaceholderText("keyword, name or number, e.g. kernel or 0018,0050")
         self.compare_button = PushButton(text="Compare")
+        self.job_bar = JobBar()
         self.table = ResultTable(BETWEEN_COLUMNS, min_height=240)
         self.slices = ResultTable(("slice", "value", "file", "frame"), min_height=120)
         self.status = StatusBar()
@@ -98,6 +107,7 @@ class TagCompare(Container):
                 self.tolerance,
                 self.search,
                 self.compare_button,
+                self.job_bar,
                 self.table,
                 self.slices,
                 self.status,
@@ -107,6 +117,8 @@ class TagCompare(Container):
         self._tags_a: VolumeTags | None = None
         self._tags_b: VolumeTags | None = None
         self._worker: Any = None
+        #: seconds from the last Cancel to the worker's end (the dock idle again), for tests and benchmarks
+        self.cancel_to_idle: float | None = None
         self.compare_button.changed.connect(lambda: self.compare())
         self.mode.changed.connect(self._mode_changed)
         for shown in (self.only_varying, self.show_all, self.identifiers, self.search):
@@ -168,8 +180,18 @@ class TagCompare(Container):
         return self._worker is not None
 
     # ------------------------------------------------------------------ compute
+    def cancel(self) -> None:
+        """Stop the running comparison (as the Cancel button): the table stays as it was."""
+        self.job_bar.request_cancel()
+
     def compare(self) -> Any:
-        """Read the chosen volumes' tags and compare them in a background thread; returns the worker."""
+        """Read the chosen volumes' tags and compare them in a background thread; returns the worker (None when busy).
+
+        A bar shows the files scanned again (layers) and the headers read, frame by frame; Cancel stops the job
+        between files and frames and leaves the table as it was.
+        """
+        if self.busy:
+            return None
         between = self.mode.value is TagMode.between
         sources = [self.source_a.value] + ([self.source_b.value] if between else [])
         if any(s is None for s in sources):
@@ -178,20 +200,47 @@ class TagCompare(Container):
             )
             return None
         private, tol = bool(self.private.value), float(self.tolerance.value)
+        job = self.job_bar.start()
+
+        def n_frames(s: Any) -> int:
+            if isinstance(s, Volume):
+                return len(s.frames) or len(s.files)
+            summary = layer_summary(s) or {}
+            return int(summary.get("n_slices") or 0) or len(layer_files(s))
+
+        # measured: scanning a file again costs ~1/6 of reading its full header and flattening its tags
+        weights = [(f"scan {n}", 0.0 if isinstance(s, Volume) else len(layer_files(s)) / 6) for n, s in enumerate(sources)]
+        weights += [(f"tags {n}", float(n_frames(s))) for n, s in enumerate(sources)]
+        weights.append(("diff", 0.02 * sum(n_frames(s) for s in sources)))
+        side = "AB"
 
         def work() -> Any:
-            total = len(sources) + 1
+            yield None
+            stages = Stages(weights, progress=job, cancel=job.cancel, what="tag comparison")
             vols = []
             for n, s in enumerate(sources):
-                yield n, total
-                vols.append(s if isinstance(s, Volume) else volume_of_layer(s))
-            yield len(sources), total
-            tags = [volume_tags(v, private=private, tolerance=tol) for v in vols]
+                if isinstance(s, Volume):
+                    vols.append(s)
+                else:
+                    step = stages.reporter(f"scan {n}", f"finding volume {side[n]} again")
+                    vols.append(volume_of_layer(s, progress=step, cancel=job.cancel))
+            tags = [
+                volume_tags(v, private=private, tolerance=tol, progress=stages.reporter(f"tags {n}", f"tags of {side[n]}"),
+                            cancel=job.cancel)
+                for n, v in enumerate(vols)
+            ]  # fmt: skip
+            stages.start("diff", "comparing")
             if between:
-                return tags, diff_volumes(vols[0], vols[1], private=private, tolerance=tol, tags_a=tags[0], tags_b=tags[1])
-            return tags, tags[0]
+                out = diff_volumes(vols[0], vols[1], private=private, tolerance=tol, tags_a=tags[0], tags_b=tags[1])
+            else:
+                out = tags[0]
+            stages.check()
+            return tags, out
 
         def done(out: Any) -> None:
+            if job.cancel():  # Cancel pressed as the job ended: the table stays as it was
+                self.status.done("cancelled")
+                return
             tags, self.result = out
             self._tags_a = tags[0]
             self._tags_b = tags[1] if len(tags) > 1 else None
@@ -203,9 +252,17 @@ class TagCompare(Container):
                 r = self.result
                 self.status.done(f"{r.label}: {r.n_frames} frame(s), {len(r.rows)} tags, {len(r.varying)} vary between frames")
 
-        self.status.start(len(sources) + 1)
+        self.compare_button.enabled = False
         self.status.say("reading tags ...")
-        return start_worker(self, work, on_yield=lambda dn: self.status.step(*dn), on_result=done)
+        return start_worker(self, work, on_yield=lambda _item: None, on_result=done, on_finished=self._finished)
+
+    def _finished(self) -> None:
+        """The worker has ended (result, error or cancel): the dock is idle again."""
+        pressed = self.job_bar.cancel_pressed_at
+        self.job_bar.stop()
+        self.compare_button.enabled = True
+        if pressed is not None:
+            self.cancel_to_idle = time.monotonic() - pressed
 
     # ------------------------------------------------------------------ display
     # not ``render``: magicgui's Widget.render() is a picture of the widget
@@ -217,11 +274,11 @@ class TagCompare(Container):
             rows = r.filtered(show_all=bool(self.show_all.value), identifiers=bool(self.identifiers.value), query=query)
             data = [
                 [
-                    d.info.category,
                     d.info.key,
                     d.value_a,
                     d.value_b,
                     d.status,
+                    d.info.category,
                     d.info.tag,
                     d.info.name,
                     d.info.vr,
@@ -232,8 +289,9 @@ class TagCompare(Container):
             self.table.set_rows(BETWEEN_COLUMNS, data, rows)
         elif isinstance(r, VolumeTags):
             summaries = [s for s in (r.varying if self.only_varying.value else r.rows) if s.info.matches(query)]
-            cells: list[list[Any]] = [[s.info.category, s.info.key, "constant" if s.constant else "varies", s.value, s.n_distinct,
-                      s.minimum, s.maximum, s.info.tag, s.info.name, s.info.vr, s.info.private_creator] for s in summaries]  # fmt: skip
+            cells: list[list[Any]] = [[s.info.key, "constant" if s.constant else "varies", s.value, s.n_distinct,
+                      s.minimum, s.maximum, s.info.category, s.info.tag, s.info.name, s.info.vr, s.info.private_creator]
+                      for s in summaries]  # fmt: skip
             self.table.set_rows(WITHIN_COLUMNS, cells, summaries)
         self.slices.set_rows(self.slices.headers, [])
 
