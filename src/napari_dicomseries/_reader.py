@@ -19,6 +19,25 @@ Options (environment variables, read at each call):
     (128 MiB) slice by slice on demand (dask), smaller ones at once; ``1``/``0`` force.
 ``NAPARI_DICOMSERIES_PRIVATE_TAGS=1``
     put private tags in the per-slice header table too.
+``NAPARI_DICOMSERIES_MAX_LAYERS=N``
+    big folders: when more than N image volumes would open (default
+    :data:`napari_dicomseries.display.MAX_LAYERS_AT_OPEN`, 12), only the most likely
+    one (:func:`napari_dicomseries.display.pick_visible`) opens, with the
+    segmentations that reference it; a notification says so and the others are
+    listed in the DICOM series panel to load on demand. Every layer opened then
+    carries ``metadata["dicom"]["folder"]``: ``paths`` (the input paths, absolute),
+    ``volumes`` (how many volumes the folder holds), ``shown`` (the keys opened),
+    ``gaps`` (the gap policy), ``max_layers`` and ``index`` (True for an archive
+    index folder). ``0`` means no limit.
+
+An archive index folder (``napari-dicomseries index ARCHIVE --db INDEX``) opens
+like its archive, from the index (:func:`napari_dicomseries.open_index`: no
+header read again); above the layer limit the most likely volume is chosen from
+the index's volume table and only its study is rebuilt.
+
+A folder is scanned once per session: the volumes are kept in
+:mod:`napari_dicomseries.catalog` (validated by a stat walk), so opening it
+again, or listing it in the series browser, does not read the headers again.
 """
 
 from __future__ import annotations
@@ -26,10 +45,11 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 if TYPE_CHECKING:
     from .display import ImageLayerOptions
+    from .scan import ScanResult
     from .volume import Volume
 
 __all__ = [
@@ -39,6 +59,7 @@ __all__ = [
     "volume_layer_data",
     "segmentation_layer_data",
     "gap_policy",
+    "layer_limit",
     "DicomReaderWarning",
 ]
 
@@ -46,6 +67,7 @@ ENV_LOCALIZERS = "NAPARI_DICOMSERIES_LOCALIZERS"
 ENV_GAPS = "NAPARI_DICOMSERIES_GAPS"
 ENV_LAZY = "NAPARI_DICOMSERIES_LAZY"
 ENV_PRIVATE = "NAPARI_DICOMSERIES_PRIVATE_TAGS"
+ENV_MAX_LAYERS = "NAPARI_DICOMSERIES_MAX_LAYERS"
 #: How many files :func:`get_reader` looks at before deciding a folder holds no DICOM.
 PEEK_FILES = 64
 
@@ -76,6 +98,24 @@ def gap_policy() -> str:
     return mode
 
 
+def layer_limit() -> int | None:
+    """The most image layers a folder opens as: ``NAPARI_DICOMSERIES_MAX_LAYERS``, else ``display.MAX_LAYERS_AT_OPEN``.
+
+    ``0`` (or a negative number) means no limit (None); a value that is not an integer gives a warning and the default.
+    """
+    from .display import MAX_LAYERS_AT_OPEN
+
+    raw = os.environ.get(ENV_MAX_LAYERS, "").strip()
+    if not raw:
+        return MAX_LAYERS_AT_OPEN
+    try:
+        n = int(raw)
+    except ValueError:
+        _warn(f"{ENV_MAX_LAYERS}={raw!r} is not an integer: using {MAX_LAYERS_AT_OPEN}")
+        return MAX_LAYERS_AT_OPEN
+    return n if n > 0 else None
+
+
 def _lazy_choice() -> bool | None:
     v = os.environ.get(ENV_LAZY, "auto").strip().lower()
     if v in ("1", "true", "yes", "on", "always"):
@@ -86,15 +126,18 @@ def _lazy_choice() -> bool | None:
 
 
 def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], list[LayerDataTuple]] | None:
-    """Return :func:`read_dicom` when ``path`` holds DICOM, else None (so other readers can take it).
+    """Return :func:`read_dicom` when ``path`` holds DICOM or is an archive index, else None (so other readers can take it).
 
     Cheap and never raises: looks at the first 132 bytes of at most
-    :data:`PEEK_FILES` files.
+    :data:`PEEK_FILES` files, or at the manifest of an index folder
+    (``napari-dicomseries index``).
     """
     try:
         from .files import is_dicom, iter_paths
 
         paths = [os.fspath(path)] if isinstance(path, (str, os.PathLike)) else [os.fspath(p) for p in path]
+        if _single_index(paths) is not None:
+            return read_dicom
         looked = 0
         for p, problem in iter_paths(paths, recursive=True):
             if problem:
@@ -109,6 +152,66 @@ def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], lis
     return None
 
 
+def _single_index(paths: Sequence[str | os.PathLike[str]]) -> str | None:
+    """The index folder when ``paths`` is one folder holding an index manifest (cheap: one ``stat`` first), else None."""
+    if len(paths) != 1:
+        return None
+    p = os.fspath(paths[0])
+    try:
+        if not os.path.isfile(os.path.join(p, "manifest.json")):
+            return None
+        from .index import is_index
+
+        return p if is_index(p) else None
+    except Exception:  # noqa: BLE001 - not an index we can read: the DICOM peek decides
+        return None
+
+
+class _IndexRow:
+    """A volume of an index's volume table (its ``ls --json`` summary) with the fields :func:`display.plan_layers` uses."""
+
+    def __init__(self, summary: dict[str, Any], is_image: bool) -> None:
+        self.summary = summary
+        self.key = str(summary.get("key", ""))
+        self.kind = summary.get("kind", "")
+        self.is_image = is_image
+        self.loadable = bool(summary.get("loadable", True))
+        self.warnings: list[Any] = []
+        self.series_instance_uid = summary.get("series_instance_uid", "")
+        self.references = list(summary.get("references") or [])
+        self.orientation = summary.get("orientation", "")
+        self.n_slices = int(summary.get("n_slices") or 0)
+        self.slice_thickness = summary.get("slice_thickness")
+        self.spacing = tuple(summary.get("spacing") or (0.0,))
+
+
+def _open_index(
+    index: str, *, gaps: str, include_localizers: bool, limit: int | None
+) -> tuple[list[Volume], ScanResult, int, bool]:
+    """The volumes to open from an index: all of them, or (above ``limit``) only the most likely and its segmentations.
+
+    The choice is made on the index's volume table (no header read, no study rebuilt); only the chosen volumes'
+    studies are rebuilt (:func:`napari_dicomseries.index_query.open_index`). Returns the volumes, their scan, the
+    number of volumes in the index and whether the choice was limited.
+    """
+    from . import display
+    from .index_query import list_index, open_index
+    from .scan import ScanResult
+
+    listing = list_index(index)
+    rows = [_IndexRow(s, b) for s, b in zip(listing.series, listing.is_image, strict=False)]
+    plan = display.plan_layers(
+        rows, ScanResult(root=listing.root, files=[], skipped=[]), include_localizers=include_localizers, max_layers=limit
+    )  # type: ignore[arg-type]
+    if not plan.limited:
+        volumes, result = open_index(index, gaps=gaps)
+        return volumes, result, len(rows), False
+    keys = [r.key for r in (*plan.images, *plan.segmentations)]
+    volumes, result = open_index(index, keys=keys, gaps=gaps)
+    result.skipped = listing.skipped
+    return volumes, result, len(rows), True
+
+
 def read_dicom(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """The npe2 reader function: every volume under ``path`` as layer data (options from the environment)."""
     return read_volumes(path, include_localizers=_env_flag(ENV_LOCALIZERS))
@@ -121,8 +224,12 @@ def read_volumes(
     lazy: bool | None = None,
     gaps: str | None = None,
     private_tags: bool | None = None,
+    max_layers: int | None | Literal["env"] = "env",
 ) -> list[LayerDataTuple]:
     """Scan ``paths`` and return one ``(data, kwargs, "image")`` per loadable volume, then its segmentations as labels.
+
+    The scan goes through :func:`napari_dicomseries.catalog.open_folder_cached`: an unchanged folder
+    opened before in this process is not read again.
 
     Parameters
     ----------
@@ -137,23 +244,51 @@ def read_volumes(
         Missing slices and irregular spacing (default: ``NAPARI_DICOMSERIES_GAPS`` or split).
     private_tags : bool, optional
         Put private tags in the per-slice table (default: ``NAPARI_DICOMSERIES_PRIVATE_TAGS``).
+    max_layers : int or None, optional
+        Above this many image volumes only the most likely one opens (see the module's
+        ``NAPARI_DICOMSERIES_MAX_LAYERS``); None: no limit; default: :func:`layer_limit`.
 
     Returns
     -------
     list of (data, dict, str)
         Only one image is visible (:func:`display.pick_visible`), added last; the others are hidden.
-        Volumes that cannot be loaded are left out with a :class:`DicomReaderWarning`.
+        Volumes that cannot be loaded are left out with a :class:`DicomReaderWarning`. When the folder
+        was limited, every layer's ``metadata["dicom"]["folder"]`` describes the folder.
     """
-    from . import display, open_folder
+    from . import catalog, display
     from .errors import DicomSeriesError
 
     gaps = gaps or gap_policy()
     lazy = _lazy_choice() if lazy is None else lazy
     private_tags = _env_flag(ENV_PRIVATE) if private_tags is None else private_tags
-    volumes, result = open_folder(paths, gaps=gaps)
-    plan = display.plan_layers(volumes, result, include_localizers=include_localizers)
+    limit = layer_limit() if max_layers == "env" else max_layers
+    if not isinstance(paths, (str, os.PathLike)):
+        paths = list(paths)
+    index = _single_index([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+    if index is not None:
+        volumes, result, n_volumes, limited = _open_index(index, gaps=gaps, include_localizers=include_localizers, limit=limit)
+        plan = display.plan_layers(volumes, result, include_localizers=include_localizers, max_layers=None)
+    else:
+        volumes, result = catalog.open_folder_cached(paths, gaps=gaps)
+        plan = display.plan_layers(volumes, result, include_localizers=include_localizers, max_layers=limit)
+        n_volumes, limited = len(volumes), plan.limited
     for message in plan.warnings:
         _warn(message)
+    folder: dict[str, Any] | None = None
+    if limited and plan.shown is not None:
+        folder = {
+            "paths": list(catalog.key_paths(paths)),
+            "volumes": n_volumes,
+            "shown": [v.key for v in (*plan.images, *plan.segmentations)],
+            "gaps": gaps,
+            "max_layers": limit,
+            "index": index is not None,
+        }
+        _warn(
+            f"{n_volumes} volumes: the most likely one is shown ({display.layer_name(plan.shown)}); the others are "
+            f"listed in the DICOM series panel (Plugins > DICOM series) to load on demand "
+            f"(more than {limit} image volumes; {ENV_MAX_LAYERS} sets the limit)"
+        )
     out: list[LayerDataTuple] = []
     names: set[str] = set()
     for v in plan.images:
@@ -186,6 +321,9 @@ def read_volumes(
         for _, kw, _ in layers if source else ():
             kw["metadata"]["dicom"]["source"] = source  # what the DICOM SEG writer references (see _writer)
         out.extend(layers)
+    if folder is not None:
+        for _, kw, _ in out:
+            kw["metadata"]["dicom"]["folder"] = folder
     return out
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LAZY_THRESHOLD_BYTES",
+    "MAX_LAYERS_AT_OPEN",
     "LayerPlan",
     "plan_layers",
     "pick_visible",
@@ -57,6 +58,14 @@ __all__ = [
 #: Eager costs ~0.6-2 ms per MiB while the lazy first slice stays flat, so up to 128 MiB eager adds at most
 #: ~0.25 s and buys instant scrolling and 3-D rendering; above it lazy wins and memory stays bounded.
 LAZY_THRESHOLD_BYTES = 128 * 2**20
+#: A folder with more image volumes than this opens only the most likely one (:func:`pick_visible`) and the
+#: segmentations that reference it; the others are listed (``LayerPlan.held_back``) for the series browser to load
+#: on demand. Each napari image layer costs 0.1-0.5 s to add (more as layers pile up): on a flat folder of
+#: 6,600 files and 160 volumes (benchmarks/bench_open_big.py, 2 shared cores) one layer per volume took 34 s
+#: before the first image was drawn, one layer 1.5-4.5 s, most of it the header scan. 12 keeps every ordinary
+#: study (a scout and a handful of reconstructions; the largest folder of ../shared/data has 9) opening as before.
+#: The napari reader reads ``NAPARI_DICOMSERIES_MAX_LAYERS`` to override it.
+MAX_LAYERS_AT_OPEN = 12
 WORLD_AXES = "z, y, x in the DICOM patient system (LPS: x to the patient's left, y posterior, z superior), mm"
 
 # ----------------------------------------------------------------------------- which volumes, which names
@@ -78,6 +87,9 @@ class LayerPlan:
         Folder-level problems: volumes left out (no decoder, ...), files that start like DICOM but could not be read.
     unreadable : dict
         SeriesInstanceUID -> the unreadable files of that series (``"path (reason)"``); '' for files without series.
+    held_back : list of Volume
+        Volumes that would have opened but were held back because the folder has more image volumes than
+        ``max_layers`` (empty otherwise): a browser lists them to load on demand.
     """
 
     images: list[Volume] = field(default_factory=list)
@@ -85,6 +97,12 @@ class LayerPlan:
     shown: Volume | None = None
     warnings: list[str] = field(default_factory=list)
     unreadable: dict[str, list[str]] = field(default_factory=dict)
+    held_back: list[Volume] = field(default_factory=list)
+
+    @property
+    def limited(self) -> bool:
+        """True when volumes were held back by the layer limit (:data:`MAX_LAYERS_AT_OPEN`)."""
+        return bool(self.held_back)
 
     def extra_warnings(self, volume: Volume) -> list[str]:
         """The warning to add to ``volume``'s own: files of its series that could not be read (none if all were)."""
@@ -99,13 +117,18 @@ def volume_label(v: Volume) -> str:
     return f"series {v.key} ({v.series_description!r})"
 
 
-def plan_layers(volumes: Sequence[Volume], result: ScanResult, *, include_localizers: bool = False) -> LayerPlan:
+def plan_layers(
+    volumes: Sequence[Volume], result: ScanResult, *, include_localizers: bool = False, max_layers: int | None = None
+) -> LayerPlan:
     """Choose the volumes to open as layers from the output of :func:`napari_dicomseries.open_folder`.
 
     Objects without pixels never open; localizers (scouts) only on request;
     secondary captures (screenshots, dose reports, document pages: no place
     in patient space) on request or when the folder holds nothing else;
-    volumes without a decoder are left out with a warning.
+    volumes without a decoder are left out with a warning. When more than
+    ``max_layers`` image volumes remain, only the one shown first
+    (:func:`pick_visible`) and the segmentations that reference its series
+    open; the others go to ``held_back``.
 
     Parameters
     ----------
@@ -115,6 +138,9 @@ def plan_layers(volumes: Sequence[Volume], result: ScanResult, *, include_locali
         The scan they come from (its skipped files are reported when they look like broken DICOM).
     include_localizers : bool
         Also open localizers and secondary captures.
+    max_layers : int, optional
+        The most image volumes to open (default: no limit; the napari reader passes
+        :data:`MAX_LAYERS_AT_OPEN`). Values below 1 count as 1.
 
     Returns
     -------
@@ -149,6 +175,11 @@ def plan_layers(volumes: Sequence[Volume], result: ScanResult, *, include_locali
     plan.segmentations = [v for v in chosen if v.kind == "segmentation"]
     plan.images = [v for v in chosen if v.kind != "segmentation"]
     plan.shown = pick_visible(plan.images)
+    if max_layers is not None and plan.shown is not None and len(plan.images) > max(1, max_layers):
+        shown = plan.shown
+        segs = [v for v in plan.segmentations if shown.series_instance_uid in v.references]
+        plan.held_back = [v for v in chosen if v is not shown and not any(v is s for s in segs)]
+        plan.images, plan.segmentations = [shown], segs
     return plan
 
 

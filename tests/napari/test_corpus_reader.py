@@ -23,6 +23,7 @@ def test_reader_over_mixed_corpus(
     viewer_model = pytest.importorskip("napari.components").ViewerModel
     root, _cases, before = mixed
     monkeypatch.setenv("NAPARI_DICOMSERIES_LOCALIZERS", "1")
+    monkeypatch.setenv("NAPARI_DICOMSERIES_MAX_LAYERS", "0")  # every volume of the corpus (46) as a layer: no limit
     npe2.PluginManager.instance().discover()
     viewer = viewer_model()
     with warnings.catch_warnings(record=True) as caught:
