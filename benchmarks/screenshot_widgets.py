@@ -1,16 +1,17 @@
-"""Screenshots of the three dock widgets for the README: ``xvfb-run -a python benchmarks/screenshot_widgets.py``.
+"""Screenshots of the DICOM series panel for the README: ``xvfb-run -a python benchmarks/screenshot_widgets.py``.
 
-Writes the synthetic CT study (``--scale``, default 0.5) to a temporary
-folder, then drives each real widget in a shown napari window and saves the
-whole window to ``docs/images/{series_browser,tag_compare,image_compare}.png``:
+Opens a napari window of 1280 x 800, the panel through the plugin's menu entry
+(``add_plugin_dock_widget``) and saves the whole window for each tab, with the
+synthetic sample study (``--scale``, default 0.5) and with
+``../shared/data/ct_ge_lightspeed_lung`` (when present), to ``docs/images/``:
 
-* series browser: the folder scanned (localizers shown), the 1.25 mm LUNG
-  and 5 mm STANDARD reconstructions loaded;
-* tag comparison: 5 mm STANDARD against 5 mm LUNG, the ConvolutionKernel row
-  clicked (its value slice by slice in both volumes);
-* image comparison: 1.25 mm LUNG resampled onto the 5 mm STANDARD grid,
-  A, B and the difference layer side by side (grid mode), the histogram of
-  the differences and the soft-tissue-mask Dice.
+* ``panel_series_{sample,ct_ge}.png``: the folder scanned (localizers shown), the study -> series tree with
+  thumbnails, the thin LUNG volume (sample) or the one volume (CT) loaded and active (its row highlighted);
+* ``panel_tags_{sample,ct_ge}.png``: the tags of the current slice of the active layer, and the tag comparison
+  of two volumes (sample: 5 mm STANDARD against 5 mm LUNG) or the varying tags of one (CT);
+* ``panel_compare_{sample,ct_ge}.png``: an image comparison run (sample: 1.25 mm LUNG resampled onto 5 mm
+  STANDARD; CT: the volume against a copy smoothed 3 x 3), with its statistics and histogram;
+* ``panel_export_{sample,ct_ge}.png``: the selected series exported to a temporary folder.
 
 The window must be shown: under Xvfb a hidden napari window renders black.
 """
@@ -24,121 +25,124 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-NODULE_Z = -140.0  # mm: the slice with the lung nodule
+CT_GE = ROOT.parent / "shared" / "data" / "ct_ge_lightspeed_lung"
+PLUGIN = "napari-dicomseries"
+
+
+def _pump(seconds: float = 0.4) -> None:
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
 
 
 def _wait(widget: Any, timeout: float = 300.0) -> None:
-    from qtpy.QtWidgets import QApplication
-
     end = time.monotonic() + timeout
-    while widget.busy:
-        QApplication.processEvents()
-        time.sleep(0.02)
+    while widget.busy or getattr(widget, "thumbnails_busy", False):
+        _pump(0.05)
         if time.monotonic() > end:
             raise TimeoutError(f"{type(widget).__name__} still busy after {timeout} s")
-    for _ in range(20):
-        QApplication.processEvents()
-        time.sleep(0.02)
+    _pump(0.4)
 
 
 def _viewer(title: str) -> Any:
     import napari
 
     viewer = napari.Viewer(show=True, title=title)
-    viewer.window.resize(1600, 950)
+    viewer.window._qt_window.resize(1280, 800)
+    _pump()
     return viewer
 
 
-def _dock(viewer: Any, widget: Any, name: str, width: int = 760) -> None:
-    dock = viewer.window.add_dock_widget(widget, name=name, area="right")
-    dock.setMinimumWidth(width)
-
-
 def _shot(viewer: Any, out: Path) -> None:
-    from qtpy.QtWidgets import QApplication
-
-    viewer.dims.set_point(0, NODULE_Z)
-    viewer.reset_view()
-    try:  # close notification toasts (e.g. the PyQt5 deprecation notice) so they do not cover the picture
+    try:  # close notification toasts so they do not cover the picture
         from napari._qt.dialogs.qt_notification import NapariQtNotification
 
         for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
             toast.close()
     except ImportError:
         pass
-    for _ in range(20):
-        QApplication.processEvents()
-        time.sleep(0.02)
+    _pump(0.6)
+    size = viewer.window._qt_window.size()
+    if size.height() > 800 or size.width() > 1280:
+        raise RuntimeError(f"the window grew to {size.width()} x {size.height()}")
     out.parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(out), canvas_only=False, flash=False)
     print(f"wrote {out}")
 
 
-def _load(viewer: Any, folder: Path, numbers: tuple[int, ...]) -> dict[int, Any]:
-    import napari
-    from napari_dicomseries._reader import read_volumes
-
-    out = {}
-    for data, kwargs, kind in read_volumes(folder, lazy=False):
-        n = kwargs["metadata"]["dicom"]["volume"]["series_number"]
-        if n in numbers:
-            out[n] = viewer.add_layer(napari.layers.Layer.create(data, dict(kwargs, visible=True), kind))
-    return out
+def _open(viewer: Any, name: str) -> Any:
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    _pump()
+    return panel
 
 
-def series_browser(folder: Path, out: Path) -> None:
-    from napari_dicomseries._widgets.series_browser import SeriesBrowser
+def panel_shots(folder: Path, tag: str, out_dir: Path, *, sample: bool) -> None:
+    """Four screenshots (one per tab) of the panel working on ``folder``."""
+    import numpy as np
 
-    viewer = _viewer("napari-dicomseries: series browser")
-    w = SeriesBrowser(viewer)
-    _dock(viewer, w, "Series browser")
-    w.folder.value = folder
-    w.hide_localizers.value = False
-    w.scan()
-    _wait(w)
-    w.table.select_payloads(lambda v: v.key in ("2", "5"))
-    w.load_selected()
-    _wait(w)
-    viewer.layers.selection.active = next(layer for layer in viewer.layers if "1.25mm LUNG" in layer.name)
-    _wait(w)
-    _shot(viewer, out)
-    viewer.close()
+    viewer = _viewer(f"napari-dicomseries: DICOM series panel ({tag})")
+    panel = _open(viewer, "Series browser")
+    b = panel.browser
+    b.folder.value = folder
+    b.hide_localizers.value = False
+    b.scan()
+    _wait(b)
+    pick = ("2", "3", "5") if sample else tuple(v.key for v in b.volumes if v.is_image)[:1]
+    b.table.select_payloads(lambda v: v.key in pick)
+    b.load_selected()
+    _wait(b)
+    active = [lyr for lyr in viewer.layers if lyr.metadata["dicom"]["volume"]["key"] == ("5" if sample else pick[0])][0]
+    for lyr in viewer.layers:
+        lyr.visible = lyr is active
+    viewer.layers.selection.active = active
+    viewer.dims.set_point(0, float(np.mean(viewer.dims.range[0][:2])))
+    viewer.reset_view()
+    _wait(b)
+    _shot(viewer, out_dir / f"panel_series_{tag}.png")
 
+    panel = _open(viewer, "Tag comparison")
+    tc = panel.tag_compare
+    if sample:
+        b.table.select_payloads(lambda v: v.key in ("2", "3"))
+    else:
+        b.table.select_payloads(lambda v: v.key == pick[0])
+    b.compare_tags()
+    _wait(tc)
+    if panel.slice_tags is not None:
+        _wait(panel.slice_tags) if hasattr(panel.slice_tags, "busy") else _pump(1.0)
+    _shot(viewer, out_dir / f"panel_tags_{tag}.png")
 
-def tag_compare(folder: Path, out: Path) -> None:
-    from napari_dicomseries._widgets.tag_compare import TagCompare, TagMode
+    panel = _open(viewer, "Image difference and overlap")
+    ic = panel.image_compare
+    if sample:
+        a = next(lyr for lyr in viewer.layers if lyr.metadata["dicom"]["volume"]["key"] == "2")
+        bb = active
+    else:
+        a = active
+        data = np.asarray(a.data).astype(np.int32)
+        smooth = sum(np.roll(np.roll(data, dy, axis=-2), dx, axis=-1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) // 9
+        bb = viewer.add_image(smooth.astype(np.int16), name=f"{a.name} smoothed 3x3", scale=a.scale, affine=a.affine,
+                              metadata=a.metadata, contrast_limits=a.contrast_limits, visible=False)  # fmt: skip
+    ic.reset_choices()
+    ic.layer_a.value, ic.layer_b.value = a, bb
+    ic.compute()
+    _wait(ic)
+    for lyr in viewer.layers:
+        lyr.visible = lyr is viewer.layers[-1]
+    _shot(viewer, out_dir / f"panel_compare_{tag}.png")
 
-    viewer = _viewer("napari-dicomseries: tag comparison")
-    layers = _load(viewer, folder, (2, 3))
-    w = TagCompare(viewer)
-    _dock(viewer, w, "Tag comparison")
-    w.mode.value = TagMode.between
-    w.source_a.value, w.source_b.value = layers[2], layers[3]
-    w.compare()
-    _wait(w)
-    w.table.select_payloads(lambda d: d.info.keyword == "ConvolutionKernel")
-    layers[2].visible = False
-    _shot(viewer, out)
-    viewer.close()
-
-
-def image_compare(folder: Path, out: Path) -> None:
-    from napari_dicomseries._widgets.image_compare import HUPreset, ImageCompare, Interpolation, MaskSource
-
-    viewer = _viewer("napari-dicomseries: image difference and overlap")
-    layers = _load(viewer, folder, (2, 5))
-    w = ImageCompare(viewer)
-    _dock(viewer, w, "Image difference and Dice")
-    w.layer_a.value, w.layer_b.value = layers[2], layers[5]
-    w.interpolation.value = Interpolation.linear
-    w.mask_source.value = MaskSource.hu
-    w.preset.value = HUPreset.soft_tissue
-    w.compute()
-    _wait(w)
-    # side by side: A, B and B - A (the reconstructions differ by their noise, the lung nodule and edges agree)
-    viewer.grid.enabled = True
-    viewer.grid.shape = (1, 3)
-    _shot(viewer, out)
+    panel = _open(viewer, "Export to NIfTI")
+    b.table.select_payloads(lambda v: v.key in pick)
+    for lyr in viewer.layers:
+        lyr.visible = lyr is active
+    with tempfile.TemporaryDirectory() as tmp:
+        panel.export.out.value = Path(tmp) / "nifti"
+        panel.export.export()
+        _wait(panel.export)
+        _shot(viewer, out_dir / f"panel_export_{tag}.png")
     viewer.close()
 
 
@@ -153,9 +157,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "study"
         write_study(folder, scale=args.scale)
-        series_browser(folder, args.out / "series_browser.png")
-        tag_compare(folder, args.out / "tag_compare.png")
-        image_compare(folder, args.out / "image_compare.png")
+        panel_shots(folder, "sample", args.out, sample=True)
+    if CT_GE.is_dir():
+        panel_shots(CT_GE, "ct_ge", args.out, sample=False)
+    else:
+        print(f"skipped the CT screenshots: {CT_GE} not found")
     return 0
 
 

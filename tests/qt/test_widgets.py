@@ -34,9 +34,18 @@ BROWSER, TAGS, IMAGES = "Series browser", "Tag comparison", "Image difference an
 
 
 def _dock(viewer, name: str):
-    """Open a dock as Plugins > DICOM series > ``name`` does: napari builds the widget and hands it the viewer."""
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
-    assert f"{name} ({PLUGIN})" in viewer.window.dock_widgets
+    """Open a dock as Plugins > DICOM series > ``name`` does: napari builds the DICOM panel at the entry's tab;
+    return the tab's widget."""
+    from napari_dicomseries._widgets.panel import DicomPanel
+
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    assert f"{name} ({PLUGIN})" in viewer.window.dock_widgets and isinstance(panel, DicomPanel)
+    tab, widget = {
+        BROWSER: ("Series", panel.browser),
+        TAGS: ("Tags", panel.tag_compare),
+        IMAGES: ("Compare", panel.image_compare),
+    }[name]
+    assert panel.current_tab == tab
     return widget
 
 
@@ -81,8 +90,8 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
     # localizers hidden by default
     assert _column(w.table, "key") == ["2", "3", "4", "5"]
     for row in w.table.rows:
-        v = by_key[row[0]]
         cells = dict(zip(w.table.headers, row, strict=True))
+        v = by_key[cells["key"]]
         assert cells["description"] == v.series_description and cells["kernel"] == v.convolution_kernel
         assert cells["kernel class"] == v.kernel_class and cells["kind"] == "image" and cells["orientation"] == "axial"
         assert cells["size"] == "x".join(map(str, v.shape))
@@ -148,7 +157,7 @@ def test_series_browser_scan_filter_sort_load(make_napari_viewer, qtbot, synthet
     assert w.use_selected_layer() == str(synthetic_study)
     _wait(qtbot, w)
     assert len(w.volumes) == 5 and [v.key for v in w.table.selected_payloads()] == ["5"]
-    # two rows -> a tag comparison dock with their differences
+    # two rows -> the panel's tag comparison with their differences
     w.table.select_payloads(lambda v: v.key in ("2", "3"))
     tc = w.compare_tags()
     _wait(qtbot, tc)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import Container, Label, ProgressBar, PushButton, Table, TextEdit, Widget
-from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt
+from qtpy.QtCore import QEvent, QItemSelection, QItemSelectionModel, QObject, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +27,10 @@ __all__ = [
     "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
     "displayable", "start_worker", "enum_choices", "pick_two", "unwrap",
 ]  # fmt: skip
+
+
+#: narrowest a column is made to fit a table into its width
+MIN_FIT_PX = 90
 
 
 def pick_two(first: Any, second: Any, choices: Sequence[Any]) -> None:
@@ -99,6 +103,8 @@ class ResultTable(Container):
         q.itemSelectionChanged.connect(self._selection_changed)
         self._quiet = False
         self.max_column_width = 260
+        self._fitter = RefitOnResize(q, self.fit_columns)
+        q.viewport().installEventFilter(self._fitter)
 
     # -- content
     @property
@@ -131,6 +137,23 @@ class ResultTable(Container):
         self._apply_sort()
         self._refresh()
 
+    def fit_columns(self) -> None:
+        """Columns as wide as their content, then the widest ones narrowed (text elided) so all fit the table's width."""
+        q = self.table.native
+        q.resizeColumnsToContents()
+        n = q.columnCount()
+        widths = [min(q.columnWidth(c), self.max_column_width) for c in range(n)]
+        room = q.viewport().width() - 2
+        if n and sum(widths) > room > 0:
+            # shrink the widest columns to a common cap (water filling) so the narrow ones stay readable
+            # (never below MIN_FIT_PX: with many columns the later ones scroll rather than all becoming unreadable)
+            cap = max(widths)
+            while cap > MIN_FIT_PX and sum(min(w, cap) for w in widths) > room:
+                cap -= 4
+            widths = [min(w, cap) for w in widths]
+        for c, w in enumerate(widths):
+            q.setColumnWidth(c, w)
+
     def _apply_sort(self) -> None:
         if self._sort is None:
             return
@@ -157,9 +180,12 @@ class ResultTable(Container):
             if self._sort is not None:
                 order = Qt.SortOrder.DescendingOrder if self._sort[1] else Qt.SortOrder.AscendingOrder
                 q.horizontalHeader().setSortIndicator(self._sort[0], order)
-            q.resizeColumnsToContents()
-            for c in range(q.columnCount()):
-                q.setColumnWidth(c, min(q.columnWidth(c), self.max_column_width))
+            for r in range(q.rowCount()):  # elided text: the whole value in a tooltip
+                for c in range(q.columnCount()):
+                    item = q.item(r, c)
+                    if item is not None and len(item.text()) > 12:
+                        item.setToolTip(item.text())
+            self.fit_columns()
         finally:
             self._quiet = False
         self.row_count.value = f"{len(self._rows)} row(s)"
@@ -227,6 +253,21 @@ class ResultTable(Container):
         path, _ = QFileDialog.getSaveFileName(self.native, "Save table as CSV", "table.csv", "CSV files (*.csv)")
         if path:
             self.save_csv(path)
+
+
+class RefitOnResize(QObject):
+    """Call ``refit`` when the watched widget's width changes (a dock resized, a tab shown): columns fitted to a table."""
+
+    def __init__(self, parent: Any, refit: Callable[[], None]) -> None:
+        super().__init__(parent)
+        self._refit = refit
+        self._width = -1
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if event.type() == QEvent.Type.Resize and obj.width() != self._width:
+            self._width = obj.width()
+            self._refit()
+        return False
 
 
 class StatusBar(Container):

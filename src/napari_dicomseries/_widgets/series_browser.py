@@ -1,34 +1,64 @@
-"""Series browser dock: the volumes of a folder with their classes and warnings; filter, sort, load as layers.
+"""Series browser: the volumes of a folder as a study -> series tree with thumbnails, classes and warnings.
 
 Everything shown comes from the core's one pipeline (:func:`napari_dicomseries.open_folder`:
-scan, group, classify, gap policy) and layers are built by
-:func:`napari_dicomseries._reader.volume_layer_data`; this module only wires
-them to controls. Scanning and loading run in a worker thread; *Cancel* stops them.
+scan, group, classify, gap policy); thumbnails from :func:`napari_dicomseries.thumbnail.cached_thumbnail`
+(the middle slice, decoded in a worker thread after the scan); layers are built by
+:func:`napari_dicomseries._reader.volume_layer_data`. This module only wires them to controls.
+Scanning and loading run in a worker thread; *Cancel* stops them.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from magicgui.types import FileDialogMode
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton
+from qtpy.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt
+from qtpy.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPixmap, QPolygon
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QHeaderView,
+    QMenu,
+    QSizePolicy,
+    QTreeWidget,
+    QTreeWidgetItem,
+)
 
 from ..classify import THIN_MAX_MM
+from ..compare import rows_to_csv
 from ..errors import DicomSeriesError
-from ._common import ResultTable, StatusBar, displayable, enum_choices, layer_files, layer_summary, start_worker
+from ._common import (
+    RefitOnResize,
+    StatusBar,
+    _sort_key,
+    displayable,
+    enum_choices,
+    layer_files,
+    layer_summary,
+    start_worker,
+    unwrap,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import napari.viewer
 
     from ..volume import Volume
 
-__all__ = ["SeriesBrowser", "KernelFilter", "LoadMode", "COLUMNS", "volume_row"]
+__all__ = [
+    "SeriesBrowser", "SeriesTree", "KernelFilter", "LoadMode", "COLUMNS", "DEFAULT_COLUMNS", "volume_row", "study_info",
+    "StudyInfo", "THUMBNAIL_PX",
+]  # fmt: skip
+
+THUMBNAIL_PX = 48
 
 
 class KernelFilter(Enum):
@@ -49,33 +79,91 @@ class LoadMode(Enum):
     lazy = "lazy (slice by slice)"
 
 
+#: every column; the first is the tree column (thumbnail, series number and description)
 COLUMNS = (
-    "key", "series", "description", "modality", "kernel", "kernel class", "thickness mm", "spacing mm", "size",
-    "orientation", "kind", "acq group", "content time", "creation time", "layer", "warnings",
+    "volume", "kernel class", "thickness mm", "size", "orientation", "kind", "warnings", "layer",
+    "key", "series", "description", "modality", "kernel", "spacing mm", "acq group", "content time", "creation time",
 )  # fmt: skip
+#: the columns shown until the user picks others (header context menu or *Columns*)
+DEFAULT_COLUMNS = ("volume", "kernel class", "thickness mm", "size", "orientation", "kind", "warnings")
+#: short header labels (the header's tooltip gives the column's name)
+HEADER_LABELS = {"volume": "series", "kernel class": "kernel", "thickness mm": "mm", "orientation": "orient.", "warnings": "⚠"}
+MAX_COLUMN_PX = {"volume": 190, "layer": 150}
+MAX_OTHER_PX = 160
+
+
+def volume_label(v: Volume) -> str:
+    """``S5 1.25mm LUNG``; a part of a split series gets its key: ``S3 lung [3.2]``."""
+    number = f"S{v.series_number} " if v.series_number is not None else ""
+    label = f"{number}{v.series_description or v.modality}".strip()
+    if v.series_number is None or v.key != str(v.series_number):
+        label += f" [{v.key}]"
+    return label
 
 
 def volume_row(v: Volume, layer_name: str = "") -> list[Any]:
-    """One table row for a volume: the columns of ``ls`` plus the times, the loaded layer and the warnings."""
+    """One row for a volume, in :data:`COLUMNS` order: the columns of ``ls``, the times, the loaded layer, the warnings."""
     img = v.is_image
-    return [
-        v.key,
-        v.series_number if v.series_number is not None else "",
-        v.series_description,
-        v.modality,
-        v.convolution_kernel,
-        v.kernel_class,
-        "" if not img else (f"{v.slice_thickness:g}" if v.slice_thickness else f"({v.spacing[0]:.3g})"),
-        "" if not img else "x".join(f"{s:.3g}" for s in v.spacing),
-        "x".join(str(s) for s in v.shape),
-        v.orientation,
-        v.kind,
-        v.acquisition_group,
-        v.content_time,
-        v.instance_creation_time,
-        layer_name,
-        "; ".join(v.warning_messages),
-    ]
+    values = {
+        "volume": volume_label(v),
+        "key": v.key,
+        "series": v.series_number if v.series_number is not None else "",
+        "description": v.series_description,
+        "modality": v.modality,
+        "kernel": v.convolution_kernel,
+        "kernel class": v.kernel_class,
+        "thickness mm": "" if not img else (f"{v.slice_thickness:g}" if v.slice_thickness else f"({v.spacing[0]:.3g})"),
+        "spacing mm": "" if not img else "x".join(f"{s:.3g}" for s in v.spacing),
+        "size": "x".join(str(s) for s in v.shape),
+        "orientation": v.orientation,
+        "kind": v.kind,
+        "acq group": v.acquisition_group,
+        "content time": v.content_time,
+        "creation time": v.instance_creation_time,
+        "layer": layer_name,
+        "warnings": "; ".join(v.warning_messages),
+    }
+    return [values[c] for c in COLUMNS]
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What a study row shows: no patient name, ID or birth date."""
+
+    uid: str
+    date: str = ""  # YYYY-MM-DD
+    time: str = ""  # HH:MM
+    description: str = ""
+    modalities: str = ""
+
+    @property
+    def label(self) -> str:
+        when = f"{self.date} {self.time}".strip()
+        words = [w for w in (when, self.description or "(no study description)", self.modalities) if w]
+        return "  ·  ".join(words)
+
+
+def study_info(volumes: Sequence[Volume]) -> dict[str, StudyInfo]:
+    """A :class:`StudyInfo` per StudyInstanceUID of ``volumes``, from one header of each study (read here)."""
+    by_study: dict[str, list[Volume]] = {}
+    for v in volumes:
+        by_study.setdefault(v.study_instance_uid, []).append(v)
+    out = {}
+    for uid, vols in by_study.items():
+        date = tm = desc = ""
+        try:
+            ds = vols[0].files[0].dataset if vols[0].files else None
+        except DicomSeriesError:
+            ds = None
+        if ds is not None:
+            d = "".join(c for c in str(ds.get("StudyDate", "") or "") if c.isdigit())
+            t = "".join(c for c in str(ds.get("StudyTime", "") or "") if c.isdigit())
+            date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) >= 8 else ""
+            tm = f"{t[:2]}:{t[2:4]}" if len(t) >= 4 else ""
+            desc = str(ds.get("StudyDescription", "") or "").strip()
+        mods = ", ".join(sorted({v.modality for v in vols if v.modality}))
+        out[uid] = StudyInfo(uid, date, tm, desc, mods)
+    return out
 
 
 def _same_volume(v: Volume | None, summary: dict[str, Any] | None) -> bool:
@@ -87,13 +175,351 @@ def _same_volume(v: Volume | None, summary: dict[str, Any] | None) -> bool:
     )
 
 
+def thumbnail_pixmap(image: np.ndarray | None, warned: bool, size: int = THUMBNAIL_PX) -> QPixmap:
+    """A ``size`` x ``size`` picture: the thumbnail centred on black (grey when there is none) and an orange corner if ``warned``."""
+    pix = QPixmap(size, size)
+    pix.fill(QColor(0, 0, 0) if image is not None else QColor(70, 72, 78))
+    p = QPainter(pix)
+    if image is not None:
+        img = np.ascontiguousarray(image)
+        h, w = img.shape[:2]
+        fmt = QImage.Format.Format_RGB888 if img.ndim == 3 else QImage.Format.Format_Grayscale8
+        qimg = QImage(img.tobytes(), w, h, img.strides[0], fmt).copy()
+        p.drawImage((size - w) // 2, (size - h) // 2, qimg)
+    if warned:
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(240, 150, 30))
+        c = size // 3
+        p.drawPolygon(QPolygon([QPoint(size - c, 0), QPoint(size, 0), QPoint(size, c)]))
+    p.end()
+    return pix
+
+
+class SeriesTree(Container):
+    """Studies as top rows, one child row per volume (thumbnail, classes, warnings); sortable, columns on demand.
+
+    The volume rows behave as a table (``headers``, ``rows``, ``payloads``,
+    ``sort_by``, ``select_payloads``, ``copy``, ``to_csv``); study rows are
+    labels that cannot be selected.
+    """
+
+    def __init__(self, columns: Sequence[str] = COLUMNS, visible: Sequence[str] = DEFAULT_COLUMNS) -> None:
+        self.copy_button = PushButton(text="Copy")
+        self.csv_button = PushButton(text="Save CSV...")
+        self.columns_button = PushButton(text="Columns...")
+        self.row_count = Label(value="")
+        buttons = Container(
+            widgets=[self.row_count, self.columns_button, self.copy_button, self.csv_button], layout="horizontal", labels=False
+        )
+        buttons.margins = (0, 0, 0, 0)
+        super().__init__(widgets=[buttons], labels=False)
+        self.margins = (0, 0, 0, 0)
+        self._headers = list(columns)
+        self._visible = {c: c in visible for c in self._headers}
+        self.tree = QTreeWidget()
+        t = self.tree
+        t.setColumnCount(len(self._headers))
+        t.setHeaderLabels([HEADER_LABELS.get(c, c) for c in self._headers])
+        for n, c in enumerate(self._headers):
+            t.headerItem().setToolTip(n, f"{c} (right-click: choose columns)")
+        t.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
+        t.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t.setTextElideMode(Qt.TextElideMode.ElideRight)
+        t.setWordWrap(True)  # a long series description wraps beside its thumbnail (rows are 48 px high anyway)
+        t.setUniformRowHeights(False)
+        t.setIndentation(12)
+        t.setMinimumHeight(150)
+        t.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        header = t.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self._header_clicked)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(lambda pos: self.column_menu().exec_(header.mapToGlobal(pos)))
+        self.native.layout().insertWidget(0, t, 1)
+        self.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.columns_button.changed.connect(
+            lambda: self.column_menu().exec_(
+                self.columns_button.native.mapToGlobal(QPoint(0, self.columns_button.native.height()))
+            )
+        )
+        self.copy_button.changed.connect(self.copy)
+        self.csv_button.changed.connect(self._ask_csv)
+        t.itemSelectionChanged.connect(self._selection_changed)
+        self._entries: list[tuple[Any, list[Any], str]] = []  # (volume, row, study uid) in display order
+        self._studies: dict[str, StudyInfo] = {}
+        self._items: dict[int, QTreeWidgetItem] = {}  # id(volume) -> item
+        self._pixmaps: dict[int, QPixmap] = {}
+        self._sort: tuple[int, bool] | None = None
+        self._highlight: Any = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._quiet = False
+        self._apply_visibility()
+        self._fitter = RefitOnResize(t, self._fit_columns)
+        t.viewport().installEventFilter(self._fitter)
+
+    # ------------------------------------------------------------------ columns
+    @property
+    def headers(self) -> list[str]:
+        return list(self._headers)
+
+    @property
+    def visible_columns(self) -> list[str]:
+        return [c for c in self._headers if self._visible[c]]
+
+    def set_column_visible(self, column: str, visible: bool) -> None:
+        """Show or hide a column (the tree column always shows)."""
+        self._visible[column] = visible or column == self._headers[0]
+        self._apply_visibility()
+        self._fit_columns()
+
+    def _apply_visibility(self) -> None:
+        for n, c in enumerate(self._headers):
+            self.tree.setColumnHidden(n, not self._visible[c])
+
+    def column_menu(self) -> QMenu:
+        """A menu of checkable column names (the header's context menu)."""
+        menu = QMenu(self.tree)
+        for c in self._headers[1:]:
+            action = menu.addAction(c)
+            action.setCheckable(True)
+            action.setChecked(self._visible[c])
+            action.toggled.connect(lambda on, c=c: self.set_column_visible(c, on))
+        menu.addSeparator()
+        menu.addAction("Default columns").triggered.connect(self.reset_columns)
+        return menu
+
+    def reset_columns(self, *_: Any) -> None:
+        self._visible = {c: c in DEFAULT_COLUMNS for c in self._headers}
+        self._apply_visibility()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their content (thumbnails included), within a maximum per column; long text is elided."""
+        widths = {}
+        for n, c in enumerate(self._headers):
+            if self._visible[c]:
+                self.tree.resizeColumnToContents(n)
+                # + padding: the active layer's row is bold
+                widths[n] = min(self.tree.columnWidth(n) + 12, MAX_COLUMN_PX.get(c, MAX_OTHER_PX))
+        room = self.tree.viewport().width() - 4
+        if 0 in widths and sum(widths.values()) > room > 0:  # the series column gives way first, to a readable minimum
+            widths[0] = max(150, room - sum(w for n, w in widths.items() if n))
+        for n, w in widths.items():
+            self.tree.setColumnWidth(n, w)
+
+    # ------------------------------------------------------------------ content
+    @property
+    def rows(self) -> list[list[Any]]:
+        """The volume rows in display order (every column, hidden ones included)."""
+        return [list(r) for _, r, _ in self._entries]
+
+    @property
+    def payloads(self) -> list[Any]:
+        return [v for v, _, _ in self._entries]
+
+    def set_volumes(self, volumes: Sequence[Volume], layer_names: Sequence[str], studies: dict[str, StudyInfo]) -> None:
+        """Show ``volumes`` (one row each, under their study) with the names of the layers they are loaded in."""
+        self._studies = dict(studies)
+        self._entries = [(v, volume_row(v, name), v.study_instance_uid) for v, name in zip(volumes, layer_names, strict=True)]
+        self._apply_sort()
+        self._rebuild()
+
+    def sort_by(self, column: int | str, descending: bool = False) -> None:
+        """Sort the volume rows of each study by a column (index or header), numbers as numbers."""
+        col = self._headers.index(column) if isinstance(column, str) else int(column)
+        self._sort = (col, descending)
+        selected = self.selected_payloads()
+        self._apply_sort()
+        self._rebuild()
+        if selected:
+            ids = {id(v) for v in selected}
+            self.select_payloads(lambda v: id(v) in ids)
+
+    def _header_clicked(self, col: int) -> None:
+        desc = self._sort is not None and self._sort[0] == col and not self._sort[1]
+        self.sort_by(col, desc)
+
+    def _apply_sort(self) -> None:
+        if self._sort is None:
+            return
+        col, desc = self._sort
+        self._entries.sort(key=lambda e: _sort_key(e[1][col]), reverse=desc)
+
+    def _study_order(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for _, _, s in sorted(self._entries, key=lambda e: (self._studies.get(e[2], StudyInfo(e[2])).date, e[2])):
+            seen.setdefault(s, None)
+        return list(seen)
+
+    def _rebuild(self) -> None:
+        t = self.tree
+        self._quiet = True
+        try:
+            t.clear()
+            self._items = {}
+            bold = QFont(t.font())
+            bold.setBold(True)
+            for uid in self._study_order():
+                info = self._studies.get(uid, StudyInfo(uid))
+                n = sum(1 for e in self._entries if e[2] == uid)
+                top = QTreeWidgetItem(t)
+                top.setText(0, f"{info.label}  ·  {n} volume(s)")
+                top.setToolTip(0, f"{info.label}\nStudyInstanceUID {uid}")
+                top.setFirstColumnSpanned(True)
+                top.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                top.setFont(0, bold)
+                for v, row, s in self._entries:
+                    if s != uid:
+                        continue
+                    item = QTreeWidgetItem(top, ["" if c is None else str(c) for c in row])
+                    self._decorate(item, v, row)
+                    self._items[id(v)] = item
+                top.setExpanded(True)
+            header = t.header()
+            header.setSortIndicatorShown(self._sort is not None)
+            if self._sort is not None:
+                header.setSortIndicator(
+                    self._sort[0], Qt.SortOrder.DescendingOrder if self._sort[1] else Qt.SortOrder.AscendingOrder
+                )
+            self._fit_columns()
+            self.highlight(self._highlight)
+        finally:
+            self._quiet = False
+        self.row_count.value = f"{len(self._entries)} volume(s)"
+        self._selection_changed()
+
+    def _decorate(self, item: QTreeWidgetItem, v: Volume, row: list[Any]) -> None:
+        warned = bool(v.warnings)
+        for n, text in enumerate(row):
+            if text not in ("", None):
+                item.setToolTip(n, f"{self._headers[n]}: {text}")
+        details = [volume_row(v)[COLUMNS.index("volume")], f"key {v.key}, {v.modality} {v.convolution_kernel}".rstrip()]
+        if v.split_reason:
+            details.append(f"split: {v.split_reason}")
+        if warned:
+            details += ["warnings:"] + [f"  - {m}" for m in v.warning_messages]
+        item.setToolTip(0, "\n".join(details))
+        if warned:
+            col = self._headers.index("warnings")
+            item.setForeground(col, QBrush(QColor(240, 150, 30)))
+            item.setText(col, f"⚠{len(v.warnings)}")
+            item.setToolTip(col, "\n".join(v.warning_messages))
+        item.setIcon(0, QIcon(self._pixmaps.get(id(v)) or thumbnail_pixmap(None, warned)))
+
+    def set_thumbnail(self, volume: Volume, image: np.ndarray | None) -> None:
+        """Show ``image`` (uint8, from :func:`thumbnail.cached_thumbnail`) as the row's thumbnail."""
+        pix = thumbnail_pixmap(image, bool(volume.warnings))
+        if image is not None:
+            self._pixmaps[id(volume)] = pix
+        item = self._items.get(id(volume))
+        if item is not None:
+            try:
+                item.setIcon(0, QIcon(pix))
+            except RuntimeError:  # the tree was closed while the thumbnail was made
+                self._items.pop(id(volume), None)
+
+    def has_thumbnail(self, volume: Volume) -> bool:
+        return id(volume) in self._pixmaps
+
+    def forget_thumbnails(self) -> None:
+        self._pixmaps = {}
+
+    def item_of(self, volume: Volume) -> QTreeWidgetItem | None:
+        return self._items.get(id(volume))
+
+    # ------------------------------------------------------------------ active layer
+    def highlight(self, volume: Volume | None) -> None:
+        """Mark the row of ``volume`` (the active layer's) with a bold font and a coloured background."""
+        self._highlight = volume
+        background = QBrush(QColor(38, 110, 140))
+        for v, _, _ in self._entries:
+            item = self._items.get(id(v))
+            if item is None:
+                continue
+            on = volume is not None and v is volume
+            for n in range(len(self._headers)):
+                font = item.font(n)
+                font.setBold(on)
+                item.setFont(n, font)
+                item.setBackground(n, background if on else QBrush())
+
+    @property
+    def highlighted(self) -> Volume | None:
+        """The volume whose row is highlighted (the active layer's), or None."""
+        return self._highlight
+
+    # ------------------------------------------------------------------ selection
+    def selected_payloads(self) -> list[Any]:
+        chosen = {id(i) for i in self.tree.selectedItems()}
+        return [v for v, _, _ in self._entries if id(self._items.get(id(v))) in chosen]
+
+    def select_payloads(self, predicate: Callable[[Any], bool]) -> list[int]:
+        """Select the rows whose volume satisfies ``predicate`` (others unselected); their indices in :attr:`rows`."""
+        idx = [n for n, (v, _, _) in enumerate(self._entries) if predicate(v)]
+        sel = QItemSelection()
+        model = self.tree.model()
+        for n in idx:
+            item = self._items.get(id(self._entries[n][0]))
+            if item is not None:
+                index = self.tree.indexFromItem(item, 0)
+                sel.select(index, model.index(index.row(), model.columnCount(index.parent()) - 1, index.parent()))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.tree.selectionModel().select(sel, flags)
+        if idx:
+            item = self._items.get(id(self._entries[idx[0]][0]))
+            if item is not None:
+                self.tree.scrollToItem(item)
+        return idx
+
+    def on_selection(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    def _selection_changed(self) -> None:
+        if self._quiet:
+            return
+        for cb in self._callbacks:
+            cb()
+
+    # ------------------------------------------------------------------ export
+    def to_csv(self) -> str:
+        return rows_to_csv(self._headers, self.rows)
+
+    def to_tsv(self) -> str:
+        lines = ["\t".join(self._headers)]
+        lines += ["\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in r) for r in self.rows]
+        return "\n".join(lines) + "\n"
+
+    def copy(self, *_: Any) -> str:
+        """Put the volume rows on the clipboard as tab-separated text; return it."""
+        text = self.to_tsv()
+        clipboard = QApplication.clipboard()
+        if clipboard is not None:
+            clipboard.setText(text)
+        return text
+
+    def save_csv(self, path: str | os.PathLike[str]) -> str:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(self.to_csv())
+        return os.fspath(path)
+
+    def _ask_csv(self, *_: Any) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.native, "Save table as CSV", "series.csv", "CSV files (*.csv)")
+        if path:
+            self.save_csv(path)
+
+
 class SeriesBrowser(Container):
-    """Browse the volumes of a folder: classes, warnings, filters, sorting; load the selected ones as layers.
+    """Browse the volumes of a folder as a study -> series tree: thumbnails, classes, warnings, filters; load as layers.
 
     Parameters
     ----------
     napari_viewer : napari.viewer.Viewer
-        The viewer layers are added to; selecting one of its DICOM layers selects its row.
+        The viewer layers are added to. The row of the active layer is
+        highlighted; selecting a row of a loaded volume makes its layer active.
     """
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -104,42 +530,62 @@ class SeriesBrowser(Container):
         self.scan_button = PushButton(text="Scan")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.hide_localizers = CheckBox(value=True, text="Hide localizers")
-        self.only_thin = CheckBox(value=False, text=f"Only thin (<= {THIN_MAX_MM:g} mm)")
+        self.only_thin = CheckBox(value=False, text=f"Only thin (≤ {THIN_MAX_MM:g} mm)")
         self.kernel = ComboBox(choices=enum_choices(KernelFilter), value=KernelFilter.all, label="Kernel class")
-        self.table = ResultTable(COLUMNS, min_height=220)
+        self.kernel.native.setToolTip("show one kernel class only")
+        self.table = SeriesTree()
         self.load_mode = ComboBox(choices=enum_choices(LoadMode), value=LoadMode.auto, label="Load")
-        self.load_button = PushButton(text="Load selected as layers")
+        self.load_mode.native.setToolTip("how pixel data are loaded (double-click a row to load it)")
+        self.load_button = PushButton(text="Load selected")
         self.tags_button = PushButton(text="Compare tags of selected")
         self.status = StatusBar()
+        self.folder.native.setToolTip("a folder of DICOM files (searched recursively)")
         scan_row = Container(
             widgets=[self.use_layer_button, self.scan_button, self.cancel_button], layout="horizontal", labels=False
         )
-        filters = Container(widgets=[self.hide_localizers, self.only_thin], layout="horizontal", labels=False)
-        actions = Container(widgets=[self.load_button, self.tags_button], layout="horizontal", labels=False)
-        for c in (scan_row, filters, actions):
+        filters = Container(widgets=[self.hide_localizers, self.only_thin, self.kernel], layout="horizontal", labels=False)
+        actions = Container(widgets=[self.load_mode, self.load_button, self.tags_button], layout="horizontal", labels=False)
+        folder_row = Container(widgets=[self.folder], layout="horizontal", labels=False)
+        for c in (scan_row, filters, actions, folder_row):
             c.margins = (0, 0, 0, 0)
-        super().__init__(widgets=[self.folder, scan_row, filters, self.kernel, self.table, self.load_mode, actions, self.status])
+        super().__init__(widgets=[folder_row, scan_row, filters, self.table, actions, self.status], labels=False)
+        self.margins = (0, 0, 0, 0)
         self.volumes: list[Volume] = []
         self.skipped: list[Any] = []
+        self.root: str = ""  # the folder (or common folder of the files) the volumes come from
+        self.paths: list[str] | None = None  # the files scanned when they were given as a list (an adopted folder)
+        self.studies: dict[str, StudyInfo] = {}
         self._worker: Any = None
+        self._thumb_worker: Any = None
         self._cancel = threading.Event()  # the running job's: set by Cancel
         self._selecting = False
+        #: set by the DICOM panel: returns its tag comparison (and shows its tab) for *Compare tags of selected*
+        self.tag_compare_target: Callable[[], Any] | None = None
         self.scan_button.changed.connect(lambda: self.scan())
         self.cancel_button.changed.connect(self.cancel)
         self.use_layer_button.changed.connect(self.use_selected_layer)
         self.load_button.changed.connect(lambda: self.load_selected())
         self.tags_button.changed.connect(self.compare_tags)
+        self.table.tree.itemDoubleClicked.connect(self._double_clicked)
+        self.table.on_selection(self._rows_selected)
         for w in (self.hide_localizers, self.only_thin, self.kernel):
             w.changed.connect(self.refresh)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         viewer.layers.events.inserted.connect(self._on_layers_changed)
         viewer.layers.events.removed.connect(self._on_layers_changed)
+        viewer.layers.events.inserted.connect(self._maybe_adopt)
+        self.native.destroyed.connect(lambda *_: self._stop_thumbnails())
 
     # ------------------------------------------------------------------ state
     @property
     def busy(self) -> bool:
-        """True while a scan or a load runs in the background."""
+        """True while a scan or a load runs in the background (thumbnails are not counted)."""
         return self._worker is not None
+
+    @property
+    def thumbnails_busy(self) -> bool:
+        """True while thumbnails are being made."""
+        return self._thumb_worker is not None
 
     def cancel(self, *_: Any) -> None:
         """Stop the running scan or load: a scan ends without results, a load after the layer it is building."""
@@ -176,20 +622,25 @@ class SeriesBrowser(Container):
         return None
 
     def refresh(self, *_: Any) -> None:
-        """Rebuild the table from the scanned volumes and the filters, keeping the selection."""
+        """Rebuild the tree from the scanned volumes and the filters, keeping the selection."""
         selected = {id(v) for v in self.table.selected_payloads()}
         vols = [v for v in self.volumes if self._passes(v)]
-        rows = []
+        names = []
         for v in vols:
             layer = self._layer_of(v)
-            rows.append(volume_row(v, layer.name if layer is not None else ""))
-        self.table.set_rows(COLUMNS, rows, vols)
-        if selected:
-            self.table.select_payloads(lambda v: id(v) in selected)
+            names.append(layer.name if layer is not None else "")
+        self._selecting = True
+        try:
+            self.table.set_volumes(vols, names, self.studies)
+            if selected:
+                self.table.select_payloads(lambda v: id(v) in selected)
+            self._highlight_active()
+        finally:
+            self._selecting = False
 
     # ------------------------------------------------------------------ scanning
     def use_selected_layer(self, *_: Any) -> str | None:
-        """Set the folder to the one holding the active layer's DICOM files and scan it."""
+        """Set the folder to the one holding the active layer's DICOM files and list it (adopted, or scanned)."""
         layer = self.viewer.layers.selection.active
         files = layer_files(layer) if layer is not None else []
         if not files:
@@ -197,14 +648,51 @@ class SeriesBrowser(Container):
             return None
         folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
         self.folder.value = Path(folder)
+        if self.adopt_layer_folder(layer):
+            return folder
         self.scan(folder)
         return folder
+
+    def adopt_layer_folder(self, layer: Any) -> bool:
+        """List the folder a layer was opened from without scanning it again, when the reader cached its scan.
+
+        The reader puts the folder's files in ``metadata["dicom"]["folder"]["paths"]`` and keeps its scan
+        in :mod:`napari_dicomseries.catalog`; returns False when either is missing (then a scan is needed).
+        """
+        meta = getattr(layer, "metadata", None) or {}
+        dicom = meta.get("dicom") if isinstance(meta, dict) else None
+        info = dicom.get("folder") if isinstance(dicom, dict) else None
+        paths = info.get("paths") if isinstance(info, dict) else None
+        if not paths:
+            return False
+        try:
+            from .. import catalog  # type: ignore[attr-defined]
+        except ImportError:
+            return False
+        from .._reader import gap_policy
+
+        found = catalog.lookup(list(paths), gaps=gap_policy())
+        if found is None:
+            return False
+        volumes, result = found
+        self.paths = [str(p) for p in paths]
+        self._scanned((volumes, result, study_info(volumes)), adopted=True)
+        return True
+
+    def _maybe_adopt(self, event: Any = None) -> None:
+        """A layer opened from a big folder: list that folder when nothing is listed yet."""
+        if self.volumes or self.busy:
+            return
+        layer = getattr(event, "value", None)
+        if layer is not None and layer_summary(layer) is not None:
+            self.adopt_layer_folder(layer)
 
     def scan(self, folder: str | os.PathLike[str] | None = None) -> Any:
         """Scan ``folder`` (default: the folder field) through :func:`napari_dicomseries.open_folder` in a worker thread.
 
         The progress bar follows the files read; *Cancel* (:meth:`cancel`) stops the
-        scan between two files and leaves the table as it was. Returns the worker.
+        scan between two files and leaves the tree as it was. Thumbnails are made
+        afterwards in another worker. Returns the worker.
         """
         import napari_dicomseries
 
@@ -223,33 +711,93 @@ class SeriesBrowser(Container):
 
         def work() -> Any:
             yield 0, 0
-            return napari_dicomseries.open_folder(folder, progress=progress, cancel=cancel.is_set, gaps=gaps)
+            volumes, result = napari_dicomseries.open_folder(folder, progress=progress, cancel=cancel.is_set, gaps=gaps)
+            return volumes, result, study_info(volumes)
 
-        def scanned(out: tuple[list[Volume], Any]) -> None:
+        def scanned(out: tuple[list[Volume], Any, dict[str, StudyInfo]]) -> None:
             if cancel.is_set():  # finished just before Cancel was pressed: still cancelled
                 self.status.done("cancelled")
                 return
+            self.paths = None
             self._scanned(out)
 
         self.status.start(0)
         self.status.say(f"scanning {folder} ...")
         return self._start(work, on_yield=lambda dn: self.status.step(*dn), on_result=scanned)
 
-    def _scanned(self, out: tuple[list[Volume], Any]) -> None:
-        volumes, result = out
+    def _scanned(self, out: tuple[list[Volume], Any, dict[str, StudyInfo]], adopted: bool = False) -> None:
+        volumes, result, studies = out
+        self._stop_thumbnails()
+        self.table.forget_thumbnails()
         self.volumes = volumes
         self.skipped = result.skipped
+        self.root = str(result.root or "")
+        self.studies = studies
         self.refresh()
         images = sum(v.is_image for v in volumes)
         msg = f"{len(volumes)} volume(s) ({images} with images) in {result.root}"
+        if adopted:
+            msg += " (the scan of the opened folder, not repeated)"
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped (e.g. {os.path.basename(result.skipped[0].path)}: {result.skipped[0].reason})"
         if not volumes:
             msg = f"no DICOM images found in {result.root}"
         self.status.done(msg)
         self._on_active_layer()
+        self.make_thumbnails()
+
+    # ------------------------------------------------------------------ thumbnails
+    def make_thumbnails(self) -> Any:
+        """Decode the middle slice of every listed image volume in a worker thread (cached), rows first; returns the worker."""
+        from napari.qt.threading import thread_worker
+
+        from ..thumbnail import cached_thumbnail
+
+        self._stop_thumbnails()
+        shown = self.table.payloads
+        todo = shown + [v for v in self.volumes if v not in shown]
+        todo = [v for v in todo if v.is_image and v.loadable and v.kind != "segmentation"]
+        if not todo:
+            return None
+
+        @thread_worker
+        def work() -> Any:
+            for v in todo:
+                try:
+                    yield v, cached_thumbnail(v, THUMBNAIL_PX)
+                except DicomSeriesError:
+                    yield v, None
+
+        worker = work()
+        worker.yielded.connect(self._thumbnail_made)
+
+        def finished() -> None:
+            if self._thumb_worker is worker:
+                self._thumb_worker = None
+
+        worker.finished.connect(finished)
+        self._thumb_worker = worker
+        worker.start()
+        return worker
+
+    def _thumbnail_made(self, item: tuple[Volume, np.ndarray | None]) -> None:
+        try:
+            self.table.set_thumbnail(*item)
+        except RuntimeError:  # the panel was closed: stop making thumbnails
+            self._stop_thumbnails()
+
+    def _stop_thumbnails(self) -> None:
+        if self._thumb_worker is not None:
+            self._thumb_worker.quit()
+            self._thumb_worker = None
 
     # ------------------------------------------------------------------ loading
+    def _double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        for v in self.table.payloads:
+            if self.table.item_of(v) is item:
+                self.load_selected([v])
+                return
+
     def load_selected(self, volumes: list[Volume] | None = None) -> Any:
         """Load the selected volumes (or ``volumes``) as image layers in a background thread; returns the worker.
 
@@ -261,6 +809,9 @@ class SeriesBrowser(Container):
         vols = list(volumes) if volumes is not None else self.table.selected_payloads()
         if not vols:
             self.status.say("select one or more rows first", error=True)
+            return None
+        if self.busy:
+            self.status.say("busy: wait for the running job or cancel it", error=True)
             return None
         problems = [f"{v.key}: no pixel data or no decoder" for v in vols if not (v.is_image and v.loadable)]
         todo = [v for v in vols if v.is_image and v.loadable and self._layer_of(v) is None]
@@ -320,16 +871,46 @@ class SeriesBrowser(Container):
         if layer is not None:
             self.viewer.layers.selection.active = layer
 
-    def _on_active_layer(self, *_: Any) -> None:
+    def _active_volume(self) -> Volume | None:
         layer = self.viewer.layers.selection.active
         summary = layer_summary(layer) if layer is not None else None
-        if summary is None or self._selecting:
+        if summary is None:
+            return None
+        return next((v for v in self.volumes if _same_volume(v, summary)), None)
+
+    def _highlight_active(self) -> None:
+        self.table.highlight(self._active_volume())
+
+    def _on_active_layer(self, *_: Any) -> None:
+        """The active layer changed: highlight its row and select it (unless the change came from a row)."""
+        self._highlight_active()
+        if self._selecting:
+            return
+        v = self._active_volume()
+        if v is None:
             return
         self._selecting = True
         try:
-            self.table.select_payloads(lambda v: _same_volume(v, summary))
+            self.table.select_payloads(lambda p: p is v)
         finally:
             self._selecting = False
+
+    def _rows_selected(self) -> None:
+        """A row was selected: make the layer of the current row (if loaded) the active layer."""
+        if self._selecting:
+            return
+        chosen = self.table.selected_payloads()
+        current = self.table.tree.currentItem()
+        target = next((v for v in chosen if self.table.item_of(v) is current), chosen[-1] if chosen else None)
+        layer = self._layer_of(target) if target is not None else None
+        if layer is None or unwrap(self.viewer.layers.selection.active) is unwrap(layer):
+            return
+        self._selecting = True
+        try:
+            self.viewer.layers.selection.active = layer
+        finally:
+            self._selecting = False
+        self._highlight_active()
 
     def _on_layers_changed(self, *_: Any) -> None:
         if self.volumes:
@@ -337,19 +918,25 @@ class SeriesBrowser(Container):
 
     # ------------------------------------------------------------------ tags
     def compare_tags(self, *_: Any) -> Any:
-        """Open a tag comparison dock for the selected volume (constant/varying tags) or two volumes (differences)."""
+        """Compare the tags of the selected volume (constant/varying tags) or two volumes (differences).
+
+        In the DICOM panel this uses its Tags tab (and shows it); alone, a tag comparison dock is opened.
+        """
         from .tag_compare import TagCompare, TagMode
 
         vols = [v for v in self.table.selected_payloads() if v is not None]
         if len(vols) not in (1, 2):
             self.status.say("select one volume (its varying tags) or two volumes (their differences)", error=True)
             return None
-        w = TagCompare(self.viewer)
+        if self.tag_compare_target is not None:
+            w = self.tag_compare_target()
+        else:
+            w = TagCompare(self.viewer)
+            try:
+                self.viewer.window.add_dock_widget(w, name="Tag comparison", area="right")
+            except Exception:  # noqa: BLE001 - a viewer without a window (headless): the widget still works
+                pass
         w.set_volumes(vols)
-        try:
-            self.viewer.window.add_dock_widget(w, name="Tag comparison", area="right")
-        except Exception:  # noqa: BLE001 - a viewer without a window (headless): the widget still works
-            pass
         w.mode.value = TagMode.within if len(vols) == 1 else TagMode.between
         w.compare()
         return w
