@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack, cast
 
 if TYPE_CHECKING:
     from .display import ImageLayerOptions
@@ -200,9 +200,11 @@ def _open_index(
 
     listing = list_index(index)
     rows = [_IndexRow(s, b) for s, b in zip(listing.series, listing.is_image, strict=False)]
+    # _IndexRow has the Volume fields plan_layers reads (kind, is_image, loadable, key ...): a stand-in, not a Volume
+    as_volumes = cast("list[Volume]", rows)
     plan = display.plan_layers(
-        rows, ScanResult(root=listing.root, files=[], skipped=[]), include_localizers=include_localizers, max_layers=limit
-    )  # type: ignore[arg-type]
+        as_volumes, ScanResult(root=listing.root, files=[], skipped=[]), include_localizers=include_localizers, max_layers=limit
+    )
     if not plan.limited:
         volumes, result = open_index(index, gaps=gaps)
         return volumes, result, len(rows), False

@@ -125,7 +125,7 @@ class RawItem:
         e = self.d.get(tag)
         if e is None or e[0] == b"SQ":
             return None
-        t = e[1].decode("latin-1").strip("\x00 ")
+        t: str = e[1].decode("latin-1").strip("\x00 ")
         if "\\" not in t:
             return t
         return "\\".join([x.strip("\x00 ") for x in t.split("\\")])

@@ -254,8 +254,8 @@ def parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] =
 def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] = frozenset()) -> RawHeader | None:
     fh.seek(0)
     buf = _Buf(fh, fh.read(_CHUNK))
-    data = buf.data
-    has_meta = len(data) >= 132 and data[128:132] == b"DICM"
+    head = buf.data
+    has_meta = len(head) >= 132 and head[128:132] == b"DICM"
     p = 132 if has_meta else 0
     ts = ""
     if has_meta:

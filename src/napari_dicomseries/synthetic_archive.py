@@ -445,7 +445,7 @@ def _template(study: _Study, spec: dict[str, Any], number: int, series_uid: str,
     """The bytes of the series' first instance, with fixed-width placeholders for the per-instance values."""
     from pydicom.dataset import Dataset as DS
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 
     ds = DS()
     modality, kind = spec["modality"], spec["kind"]
@@ -539,9 +539,9 @@ def _template(study: _Study, spec: dict[str, Any], number: int, series_uid: str,
     ds.PerformedProcedureStepStartDate = study.date
     ds.PerformedProcedureStepID = f"PPS{study.index}"
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPClassUID = UID(sop_class)  # FileMetaDataset declares its UIDs as UID (pydicom converts a str too)
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = _IMPLICIT if study.vendor == "philips" else _EXPLICIT
+    meta.TransferSyntaxUID = UID(_IMPLICIT if study.vendor == "philips" else _EXPLICIT)
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = {"ge": "REVO_CT_22", "siemens": "SIEMENS_SWFVA50A", "philips": "PHILIPS_4.1"}[study.vendor]
     meta.SourceApplicationEntityTitle = f"{study.vendor.upper()}_PACS"
@@ -636,7 +636,8 @@ def _sample(origins: np.ndarray, row: np.ndarray, col: np.ndarray, pix: float, m
     if modality == "CT":
         return np.clip(np.rint(hu + 1024.0), -2000, 4000).astype("<i2")
     mr = np.interp(hu, [-1000, -100, 40, 700], [0, 900, 500, 150])
-    return np.clip(np.rint(mr), 0, 4095).astype("<u2")
+    out: np.ndarray = np.clip(np.rint(mr), 0, 4095).astype("<u2")  # numpy types np.interp / np.rint of an array as Any
+    return out
 
 
 # ----------------------------------------------------------------------------- writing
