@@ -19,16 +19,26 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .build import build_volumes
     from .errors import DicomSeriesError
+    from .index import build_index
+    from .index_query import open_index
     from .scan import ScanResult
     from .volume import Volume
 
 __version__ = "0.1.0"
 
 # the submodules scan, volume, classify, load, header ... keep their names (no function shadows a module)
-__all__ = ["open_folder", "build_volumes", "Volume", "ScanResult", "DicomSeriesError", "__version__"]
+__all__ = ["open_folder", "open_index", "build_index", "build_volumes", "Volume", "ScanResult", "DicomSeriesError", "__version__"]
 
 #: public names defined in submodules, imported when first asked for (``napari_dicomseries.Volume``)
-_LAZY = {"build_volumes": "build", "Volume": "volume", "ScanResult": "scan", "DicomSeriesError": "errors"}
+_LAZY = {
+    "build_volumes": "build",
+    "Volume": "volume",
+    "ScanResult": "scan",
+    "DicomSeriesError": "errors",
+    # the archive index (``napari-dicomseries index``): the same volumes as open_folder, from Parquet shards
+    "open_index": "index_query",
+    "build_index": "index",
+}
 
 
 def __getattr__(name: str) -> Any:

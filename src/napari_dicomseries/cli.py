@@ -31,7 +31,7 @@ from .errors import DicomSeriesError
 __all__ = ["main", "build_parser"]
 
 #: Order in which commands are listed in ``--help``; modules not named here follow.
-ORDER = ("ls", "inspect", "tags", "diff", "compare", "seg", "export", "demo")
+ORDER = ("ls", "index", "find", "inspect", "tags", "diff", "compare", "seg", "export", "demo")
 
 
 def _command_modules() -> list[str]:
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 ok, 1 some results failed (reported), 2 a usage error or a problem with the input or output,
-        3 an internal error (a bug; ``NAPARI_DICOMSERIES_DEBUG=1`` shows its traceback), 130 interrupted.
+        3 an internal error (a bug; ``NAPARI_DICOMSERIES_DEBUG=1`` shows its traceback), 130 cancelled (Ctrl-C).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_needed_commands(argv, _command_modules()))
@@ -134,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DicomSeriesError as exc:
         say(str(exc))
         return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C in a command without Cancel of its own: the same word and code as those
+        print("cancelled", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. piped into head: stop quietly
         try:  # Python flushes stdout at exit and would complain about the closed pipe again

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -503,3 +504,99 @@ def test_progress_reports_scan_then_export_to_the_end(synthetic_study: Path, tmp
     assert calls.index(scans[-1]) < calls.index(exports[0])
     done = [d for _, d, _ in exports]
     assert done == sorted(done) and exports[-1][1] == exports[-1][2] == 2 * 85  # each frame read, then written
+
+
+# ----------------------------------------------------------------------------- the NIfTI bytes are SimpleITK's
+
+
+@pytest.mark.parametrize("shape", [(7, 20, 30), (3, 5, 6, 7)])
+def test_nii_gz_holds_the_bytes_simpleitk_writes(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    """Compressed here (chunks, Cancel): once decompressed, the file is byte for byte SimpleITK's own .nii.gz."""
+    import gzip
+
+    import SimpleITK as sitk
+
+    arr = np.random.default_rng(5).integers(-1000, 3000, shape).astype(np.int16)
+    affine = np.diag([2.5, 0.7, 0.8, 1.0])
+    affine[:3, 3] = (10.0, -20.0, 30.0)
+    ours = write_nifti_array(arr, affine, tmp_path / "ours.nii.gz", None, time_spacing=2.0, description="series 3 lung")[0]
+    grid = Geometry(arr.shape, affine)
+    img = grid.to_sitk(arr, time_spacing=2.0)
+    img.SetMetaData("ITK_FileNotes", "series 3 lung")
+    sitk.WriteImage(img, str(tmp_path / "itk.nii.gz"), useCompression=True)
+    assert gzip.decompress(ours.read_bytes()) == gzip.decompress((tmp_path / "itk.nii.gz").read_bytes())
+    assert ours.read_bytes()[:2] == b"\x1f\x8b" and nib.load(ours).header["descrip"].tobytes().startswith(b"series 3 lung")
+
+
+# ----------------------------------------------------------------------------- export from an archive index
+
+
+def _cli_run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "napari_dicomseries.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def _written(folder: Path) -> dict[str, object]:
+    """Every output file: NIfTI as (shape, dtype, affine, voxels digest), sidecars as JSON without time stamps."""
+    import hashlib
+
+    out: dict[str, object] = {}
+    for p in sorted(folder.iterdir()):
+        if p.name.endswith((".nii.gz", ".nii")):
+            img = nib.load(p)
+            data = np.asarray(img.dataobj)
+            out[p.name] = (img.shape, str(data.dtype), img.affine.round(6).tolist(), hashlib.sha256(data.tobytes()).hexdigest())
+        elif p.suffix == ".json":
+            js = json.loads(p.read_text())
+            out[p.name] = {k: v for k, v in js.items() if not re.search(r"time ?stamp|conversion(date|time)", k, re.I)}
+        else:
+            out[p.name] = p.read_bytes()
+    return out
+
+
+@pytest.mark.parametrize("which", ["synthetic", "ct_ge_lightspeed_lung"])
+def test_export_index_writes_what_export_folder_writes(request: pytest.FixtureRequest, tmp_path: Path, which: str) -> None:
+    """``export INDEX OUT`` gives the files of ``export DIR OUT``; OUT inside the archive or the index is refused."""
+    origin = (
+        request.getfixturevalue("synthetic_study") if which == "synthetic" else request.getfixturevalue("shared_data") / which
+    )
+    archive = tmp_path / "archive"
+    shutil.copytree(origin, archive)
+    before = tree_digest(archive)
+    idx = tmp_path / "idx"
+    r = _cli_run("index", archive, "--db", idx, "--workers", "0")
+    assert r.returncode == 0, r.stderr
+    r = _cli_run("export", archive, tmp_path / "from_dir")
+    assert r.returncode == 0, r.stderr
+    r = _cli_run("export", idx, tmp_path / "from_index")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    from_dir, from_index = _written(tmp_path / "from_dir"), _written(tmp_path / "from_index")
+    assert sorted(from_index) == sorted(from_dir) and len(from_dir) >= 2
+    assert from_index == from_dir
+    # one series: only the files of that series, the same as from the folder
+    r = _cli_run("export", idx, tmp_path / "one", "--series", "3")
+    assert r.returncode == 0, r.stderr
+    one = _written(tmp_path / "one")
+    assert one and all(from_dir[name] == v for name, v in one.items())
+    assert all(name.startswith("3") for name in one)
+    if which == "synthetic":  # other series too, left out
+        assert len(one) < len(from_dir)
+    # never into the archive (the input folder) nor into the index
+    for bad in (archive / "nifti", archive, idx / "nifti"):
+        r = _cli_run("export", idx, bad)
+        assert r.returncode == 2 and "input folder" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (archive / "nifti").exists() and not (idx / "nifti").exists()
+    assert tree_digest(archive) == before
+
+
+def test_export_volumes_refuses_the_folders_of_its_volumes(synthetic_study: Path, tmp_path: Path) -> None:
+    src = tmp_path / "dicom"
+    shutil.copytree(synthetic_study, src)
+    volumes, _ = open_folder(src)
+    with pytest.raises(DicomSeriesError, match="inside the input folder"):
+        export.export_volumes(volumes, src / "nifti")
+    res = export.export_volumes(volumes, tmp_path / "out", series=["2"])
+    assert [r.ok for r in res] == [True] and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "2_5mm_STANDARD.json", "2_5mm_STANDARD.nii.gz",
+    ]  # fmt: skip

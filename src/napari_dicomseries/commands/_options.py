@@ -144,13 +144,28 @@ def require_volumes(volumes: Sequence[Volume], result: ScanResult, paths: str | 
     raise NotDicomError(f"{where}: no files in this folder" if os.path.isdir(where) else f"{where}: no DICOM images")
 
 
+def single_index(paths: str | Sequence[str]) -> str | None:
+    """The index folder when ``paths`` is one path and an index of :mod:`napari_dicomseries.index`, else None."""
+    from ..index import is_index
+
+    root = paths if isinstance(paths, str) else paths[0] if len(paths) == 1 else None
+    return root if root is not None and is_index(root) else None
+
+
 def open_inputs(
-    args: argparse.Namespace, paths: str | Sequence[str], *, recursive: bool = True, require: bool = True
+    args: argparse.Namespace,
+    paths: str | Sequence[str],
+    *,
+    recursive: bool = True,
+    require: bool = True,
+    keys: Sequence[str] | None = None,
 ) -> tuple[list[Volume], ScanResult]:
     """The volumes of the input ``paths``, checked first, as every command that reads a folder opens them.
 
     :func:`napari_dicomseries.open_folder` with the gap policy of ``args.gaps`` and a progress bar on a terminal
-    unless ``args.json``; a single path is scanned as the root.
+    unless ``args.json``; a single path is scanned as the root. A single index folder (``napari-dicomseries index``)
+    is opened with :func:`index_query.open_index` instead: its volumes, nothing scanned again (with ``keys``, only
+    the studies of those volume keys, series numbers or UIDs; ``keys`` is ignored for a folder).
 
     Raises
     ------
@@ -160,6 +175,14 @@ def open_inputs(
         With ``require``, when no DICOM image was found.
     """
     check_inputs(paths)
+    index = single_index(paths)
+    if index is not None:
+        from ..index_query import open_index
+
+        volumes, result = open_index(index, keys=list(keys) if keys else None, gaps=getattr(args, "gaps", None))
+        if require:
+            require_volumes(volumes, result, index)
+        return volumes, result
     root = paths if isinstance(paths, str) or len(paths) != 1 else paths[0]
     progress = None if getattr(args, "json", False) else TerminalBar("scanning")
     volumes, result = open_folder(root, recursive=recursive, progress=progress, gaps=getattr(args, "gaps", None))
@@ -180,7 +203,13 @@ def open_selected(args: argparse.Namespace, paths: str | Sequence[str], *keys: s
     """
     from ..selection import select_volume
 
-    volumes, _ = open_inputs(args, paths)
+    index = single_index(paths)
+    if index is not None:  # only the studies of the volumes asked for are opened
+        from ..index_query import open_index
+
+        volumes, _ = open_index(index, keys=list(keys), gaps=getattr(args, "gaps", None))
+    else:
+        volumes, _ = open_inputs(args, paths)
     return [select_volume(volumes, key) for key in keys]
 
 

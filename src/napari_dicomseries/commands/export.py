@@ -8,6 +8,11 @@ dropped when the description names it already; unsafe characters become "_"
 and clashing names get "_2", "_3". Nothing is overwritten without --force:
 if one target exists, nothing is written. OUT may not be the input folder or
 inside it unless --allow-inside-input is given.
+
+DIR may also be an archive index (napari-dicomseries index ARCHIVE --db INDEX):
+the volumes come from the index (with --series, only the studies holding them
+are opened; no header is read again), the voxels from the archive, and OUT may
+be inside neither the ARCHIVE nor the index.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import argparse
 import json
 import os
 import sys
-import time
 from typing import Any
 
 from ..errors import DicomSeriesError
-from ..export import DEFAULT_TEMPLATE, export_folder
-from ._options import add_gaps_option, check_inputs
+from ..export import DEFAULT_TEMPLATE, export_folder, export_volumes
+from ..jobs import SCALE
+from ._options import add_gaps_option, check_inputs, open_inputs, single_index
+from ._progress import Interrupt, StageBar, add_quiet_option, run_cancellable
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -31,7 +37,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("src", metavar="DIR", help="folder (or file) with the DICOM series")
+    p.add_argument("src", metavar="DIR", help="folder (or file) with the DICOM series, or an archive index")
     p.add_argument("out", metavar="OUT", help="output folder (created if needed)")
     p.add_argument("--series", nargs="+", metavar="N", help="only these series numbers or volume keys (e.g. 3 or 3.2)")
     p.add_argument("--skip-localizers", action="store_true", help="leave out scouts / localizers")
@@ -42,57 +48,88 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--allow-inside-input", action="store_true", help="allow OUT to be the input folder or inside it")
     p.add_argument("--no-recursive", action="store_true", help="do not walk sub-folders of DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    add_quiet_option(p)
     add_gaps_option(p)
     return p
 
 
 class _Bar:
-    """A progress bar on stderr, drawn only when stderr is a terminal."""
+    """``export_folder``'s ``progress(stage, done, total)`` on one terminal bar: scanning 5 %, exporting 95 %.
+
+    An index is opened before the bar (no scan): its export starts at 5 %.
+    """
 
     def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.stage = ""
-        self.last: tuple[str | None, int] = (None, -1)
-        self.t0 = time.monotonic()
+        self.bar = StageBar("export")
+        self.enabled = self.bar.enabled
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        # the scan draws its own bar on a terminal
-        if not self.enabled or stage == "scanning" or time.monotonic() - self.t0 < 0.3:
-            return
-        pct = int(100 * done / max(total, 1))
-        if (stage, pct) == self.last:
-            return
-        if self.stage and stage != self.stage:
-            sys.stderr.write("\n")
-        self.stage = stage
-        self.last = (stage, pct)
-        sys.stderr.write(f"\r{stage:<10} {'#' * (pct // 4):<25} {pct:3d}%")
-        sys.stderr.flush()
+        frac = done / max(total, 1)
+        overall = 0.05 * frac if stage == "scanning" else 0.05 + 0.95 * frac
+        self.bar.stage(f"{stage} {done}/{total}" if stage == "scanning" else stage)
+        self.bar(int(SCALE * overall), SCALE)
 
     def close(self) -> None:
-        if self.enabled and self.stage:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        self.bar.close()
+
+
+def _export(args: argparse.Namespace, bar: _Bar, cancel: Any) -> list[Any]:
+    index = single_index(args.src)
+    if index is not None:
+        return _export_index(args, index, bar, cancel)
+    return export_folder(
+        args.src,
+        args.out,
+        series=args.series,
+        skip_localizers=args.skip_localizers,
+        gzip=args.gzip,
+        force=args.force,
+        progress=bar if bar.enabled else None,
+        template=args.template,
+        patient_tags=args.patient_tags,
+        allow_inside_input=args.allow_inside_input,
+        recursive=not args.no_recursive,
+        gaps=args.gaps,
+        cancel=cancel,
+    )
+
+
+def _export_index(args: argparse.Namespace, index: str, bar: _Bar, cancel: Any) -> list[Any]:
+    """The volumes of an index (only the studies of ``--series``), written as for a folder.
+
+    OUT may not be inside the archive the index lists (the input folder) nor inside the index itself.
+    """
+    from ..index import read_manifest
+
+    archive = read_manifest(index)["archive"]
+    volumes, result = open_inputs(args, index, keys=args.series)
+    return export_volumes(
+        volumes,
+        args.out,
+        series=args.series,
+        skip_localizers=args.skip_localizers,
+        gzip=args.gzip,
+        force=args.force,
+        progress=bar if bar.enabled else None,
+        template=args.template,
+        patient_tags=args.patient_tags,
+        inputs=[archive, index],
+        input_files=[f.path for f in result.files],
+        allow_inside_input=args.allow_inside_input,
+        cancel=cancel,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_cancellable(args, lambda intr: _run(args, intr))
+
+
+def _run(args: argparse.Namespace, intr: Interrupt) -> int:
     check_inputs(args.src)
     bar = _Bar()
     try:
-        results = export_folder(
-            args.src,
-            args.out,
-            series=args.series,
-            skip_localizers=args.skip_localizers,
-            gzip=args.gzip,
-            force=args.force,
-            progress=bar if bar.enabled else None,
-            template=args.template,
-            patient_tags=args.patient_tags,
-            allow_inside_input=args.allow_inside_input,
-            recursive=not args.no_recursive,
-            gaps=args.gaps,
-        )
+        with intr.cooperating() as cancel:
+            results = _export(args, bar, cancel)
     except ValueError as exc:  # a bad template
         print(f"napari-dicomseries export: error: {exc}", file=sys.stderr)
         return 2
