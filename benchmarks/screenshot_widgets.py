@@ -7,10 +7,12 @@ synthetic sample study (``--scale``, default 0.5) and with
 
 * ``panel_series_{sample,ct_ge}.png``: the folder scanned (localizers shown), the study -> series tree with
   thumbnails, the thin LUNG volume (sample) or the one volume (CT) loaded and active (its row highlighted);
-* ``panel_tags_{sample,ct_ge}.png``: the tags of the current slice of the active layer, and the tag comparison
-  of two volumes (sample: 5 mm STANDARD against 5 mm LUNG) or the varying tags of one (CT);
-* ``panel_compare_{sample,ct_ge}.png``: an image comparison run (sample: 1.25 mm LUNG resampled onto 5 mm
-  STANDARD; CT: the volume against a copy smoothed 3 x 3), with its statistics and histogram;
+* ``panel_tags_{sample,ct_ge}.png``: the tags of the current slice of the active (shown) layer, and the tag
+  comparison of two volumes (sample: 5 mm STANDARD against 5 mm LUNG: kernel, description, window ...) or the
+  varying tags of one (CT); the slice's SliceLocation (sample) or XRayTubeCurrent (CT) row selected;
+* ``panel_compare_{sample,ct_ge}.png``: an image comparison run (sample: 5 mm LUNG against 5 mm STANDARD of the
+  same acquisition, same grid: the difference is the kernel's; CT: the volume against a copy smoothed 3 x 3),
+  with its statistics and histogram, the difference layer shown;
 * ``panel_export_{sample,ct_ge}.png``: the selected series exported to a temporary folder.
 
 The window must be shown: under Xvfb a hidden napari window renders black.
@@ -109,17 +111,30 @@ def panel_shots(folder: Path, tag: str, out_dir: Path, *, sample: bool) -> None:
         b.table.select_payloads(lambda v: v.key in ("2", "3"))
     else:
         b.table.select_payloads(lambda v: v.key == pick[0])
+        tc.only_varying.value = True
     b.compare_tags()
     _wait(tc)
+    # the slice tags follow the active layer (selecting browser rows may have made another one active): show that one
+    shown = viewer.layers.selection.active or active
+    for lyr in viewer.layers:
+        lyr.visible = lyr is shown
     if panel.slice_tags is not None:
-        _wait(panel.slice_tags) if hasattr(panel.slice_tags, "busy") else _pump(1.0)
+        _wait(panel.slice_tags)
+    # the tag a user watches while moving the slider selected in the slice's tags (a row selected in the comparison
+    # would open its values slice by slice below it, leaving fewer comparison rows in view at 800 px)
+    st = panel.slice_tags
+    if st is not None:
+        item = next((st._items[k] for k in ("XRayTubeCurrent", "SliceLocation") if k in st._items), None)
+        if item is not None:
+            st.tree.setCurrentItem(item)
+    _pump(0.4)
     _shot(viewer, out_dir / f"panel_tags_{tag}.png")
 
     panel = _open(viewer, "Image difference and overlap")
     ic = panel.image_compare
-    if sample:
+    if sample:  # same acquisition and grid, two kernels: the difference is the kernel's
         a = next(lyr for lyr in viewer.layers if lyr.metadata["dicom"]["volume"]["key"] == "2")
-        bb = active
+        bb = next(lyr for lyr in viewer.layers if lyr.metadata["dicom"]["volume"]["key"] == "3")
     else:
         a = active
         data = np.asarray(a.data).astype(np.int32)
@@ -132,6 +147,10 @@ def panel_shots(folder: Path, tag: str, out_dir: Path, *, sample: bool) -> None:
     _wait(ic)
     for lyr in viewer.layers:
         lyr.visible = lyr is viewer.layers[-1]
+    viewer.layers.selection.active = viewer.layers[-1]
+    ic.table.select_payloads(lambda _p: False)
+    rows = [n for n, r in enumerate(ic.table.rows) if r[1] in ("RMSE", "rmse")]
+    ic.table.select_rows(rows[:1])
     _shot(viewer, out_dir / f"panel_compare_{tag}.png")
 
     panel = _open(viewer, "Export to NIfTI")

@@ -25,12 +25,58 @@ from ..geometry import Geometry
 
 __all__ = [
     "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
-    "displayable", "start_worker", "enum_choices", "pick_two", "unwrap",
+    "displayable", "start_worker", "enum_choices", "pick_two", "unwrap", "set_stretch", "fit_widths", "LABEL_COLUMNS",
 ]  # fmt: skip
 
 
-#: narrowest a column is made to fit a table into its width
+#: narrowest a value column is made to fit a table into its width
 MIN_FIT_PX = 90
+#: short-valued columns of the result tables: sized to their content first, value columns share the rest
+LABEL_COLUMNS = frozenset(
+    {"keyword", "status", "group", "tag", "VR", "distinct", "key", "result", "section", "measure", "slice", "frame", "shape"}
+)
+
+
+def fit_widths(widths: Sequence[int], label: Sequence[bool], room: int, floor: int = MIN_FIT_PX) -> list[int]:
+    """Column widths that fit ``room`` pixels: label columns at their content's width, value columns narrowed.
+
+    The leading columns that can be shown whole (label columns at ``widths``, value columns at least
+    ``floor``) fill the room: their value columns are narrowed to a common cap (water filling), so short
+    values stay whole and long ones are elided; the columns after them keep their width and scroll.
+    When not even the first columns fit, every column is narrowed to the cap (never below ``floor``).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Each column's content width (already capped), in pixels.
+    label : sequence of bool
+        True for a short-valued column (keyword, status ...) that keeps its width.
+    room : int
+        The width available, in pixels.
+    floor : int
+        The narrowest a value column is made.
+
+    Returns
+    -------
+    list of int
+        The widths to set, one per column.
+    """
+    widths = [int(w) for w in widths]
+    shown, need = 0, 0
+    for w, lab in zip(widths, label, strict=True):
+        need += w if lab else min(w, floor)
+        if need > room:
+            break
+        shown += 1
+    fixed = sum(w for w, lab in zip(widths[:shown], label[:shown], strict=True) if lab)
+    values = [w for w, lab in zip(widths[:shown], label[:shown], strict=True) if not lab]
+    narrowed = [n < shown and not label[n] for n in range(len(widths))]
+    if shown < 2 or not values:  # a very narrow table: narrow every column alike
+        fixed, values, narrowed = 0, list(widths), [True] * len(widths)
+    cap = max(values)
+    while cap > floor and fixed + sum(min(w, cap) for w in values) > room:
+        cap -= 4
+    return [min(w, cap) if narrow else w for w, narrow in zip(widths, narrowed, strict=True)]
 
 
 def pick_two(first: Any, second: Any, choices: Sequence[Any]) -> None:
@@ -39,6 +85,17 @@ def pick_two(first: Any, second: Any, choices: Sequence[Any]) -> None:
         first.value = choices[0]
     if second.value is None and len(choices) > 1:
         second.value = next(c for c in choices if c is not first.value)
+
+
+def set_stretch(container: Container, widget: Widget, stretch: int) -> None:
+    """Give ``widget`` (or the labelled row holding it) the vertical ``stretch`` factor in ``container``'s layout."""
+    layout = container.native.layout()
+    for n in range(layout.count() if layout is not None else 0):
+        item = layout.itemAt(n) if layout is not None else None
+        w = item.widget() if item is not None else None
+        if layout is not None and w is not None and (w is widget.native or w.isAncestorOf(widget.native)):
+            layout.setStretch(n, stretch)
+            return
 
 
 def unwrap(obj: Any) -> Any:
@@ -94,6 +151,7 @@ class ResultTable(Container):
         q.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         q.setMinimumHeight(min_height)
         q.verticalHeader().setVisible(False)
+        q.verticalHeader().setDefaultSectionSize(q.fontMetrics().height() + 10)  # more rows in view than Qt's default
         q.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         q.horizontalHeader().setStretchLastSection(True)
         q.horizontalHeader().sectionClicked.connect(self._header_clicked)
@@ -103,6 +161,7 @@ class ResultTable(Container):
         q.itemSelectionChanged.connect(self._selection_changed)
         self._quiet = False
         self.max_column_width = 260
+        self.max_label_width = 200
         self._fitter = RefitOnResize(q, self.fit_columns)
         q.viewport().installEventFilter(self._fitter)
 
@@ -138,19 +197,19 @@ class ResultTable(Container):
         self._refresh()
 
     def fit_columns(self) -> None:
-        """Columns as wide as their content, then the widest ones narrowed (text elided) so all fit the table's width."""
+        """Columns as wide as their content; when they do not all fit, :func:`fit_widths` shares the table's width.
+
+        Short-valued columns (:data:`LABEL_COLUMNS`: keyword, status, group ...) keep their content's width
+        (up to :attr:`max_label_width`); value columns share what is left (text elided, whole in a tooltip).
+        """
         q = self.table.native
         q.resizeColumnsToContents()
         n = q.columnCount()
-        widths = [min(q.columnWidth(c), self.max_column_width) for c in range(n)]
+        label = [h in LABEL_COLUMNS for h in self._headers[:n]] + [False] * max(n - len(self._headers), 0)
+        widths = [min(q.columnWidth(c), self.max_label_width if label[c] else self.max_column_width) for c in range(n)]
         room = q.viewport().width() - 2
         if n and sum(widths) > room > 0:
-            # shrink the widest columns to a common cap (water filling) so the narrow ones stay readable
-            # (never below MIN_FIT_PX: with many columns the later ones scroll rather than all becoming unreadable)
-            cap = max(widths)
-            while cap > MIN_FIT_PX and sum(min(w, cap) for w in widths) > room:
-                cap -= 4
-            widths = [min(w, cap) for w in widths]
+            widths = fit_widths(widths, label, room)
         for c, w in enumerate(widths):
             q.setColumnWidth(c, w)
 
@@ -271,18 +330,35 @@ class RefitOnResize(QObject):
 
 
 class StatusBar(Container):
-    """A progress bar and a one-line message (errors in red)."""
+    """A progress bar and a message wrapped to the panel's width, as tall as its lines (errors in red)."""
 
     def __init__(self) -> None:
         self.progress = ProgressBar(value=0, min=0, max=100, visible=False)
         self.message = TextEdit(value="")
         super().__init__(widgets=[self.progress, self.message], labels=False)
         self.margins = (0, 0, 0, 0)
-        self.message.native.setReadOnly(True)
-        self.message.native.setFrameStyle(0)
-        self.message.native.setFixedHeight(58)
-        self.message.native.setStyleSheet("background: transparent;")
+        q = self.message.native
+        q.setReadOnly(True)
+        q.setFrameStyle(0)
+        q.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        q.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        q.setStyleSheet("background: transparent;")
+        # not a word-wrapped QLabel: its height-for-width at the narrowest width would become the page's minimum
+        q.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.native.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self._fitter = RefitOnResize(q, self._fit_height)
+        q.installEventFilter(self._fitter)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as the message's lines at the current width (one line at least): nothing cut off, no space wasted."""
+        q = self.message.native
+        doc = q.document().clone()
+        doc.setTextWidth(max(q.width() - 2 * q.frameWidth(), 40))
+        line = q.fontMetrics().lineSpacing()
+        h = max(int(doc.size().height() + 0.99), line + int(2 * doc.documentMargin())) + 2 * q.frameWidth()
+        if q.height() != h or q.minimumHeight() != h:
+            q.setFixedHeight(h)
 
     def start(self, total: int = 0) -> None:
         self.progress.visible = True
@@ -301,6 +377,7 @@ class StatusBar(Container):
     def say(self, message: str, error: bool = False) -> None:
         self.message.value = message
         self.message.native.setStyleSheet("background: transparent;" + (" color: #e05555;" if error else ""))
+        self._fit_height()
 
 
 # ----------------------------------------------------------------------------- background work

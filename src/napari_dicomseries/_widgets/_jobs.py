@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from magicgui.widgets import Container, Label, ProgressBar, PushButton
+from magicgui.widgets import Container, Label, ProgressBar, PushButton, Widget
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
@@ -57,7 +57,8 @@ class JobBar(Container):
         self.bar = ProgressBar(value=0, min=0, max=BAR_MAX)
         self.stage = Label(value="")
         self.cancel_button = PushButton(text="Cancel")
-        row = Container(widgets=[self.bar, self.cancel_button], layout="horizontal", labels=False)
+        widgets: list[Widget] = [self.bar, self.cancel_button]
+        row = Container(widgets=widgets, layout="horizontal", labels=False)
         row.margins = (0, 0, 0, 0)
         super().__init__(widgets=[row, self.stage], labels=False)
         self.margins = (0, 0, 0, 0)

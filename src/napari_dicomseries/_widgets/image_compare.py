@@ -32,6 +32,7 @@ from ._common import (
     layer_grid,
     layer_summary,
     pick_two,
+    set_stretch,
     start_worker,
     unwrap,
 )
@@ -175,7 +176,7 @@ class ImageCompare(Container):
         self.compute_button = PushButton(text="Compare")
         self.job_bar = JobBar()
         self.histogram = HistogramView()
-        self.table = ResultTable(("section", "measure", "value"), min_height=220)
+        self.table = ResultTable(("section", "measure", "value"), min_height=150)
         self.status = StatusBar()
         outs = Container(widgets=[self.add_difference, self.add_masks], layout="horizontal", labels=False)
         outs.margins = (0, 0, 0, 0)
@@ -202,6 +203,7 @@ class ImageCompare(Container):
                 self.status,
             ]
         )
+        set_stretch(self, self.table, 1)  # the page's height left over goes to the table
         self.result: ImageComparison | None = None
         self._worker: Any = None
         #: seconds from the last Cancel to the worker's end (the dock idle again), for tests and benchmarks

@@ -20,11 +20,12 @@ the entry's name); no second panel is ever built.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import Container
 from qtpy.QtCore import QSize, Qt
-from qtpy.QtWidgets import QDockWidget, QFrame, QScrollArea, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QDockWidget, QFrame, QLabel, QScrollArea, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 from ._common import unwrap
@@ -76,12 +77,70 @@ def _page(*widgets: QWidget, stretch_first: bool = True) -> QScrollArea:
 def _section(title: str, widget: Any, expanded: bool) -> QCollapsible:
     sec = QCollapsible(title)
     sec.addWidget(widget.native if hasattr(widget, "native") else widget)
-    sec.layout().setContentsMargins(0, 0, 0, 0)
+    layout = sec.layout()
+    assert layout is not None  # QCollapsible lays its title and content out in a layout of its own
+    layout.setContentsMargins(0, 0, 0, 0)
     if expanded:
         sec.expand(animate=False)
     else:
         sec.collapse(animate=False)
     return sec
+
+
+def _titled(title: str, widget: Any) -> QWidget:
+    """A part of a split page: a bold title line (if any) over ``widget``."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    if title:
+        head = QLabel(title)
+        font = head.font()
+        font.setBold(True)
+        head.setFont(font)
+        layout.addWidget(head)
+    layout.addWidget(widget.native if hasattr(widget, "native") else widget, 1)
+    return box
+
+
+class _TagsSplit(QSplitter):
+    """The Tags page: the slice's tags on top, as tall as their rows (at most half the page), the tag comparison below.
+
+    The handle between them moves; once the user has moved it, the split stays where they put it.
+    """
+
+    def __init__(self, top: QWidget | None, bottom: QWidget, top_height: Callable[[], int] | None) -> None:
+        super().__init__(Qt.Orientation.Vertical)
+        self.setChildrenCollapsible(False)
+        self.setHandleWidth(7)
+        self._top_height = top_height
+        #: True once the user dragged the handle (the split is then theirs)
+        self.moved_by_user = False
+        if top is not None:
+            self.addWidget(top)
+        self.addWidget(bottom)
+        self.setStretchFactor(self.count() - 1, 1)
+        self.splitterMoved.connect(self._moved)
+
+    def _moved(self, *_: Any) -> None:
+        self.moved_by_user = True
+
+    def fit(self) -> None:
+        """Give the top part the height of its rows (between its minimum and half the page), the rest to the bottom."""
+        top_widget = self.widget(0)
+        if self._top_height is None or self.moved_by_user or self.count() < 2 or top_widget is None:
+            return
+        total = sum(self.sizes())
+        if total <= 0:
+            return
+        least = top_widget.minimumSizeHint().height()
+        top = max(min(self._top_height(), total // 2), least)
+        if self.sizes()[0] != top:
+            self.setSizes([top, total - top])
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit()
 
 
 class _Tabs(QTabWidget):
@@ -135,15 +194,17 @@ class DicomPanel(Container):
             self.window_level_section = _section("Window / level  (Alt+1 ... Alt+7)", self.window_level, expanded=False)
             series.append(self.window_level_section)
         self.tabs.addTab(_page(*series), "Series")
-        tags = []
-        self.slice_tags_section: QCollapsible | None = None
+        self.slice_tags_section: QWidget | None = None
         if self.slice_tags is not None:
-            self.slice_tags_section = _section("Tags of the current slice", self.slice_tags, expanded=True)
-            tags.append(self.slice_tags_section)
-        self.tag_compare_section = _section("Compare tags of volumes", self.tag_compare, expanded=self.slice_tags is None)
-        tags.append(self.tag_compare_section)
-        self.tabs.addTab(_page(*tags, stretch_first=False), "Tags")
-        self.tabs.addTab(_page(self.image_compare.native, stretch_first=False), "Compare")
+            # no title line: the slice tags' own first line (layer and slice, in bold) says what they are
+            self.slice_tags_section = _titled("", self.slice_tags)
+        self.tag_compare_section = _titled("Compare tags of volumes", self.tag_compare)
+        height = self.slice_tags.preferred_height if self.slice_tags is not None else None
+        self.tags_split = _TagsSplit(self.slice_tags_section, self.tag_compare_section, height)
+        if self.slice_tags is not None:
+            self.slice_tags.on_rows_changed(self.tags_split.fit)
+        self.tabs.addTab(_page(self.tags_split), "Tags")
+        self.tabs.addTab(_page(self.image_compare.native), "Compare")
         self.tabs.addTab(_page(self.export.native), "Export")
         self.tabs.setTabToolTip(0, "the volumes of a folder: thumbnails, classes, warnings; load them")
         self.tabs.setTabToolTip(1, "tags of the slice under the slider; constant, varying and differing tags of volumes")
@@ -167,7 +228,6 @@ class DicomPanel(Container):
 
     def _tag_compare_for_browser(self) -> TagCompare:
         self.show_tab("Tags")
-        self.tag_compare_section.expand(animate=False)
         return self.tag_compare
 
     def reset_choices(self, *_: Any) -> None:

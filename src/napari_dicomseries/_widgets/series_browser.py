@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.types import FileDialogMode
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, Widget
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt
 from qtpy.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPixmap, QPolygon
 from qtpy.QtWidgets import (
@@ -208,20 +208,21 @@ class SeriesTree(Container):
         self.csv_button = PushButton(text="Save CSV...")
         self.columns_button = PushButton(text="Columns...")
         self.row_count = Label(value="")
-        buttons = Container(
-            widgets=[self.row_count, self.columns_button, self.copy_button, self.csv_button], layout="horizontal", labels=False
-        )
+        row: list[Widget] = [self.row_count, self.columns_button, self.copy_button, self.csv_button]
+        buttons = Container(widgets=row, layout="horizontal", labels=False)
         buttons.margins = (0, 0, 0, 0)
         super().__init__(widgets=[buttons], labels=False)
         self.margins = (0, 0, 0, 0)
         self._headers = list(columns)
-        self._visible = {c: c in visible for c in self._headers}
+        self._column_visible = {c: c in visible for c in self._headers}  # not ``_visible``: magicgui's Widget has one
         self.tree = QTreeWidget()
         t = self.tree
         t.setColumnCount(len(self._headers))
         t.setHeaderLabels([HEADER_LABELS.get(c, c) for c in self._headers])
+        header_item = t.headerItem()
+        assert header_item is not None  # a QTreeWidget always has its header item
         for n, c in enumerate(self._headers):
-            t.headerItem().setToolTip(n, f"{c} (right-click: choose columns)")
+            header_item.setToolTip(n, f"{c} (right-click: choose columns)")
         t.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
         t.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -233,16 +234,17 @@ class SeriesTree(Container):
         t.setMinimumHeight(150)
         t.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         header = t.header()
+        assert header is not None  # a QTreeView always has its header view
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self._header_clicked)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header.customContextMenuRequested.connect(lambda pos: self.column_menu().exec_(header.mapToGlobal(pos)))
+        header.customContextMenuRequested.connect(lambda pos: self.column_menu().exec(header.mapToGlobal(pos)))
         self.native.layout().insertWidget(0, t, 1)
         self.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.columns_button.changed.connect(
-            lambda: self.column_menu().exec_(
+            lambda: self.column_menu().exec(
                 self.columns_button.native.mapToGlobal(QPoint(0, self.columns_button.native.height()))
             )
         )
@@ -259,7 +261,9 @@ class SeriesTree(Container):
         self._quiet = False
         self._apply_visibility()
         self._fitter = RefitOnResize(t, self._fit_columns)
-        t.viewport().installEventFilter(self._fitter)
+        viewport = t.viewport()
+        assert viewport is not None  # a scroll area always has its viewport
+        viewport.installEventFilter(self._fitter)
 
     # ------------------------------------------------------------------ columns
     @property
@@ -268,32 +272,36 @@ class SeriesTree(Container):
 
     @property
     def visible_columns(self) -> list[str]:
-        return [c for c in self._headers if self._visible[c]]
+        return [c for c in self._headers if self._column_visible[c]]
 
     def set_column_visible(self, column: str, visible: bool) -> None:
         """Show or hide a column (the tree column always shows)."""
-        self._visible[column] = visible or column == self._headers[0]
+        self._column_visible[column] = visible or column == self._headers[0]
         self._apply_visibility()
         self._fit_columns()
 
     def _apply_visibility(self) -> None:
         for n, c in enumerate(self._headers):
-            self.tree.setColumnHidden(n, not self._visible[c])
+            self.tree.setColumnHidden(n, not self._column_visible[c])
 
     def column_menu(self) -> QMenu:
         """A menu of checkable column names (the header's context menu)."""
         menu = QMenu(self.tree)
         for c in self._headers[1:]:
             action = menu.addAction(c)
+            if action is None:
+                continue
             action.setCheckable(True)
-            action.setChecked(self._visible[c])
+            action.setChecked(self._column_visible[c])
             action.toggled.connect(lambda on, c=c: self.set_column_visible(c, on))
         menu.addSeparator()
-        menu.addAction("Default columns").triggered.connect(self.reset_columns)
+        reset = menu.addAction("Default columns")
+        if reset is not None:
+            reset.triggered.connect(self.reset_columns)
         return menu
 
     def reset_columns(self, *_: Any) -> None:
-        self._visible = {c: c in DEFAULT_COLUMNS for c in self._headers}
+        self._column_visible = {c: c in DEFAULT_COLUMNS for c in self._headers}
         self._apply_visibility()
         self._fit_columns()
 
@@ -301,11 +309,12 @@ class SeriesTree(Container):
         """Columns as wide as their content (thumbnails included), within a maximum per column; long text is elided."""
         widths = {}
         for n, c in enumerate(self._headers):
-            if self._visible[c]:
+            if self._column_visible[c]:
                 self.tree.resizeColumnToContents(n)
                 # + padding: the active layer's row is bold
                 widths[n] = min(self.tree.columnWidth(n) + 12, MAX_COLUMN_PX.get(c, MAX_OTHER_PX))
-        room = self.tree.viewport().width() - 4
+        viewport = self.tree.viewport()
+        room = (viewport.width() if viewport is not None else 0) - 4
         if 0 in widths and sum(widths.values()) > room > 0:  # the series column gives way first, to a readable minimum
             widths[0] = max(150, room - sum(w for n, w in widths.items() if n))
         for n, w in widths.items():
@@ -380,6 +389,7 @@ class SeriesTree(Container):
                     self._items[id(v)] = item
                 top.setExpanded(True)
             header = t.header()
+            assert header is not None  # a QTreeView always has its header view
             header.setSortIndicatorShown(self._sort is not None)
             if self._sort is not None:
                 header.setSortIndicator(
@@ -462,13 +472,15 @@ class SeriesTree(Container):
         idx = [n for n, (v, _, _) in enumerate(self._entries) if predicate(v)]
         sel = QItemSelection()
         model = self.tree.model()
+        selection = self.tree.selectionModel()
+        assert model is not None and selection is not None  # a QTreeWidget always has its model and selection model
         for n in idx:
             item = self._items.get(id(self._entries[n][0]))
             if item is not None:
                 index = self.tree.indexFromItem(item, 0)
                 sel.select(index, model.index(index.row(), model.columnCount(index.parent()) - 1, index.parent()))
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        self.tree.selectionModel().select(sel, flags)
+        selection.select(sel, flags)
         if idx:
             item = self._items.get(id(self._entries[idx[0]][0]))
             if item is not None:
@@ -507,7 +519,7 @@ class SeriesTree(Container):
         return os.fspath(path)
 
     def _ask_csv(self, *_: Any) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.native, "Save table as CSV", "series.csv", "CSV files (*.csv)")
+        path, _filter = QFileDialog.getSaveFileName(self.native, "Save table as CSV", "series.csv", "CSV files (*.csv)")
         if path:
             self.save_csv(path)
 
@@ -666,7 +678,7 @@ class SeriesBrowser(Container):
         if not paths:
             return False
         try:
-            from .. import catalog  # type: ignore[attr-defined]
+            from .. import catalog
         except ImportError:
             return False
         from .._reader import gap_policy

@@ -23,13 +23,13 @@ import gc
 import json
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, Container, Label, LineEdit, PushButton
+from magicgui.widgets import CheckBox, Container, Label, LineEdit, PushButton, Widget
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTreeWidget, QTreeWidgetItem
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["SliceTags", "SliceTagModel", "TagRow", "format_value", "slice_index"]
 
 COLUMNS = ("Δ", "Tag", "Keyword", "Value")
+#: rows of the tree always in view (the panel gives it more when the slice has more varying tags)
+MIN_TREE_ROWS = 6
 _PSEUDO = ("file", "frame")  # keys of the slice table that are not DICOM tags
 
 
@@ -233,6 +235,9 @@ class SliceTags(Container):
         self.viewer = napari_viewer
         self.where = Label(value="")
         self.where.native.setWordWrap(True)
+        bold = self.where.native.font()
+        bold.setBold(True)
+        self.where.native.setFont(bold)  # the first line of the Tags page: which layer and slice the tags are of
         self.where.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.search = LineEdit(value="", label="Search")
         self.search.native.setPlaceholderText("tag, keyword, name or value")
@@ -240,7 +245,8 @@ class SliceTags(Container):
         self.search.tooltip = "Show only tags whose number, keyword, name or value contains this text (any case)"
         self.show_constant = CheckBox(value=False, text="Expand constant tags")
         self.show_constant.tooltip = "Unfold the group of tags that have the same value on every slice of this volume"
-        top = Container(widgets=[self.search], labels=False, layout="horizontal")
+        top_row: list[Widget] = [self.search, self.show_constant]
+        top = Container(widgets=top_row, labels=False, layout="horizontal")
         top.margins = (0, 0, 0, 0)
         self.job_bar = JobBar()
         self.job_bar.cancel_button.tooltip = "Stop reading the slice headers of this layer (the table stays empty)"
@@ -248,7 +254,7 @@ class SliceTags(Container):
         self.read_button.tooltip = "Read the headers of every slice of the active layer again (after a Cancel)"
         self.read_button.visible = False
         self.read_button.changed.connect(self._read_again)
-        super().__init__(widgets=[self.where, self.job_bar, self.read_button, top, self.show_constant], labels=False, **kwargs)
+        super().__init__(widgets=[self.where, self.job_bar, self.read_button, top], labels=False, **kwargs)
         self.margins = (2, 2, 2, 2)
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -258,9 +264,11 @@ class SliceTags(Container):
         self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.tree.setMinimumHeight(300)
+        self.tree.setMinimumHeight(MIN_TREE_ROWS * 16)
         self.tree.setIndentation(10)
         header = self.tree.header()
+        header_item = self.tree.headerItem()
+        assert header is not None and header_item is not None  # a QTreeWidget always has both
         header.setStretchLastSection(True)
         header.setMinimumSectionSize(18)
         for col, mode in enumerate(
@@ -268,7 +276,7 @@ class SliceTags(Container):
         ):
             header.setSectionResizeMode(col, mode)
         header.resizeSection(0, 38)  # room for the indentation and the mark
-        self.tree.headerItem().setToolTip(0, "Δ: the value differs between slices of this volume")
+        header_item.setToolTip(0, "Δ: the value differs between slices of this volume")
         self.native.layout().addWidget(self.tree)
         # group rows span every column, so their text is in column 0
         self._varying_group = QTreeWidgetItem(self.tree, ["Varying from slice to slice"])
@@ -294,6 +302,7 @@ class SliceTags(Container):
         self._layer: Any = None
         self._model: SliceTagModel | None = None
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._rows_callbacks: list[Callable[[], None]] = []
         self._index: int | None = None
         self.slice: tuple[int, int] | None = None
         self.search.changed.connect(self._apply_filter)
@@ -318,7 +327,7 @@ class SliceTags(Container):
         for group in (self._varying_group, self._constant_group):
             for i in range(group.childCount()):
                 item = group.child(i)
-                if visible_only and item.isHidden():
+                if item is None or (visible_only and item.isHidden()):
                     continue
                 out.append(item.data(0, Qt.ItemDataRole.UserRole))
         return out
@@ -346,6 +355,38 @@ class SliceTags(Container):
     def _group_toggled(self, item: QTreeWidgetItem) -> None:
         if item is self._constant_group:
             self.show_constant.value = item.isExpanded()
+        self._rows_changed()
+
+    def preferred_height(self, max_rows: int = 16) -> int:
+        """The height that shows every row of the tree (the tags in view), up to ``max_rows`` rows, with the lines above it.
+
+        The panel sizes the Tags page with it: the slice's varying tags in full, the rest of the page
+        to the tag comparison.
+        """
+        tree = self.tree
+        rows = 0
+        for group in (self._varying_group, self._constant_group):
+            rows += 1
+            if group.isExpanded():
+                rows += sum(1 for i in range(group.childCount()) if (c := group.child(i)) is not None and not c.isHidden())
+        rows = min(max(rows, MIN_TREE_ROWS), max_rows)
+        row_h = tree.sizeHintForRow(0) if tree.topLevelItemCount() else 0
+        row_h = max(row_h, tree.fontMetrics().height() + 2)
+        header = tree.header()
+        head_h = header.sizeHint().height() if header is not None else 0
+        tree_h = rows * row_h + head_h + 2 * tree.frameWidth() + 2
+        margins = self.native.contentsMargins()
+        # the lines above the tree: where it sits once laid out, else what they ask for
+        above = tree.y() if tree.y() > 0 else self.native.sizeHint().height() - tree.sizeHint().height()
+        return max(above, 0) + tree_h + margins.bottom()
+
+    def on_rows_changed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the rows in view change (another layer, a group folded, a search)."""
+        self._rows_callbacks.append(callback)
+
+    def _rows_changed(self) -> None:
+        for cb in list(self._rows_callbacks):
+            cb()
 
     def _active_changed(self, event: Any = None) -> None:
         sel = self.viewer.layers.selection
@@ -480,6 +521,7 @@ class SliceTags(Container):
                     self.where.value = "Select a DICOM image layer to see the tags of its current slice."
                 self._varying_group.setText(0, "Varying from slice to slice")
                 self._constant_group.setText(0, "Constant in this volume")
+                self._rows_changed()
                 return
             for k in model.keys:
                 _, tag, name = model.info[k]
@@ -497,9 +539,11 @@ class SliceTags(Container):
         finally:
             tree.setUpdatesEnabled(True)
         self._show(0, full=True)
+        header = tree.header()
+        assert header is not None  # a QTreeWidget always has its header view
         for col in (1, 2):
             tree.resizeColumnToContents(col)
-            tree.header().resizeSection(col, min(tree.header().sectionSize(col), 150 if col == 2 else 90))
+            header.resizeSection(col, min(header.sectionSize(col), 150 if col == 2 else 90))
         self._apply_filter()
 
     def _point_changed(self, event: Any = None) -> None:
@@ -550,6 +594,8 @@ class SliceTags(Container):
         for n, group in enumerate((self._varying_group, self._constant_group)):
             for i in range(group.childCount()):
                 item = group.child(i)
+                if item is None:
+                    continue
                 row: TagRow | None = item.data(0, Qt.ItemDataRole.UserRole)
                 hay = f"{row.tag} {row.keyword} {row.name} {row.value}".lower() if row else ""
                 hide = bool(needle) and needle not in hay
@@ -557,3 +603,4 @@ class SliceTags(Container):
                 shown[n] += not hide
         if needle:
             self._constant_group.setExpanded(shown[1] > 0 or bool(self.show_constant.value))
+        self._rows_changed()

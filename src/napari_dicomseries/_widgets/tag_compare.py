@@ -11,13 +11,23 @@ import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, Widget
 
 from ..compare import DEFAULT_TOLERANCE, TagDiff, VolumeTags, diff_volumes, volume_tags
 from ..errors import SeriesNotFoundError
 from ..jobs import Stages
 from ..volume import Volume
-from ._common import ResultTable, StatusBar, enum_choices, image_layers, layer_files, layer_summary, pick_two, start_worker
+from ._common import (
+    ResultTable,
+    StatusBar,
+    enum_choices,
+    image_layers,
+    layer_files,
+    layer_summary,
+    pick_two,
+    set_stretch,
+    start_worker,
+)  # fmt: skip
 from ._jobs import JobBar
 
 if TYPE_CHECKING:
@@ -91,28 +101,34 @@ class TagCompare(Container):
         self.search.native.setPlaceholderText("keyword, name or number, e.g. kernel or 0018,0050")
         self.compare_button = PushButton(text="Compare")
         self.job_bar = JobBar()
-        self.table = ResultTable(BETWEEN_COLUMNS, min_height=240)
-        self.slices = ResultTable(("slice", "value", "file", "frame"), min_height=120)
+        self.table = ResultTable(BETWEEN_COLUMNS, min_height=110)
+        # the selected tag slice by slice: shown once a row with per-slice values is selected
+        self.slices = ResultTable(("slice", "value", "file", "frame"), min_height=72, visible=False)
         self.status = StatusBar()
         opts = Container(
             widgets=[self.only_varying, self.show_all, self.identifiers, self.private], layout="horizontal", labels=False
         )
         opts.margins = (0, 0, 0, 0)
+        run_row: list[Widget] = [self.tolerance, self.compare_button]
+        run = Container(widgets=run_row, layout="horizontal")
+        run.margins = (0, 0, 0, 0)
         super().__init__(
             widgets=[
                 self.mode,
                 self.source_a,
                 self.source_b,
                 opts,
-                self.tolerance,
-                self.search,
-                self.compare_button,
+                run,
                 self.job_bar,
+                self.search,
                 self.table,
                 self.slices,
                 self.status,
             ]
         )
+        self.margins = (4, 2, 4, 2)  # the Tags page is shared with the slice tags: every line counts
+        set_stretch(self, self.table, 3)
+        set_stretch(self, self.slices, 1)
         self.result: VolumeTags | TagDiff | None = None
         self._tags_a: VolumeTags | None = None
         self._tags_b: VolumeTags | None = None
@@ -170,6 +186,7 @@ class TagCompare(Container):
         self.result = None
         self.table.set_rows(BETWEEN_COLUMNS if between else WITHIN_COLUMNS, [])
         self.slices.set_rows(("slice", "value", "file", "frame"), [])
+        self.slices.visible = False
 
     def _options_changed(self, *_: Any) -> None:
         if self.result is not None and not self.busy:
@@ -230,6 +247,7 @@ class TagCompare(Container):
                 for n, v in enumerate(vols)
             ]  # fmt: skip
             stages.start("diff", "comparing")
+            out: TagDiff | VolumeTags
             if between:
                 out = diff_volumes(vols[0], vols[1], private=private, tolerance=tol, tags_a=tags[0], tags_b=tags[1])
             else:
@@ -294,6 +312,7 @@ class TagCompare(Container):
                       for s in summaries]  # fmt: skip
             self.table.set_rows(WITHIN_COLUMNS, cells, summaries)
         self.slices.set_rows(self.slices.headers, [])
+        self.slices.visible = False
 
     def _row_selected(self) -> None:
         """Show the selected tag's value slice by slice (both volumes side by side for a difference)."""
@@ -304,6 +323,7 @@ class TagCompare(Container):
         ta, tb = self._tags_a, self._tags_b
         if key not in ta.frames.values and (tb is None or key not in tb.frames.values):
             self.slices.set_rows(("slice", "value"), [])  # a derived (volume) row
+            self.slices.visible = False
             return
         if isinstance(self.result, TagDiff) and tb is not None:
             va = ta.per_frame_values(key) if key in ta.frames.values else []
@@ -311,7 +331,9 @@ class TagCompare(Container):
             n = max(len(va), len(vb))
             rows = [[i + 1, va[i] if i < len(va) else "", vb[i] if i < len(vb) else ""] for i in range(n)]
             self.slices.set_rows(("slice", "A", "B"), rows)
+            self.slices.visible = bool(rows)
             return
         vals = ta.per_frame_values(key)
         rows = [[i + 1, v, f, k + 1] for i, ((f, k), v) in enumerate(zip(ta.frames.frames, vals, strict=True))]
         self.slices.set_rows(("slice", "value", "file", "frame"), rows)
+        self.slices.visible = bool(rows)

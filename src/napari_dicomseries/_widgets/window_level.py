@@ -122,7 +122,7 @@ def _data_range(layer: Any) -> tuple[float, float] | None:
     """Minimum and maximum of a layer's data (numpy: exact; lazy: up to 16 evenly spread slices), cached per layer."""
     cached = _cache(layer).get("range")
     if cached is not None:
-        return tuple(cached)  # type: ignore[return-value]
+        return tuple(cached)
     data = layer.data
     try:
         if isinstance(data, np.ndarray):
@@ -207,7 +207,7 @@ def apply_preset(viewer: Any, name: str, nth: int = 0) -> list[tuple[str, Preset
 
 
 def _key_function(name: str) -> Any:
-    state = {"n": 0, "layer": None}
+    state: dict[str, Any] = {"n": 0, "layer": None}
 
     def press(viewer: Any) -> None:
         if name == "series":  # pressed again on the same layer: the series' next window
@@ -263,7 +263,7 @@ class WindowLevel(Container):
         self.width_spin.tooltip = "Window width of the active layer; black below centre - width/2, white above centre + width/2"
         for spin in (self.center_spin, self.width_spin):
             spin.native.setMinimumWidth(70)  # not the width of "-1000000000.00" (the range): fits a narrow dock
-        self.buttons = Container(layout="vertical", labels=False)
+        self.buttons: Container[Container[PushButton]] = Container(layout="vertical", labels=False)  # rows of preset buttons
         self.buttons.margins = (0, 0, 0, 0)
         spins = Container(widgets=[self.center_spin, self.width_spin], layout="horizontal", labels=True)
         spins.margins = (0, 0, 0, 0)
