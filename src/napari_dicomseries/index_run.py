@@ -1,0 +1,214 @@
+"""Running an index build: the lock of the index folder and the task runner (this process or dask.distributed).
+
+The runner never installs its client as dask's default (napari uses dask for lazy layers): the client is made
+with ``set_as_default=False`` and used explicitly; finished futures are polled (``distributed.wait`` and
+``as_completed`` look for the default client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .errors import Cancelled, DicomSeriesError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+__all__ = ["ArchiveIndexError", "IndexLockedError", "Runner", "locked", "IN_PROCESS_BELOW", "walk_key", "relative"]
+
+#: With ``workers=None`` and no scheduler, fewer files than this to parse are parsed in this process (starting a
+#: cluster of processes costs seconds).
+IN_PROCESS_BELOW = 2000
+
+
+class ArchiveIndexError(DicomSeriesError):
+    """An index cannot be built or read (the message names the index folder)."""
+
+
+class IndexLockedError(ArchiveIndexError):
+    """Another run is writing the index."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def locked(index: str, name: str, messages: list[str]) -> Iterator[None]:
+    """Hold the lock file ``name`` of ``index`` (created exclusively); take over a stale one of a dead process of this host.
+
+    Raises
+    ------
+    IndexLockedError
+        When another live process (or another host) holds it.
+    """
+    path = os.path.join(index, name)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    holder = json.load(fh)
+            except (OSError, ValueError):
+                holder = {}
+            pid, host = holder.get("pid"), holder.get("host")
+            if host == me["host"] and isinstance(pid, int) and not _pid_alive(pid):
+                messages.append(f"{path}: stale lock of process {pid} (no longer running) taken over")
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+                continue
+            raise IndexLockedError(
+                f"{index}: locked by another index run (process {pid} on {host}, since {holder.get('started', '?')}); "
+                f"wait for it to finish, or remove {path} if that run is dead"
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(me, fh)
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def walk_key(rel: str) -> tuple[tuple[int, str], ...]:
+    """The order in which :func:`files.iter_paths` yields the path ``rel`` (relative to the walked root).
+
+    A folder's files come before its sub-folders, each sorted by name; so the key of ``a/b/f`` is
+    ``((1, "a"), (1, "b"), (0, "f"))``.
+    """
+    parts = rel.split(os.sep)
+    return (*((1, p) for p in parts[:-1]), (0, parts[-1]))
+
+
+def relative(path: str, root: str) -> str:
+    """``os.path.relpath(path, root)`` for a ``path`` under the absolute ``root`` (a slice; relpath is slow)."""
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    return path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, root)
+
+
+class Runner:
+    """Runs tasks in this process or on a dask.distributed cluster (never installed as dask's default client).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Processes of the ``LocalCluster`` started here (default: one per CPU); ``0``: this process.
+    scheduler : str, optional
+        Address of a running scheduler to use instead.
+    n_files : int
+        Files to parse: with ``workers=None`` and fewer than :data:`IN_PROCESS_BELOW`, this process does the work.
+    """
+
+    def __init__(self, workers: int | None, scheduler: str | None, n_files: int) -> None:
+        self.client: Any = None
+        self.cluster: Any = None
+        self.n_workers = 0
+        self.address = scheduler
+        if scheduler is None and (workers == 0 or (workers is None and n_files < IN_PROCESS_BELOW)):
+            return
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        if scheduler is not None:
+            try:
+                self.client = Client(scheduler, set_as_default=False, timeout=30)
+            except OSError as exc:
+                raise ArchiveIndexError(f"{scheduler}: cannot reach the dask scheduler ({exc})") from exc
+            self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        else:
+            n = workers or os.cpu_count() or 1
+            self.cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                # (no dashboard; the scheduler's small HTTP server on any free port, not 8787 with a warning)
+                scheduler_kwargs={"dashboard_address": ":0"},
+                silence_logs=logging.ERROR,
+                # each worker imports the task's modules while it starts (see index_shards.dask_setup)
+                preload=["napari_dicomseries.index_shards"],
+            )
+            self.client = Client(self.cluster, set_as_default=False)
+            self.n_workers = n
+            self.address = None
+
+    @classmethod
+    def start(cls, workers: int | None, scheduler: str | None, n_files: int) -> Future[Runner]:
+        """Make a runner in a background thread (a cluster starts in seconds: meanwhile the caller walks the archive).
+
+        The result is the runner, or the error of making it.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="index-runner")
+        try:
+            return pool.submit(cls, workers, scheduler, n_files)
+        finally:
+            pool.shutdown(wait=False)
+
+    def run(
+        self,
+        fn: Callable[..., Any],
+        jobs: list[tuple[Any, tuple[Any, ...]]],
+        done: Callable[[Any, Any], None],
+        cancel: Callable[[], bool] | None,
+    ) -> None:
+        """Run ``fn(*args)`` for every ``(tag, args)`` of ``jobs``; ``done(tag, result)`` as each finishes."""
+        if self.client is None:
+            for tag, args in jobs:
+                if cancel is not None and cancel():
+                    raise Cancelled("cancelled")
+                done(tag, fn(*args))
+            return
+        # (distributed.wait and as_completed look for dask's default client, which is never set here: poll the
+        # few futures in flight instead)
+        queue = list(reversed(jobs))
+        pending: dict[Any, Any] = {}
+        window = 2 * self.n_workers + 2  # tasks in flight: the scheduler holds few arguments at a time
+        try:
+            while queue or pending:
+                while queue and len(pending) < window:
+                    tag, args = queue.pop()
+                    pending[self.client.submit(fn, *args, pure=False)] = tag
+                finished = [fut for fut in pending if fut.done()]
+                if not finished:
+                    time.sleep(0.02)
+                for fut in finished:
+                    tag = pending.pop(fut)
+                    done(tag, fut.result())
+                if cancel is not None and cancel():
+                    raise Cancelled("cancelled")
+        except BaseException:
+            self.client.cancel(list(pending))
+            raise
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on a worker (in this process without a cluster); its result."""
+        if self.client is None:
+            return fn(*args)
+        return self.client.submit(fn, *args, pure=False).result()
+
+    def close(self) -> None:
+        """Close the client, and the local cluster when this runner started one."""
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close()
