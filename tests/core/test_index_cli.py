@@ -1,0 +1,112 @@
+"""``index``, ``find`` and ``ls INDEX`` (and the other commands on an index) as a user types them: each in a
+subprocess, checked on exit code, stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ..data import SHARED_DATA, tree_digest
+from .test_cli import assert_error, assert_ok, run
+
+pytestmark = pytest.mark.slow  # several subprocesses each (about 1.5 s per command)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, synthetic_study: Path) -> Path:
+    """The synthetic study and, when present, three shared folders (four studies), in sub-folders."""
+    root = tmp_path_factory.mktemp("archive")
+    shutil.copytree(synthetic_study, root / "synthetic")
+    if SHARED_DATA.is_dir():
+        for name in ("ct_ge_lightspeed_lung", "missing_slice", "sagittal_4slice"):
+            shutil.copytree(SHARED_DATA / name, root / name)
+    (root / "notes.txt").write_text("not DICOM")
+    return root
+
+
+@pytest.fixture(scope="module")
+def index(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("db") / "index"
+    before = tree_digest(archive)
+    p = run("index", archive, "--db", out, "--quiet", cwd=out.parent)
+    assert_ok(p)
+    assert p.stderr == "" and p.stdout.startswith(f"indexed {archive} into {out} in ") and "1 skipped" in p.stdout
+    assert tree_digest(archive) == before  # nothing written into the archive
+    return out
+
+
+def test_ls_index_prints_what_ls_dir_prints(archive: Path, index: Path) -> None:
+    by_dir, by_index = run("ls", "--json", archive, cwd=archive.parent), run("ls", "--json", index, cwd=archive.parent)
+    assert_ok(by_dir)
+    assert_ok(by_index)
+    assert json.loads(by_index.stdout) == json.loads(by_dir.stdout)
+    text_dir, text_index = run("ls", archive, cwd=archive.parent), run("ls", index, cwd=archive.parent)
+    assert text_index.stdout == text_dir.stdout and "notes.txt" in text_index.stdout
+
+
+def test_ls_index_does_not_read_the_archive(archive: Path, index: Path, tmp_path: Path) -> None:
+    """With the archive gone (moved away), ``ls INDEX`` still lists it: only the index is read."""
+    expected = json.loads(run("ls", "--json", index, cwd=tmp_path).stdout)
+    moved = tmp_path / "moved"
+    archive.rename(moved)
+    try:
+        p = run("ls", "--json", index, cwd=tmp_path)
+    finally:
+        moved.rename(archive)
+    assert_ok(p)
+    assert json.loads(p.stdout) == expected
+
+
+def test_find_filters(archive: Path, index: Path) -> None:
+    listed = json.loads(run("ls", "--json", archive, cwd=archive.parent).stdout)["series"]
+    p = run("find", index, "--modality", "ct", "--thin", "--orientation", "axial", "--json", cwd=archive.parent)
+    assert_ok(p)
+    got = [v["key"] for v in json.loads(p.stdout)["volumes"]]
+    want = [s["key"] for s in listed if s["modality"] == "CT" and s["thickness_class"] == "thin" and s["orientation"] == "axial"]
+    assert got == want and got
+    p = run("find", index, "--kernel-class", "lung", "--description", "^1\\.25", "--json", cwd=archive.parent)
+    got = [v["key"] for v in json.loads(p.stdout)["volumes"]]
+    assert got == [s["key"] for s in listed if s["kernel_class"] == "lung" and s["series_description"].startswith("1.25")]
+    study = listed[0]["study_instance_uid"]
+    p = run("find", index, "--study", study, cwd=archive.parent)
+    assert_ok(p)
+    n = sum(s["study_instance_uid"] == study for s in listed)
+    assert p.stdout.strip().endswith(f"{n} volume(s)")
+    assert_error(
+        run("find", index, "--description", "(", cwd=archive.parent), "--description", "regular expression", command="find"
+    )
+
+
+def test_other_commands_take_an_index(archive: Path, index: Path) -> None:
+    """``tags`` and ``diff`` on the index print what they print on the folder."""
+    listed = json.loads(run("ls", "--json", archive, cwd=archive.parent).stdout)["series"]
+    a, b = [s["key"] for s in listed if s["modality"] == "CT" and s["kind"] == "image"][:2]
+    for argv in (["tags", "{}", "--series", a, "--varying", "--json"], ["diff", "{}", a, b, "--json"]):
+        on_dir = run(*[str(archive) if x == "{}" else x for x in argv], cwd=archive.parent)
+        on_index = run(*[str(index) if x == "{}" else x for x in argv], cwd=archive.parent)
+        assert_ok(on_dir)
+        assert_ok(on_index)
+        assert json.loads(on_index.stdout) == json.loads(on_dir.stdout), argv
+
+
+def test_errors_are_one_line_naming_the_path(archive: Path, index: Path, tmp_path: Path) -> None:
+    assert_error(run("find", tmp_path / "missing", cwd=tmp_path), "missing", command="find")
+    assert_error(run("find", archive, cwd=tmp_path), str(archive), "not an index", command="find")
+    assert_error(run("index", tmp_path / "nothing", "--db", tmp_path / "db", cwd=tmp_path), "nothing", command="index")
+    locked = tmp_path / "locked"
+    shutil.copytree(index, locked)
+    (locked / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "started": "now"}))
+    line = assert_error(run("index", archive, "--db", locked, cwd=tmp_path), str(locked), "locked", command="index")
+    assert str(os.getpid()) in line
+    assert_error(run("index", archive, "--db", tmp_path / "d", "--workers", "-1", cwd=tmp_path), "--workers", command="index")
+
+
+def test_rerun_with_nothing_changed_parses_nothing(archive: Path, index: Path) -> None:
+    p = run("index", archive, "--db", index, "--json", cwd=archive.parent)
+    assert_ok(p)
+    r = json.loads(p.stdout)
+    assert r["files_parsed"] == 0 and r["shards_written"] == 0 and r["workers"] == 0 and r["files_seen"] > 0

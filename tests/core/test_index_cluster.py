@@ -1,0 +1,153 @@
+"""The archive index on dask.distributed: a LocalCluster of 2 processes, a worker killed mid-run, and
+``index --scheduler`` reaching a scheduler and a worker started as separate processes (as a user starts them).
+
+Each test starts processes (seconds): all are marked slow (CI runs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from napari_dicomseries import index as idx
+from napari_dicomseries.index import build_index
+from napari_dicomseries.index_query import list_index
+
+from ..data import SHARED_DATA
+from .test_index import assert_index_is, ls_dir
+
+pytestmark = pytest.mark.slow
+needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real test data not found at {SHARED_DATA}")
+
+
+def _default_client_state() -> tuple[object, bool]:
+    import dask
+    import distributed
+
+    try:
+        distributed.default_client()
+        has = True
+    except ValueError:
+        has = False
+    return dask.config.get("scheduler", None), has
+
+
+def test_local_cluster_of_two_processes_leaves_dask_defaults_alone(synthetic_study: Path, tmp_path: Path) -> None:
+    """``workers=2``: a LocalCluster of 2 processes does the work; dask's default scheduler/client is untouched
+    (napari uses dask for lazy layers)."""
+    before = _default_client_state()
+    assert before[1] is False
+    result = build_index(synthetic_study, tmp_path / "index", workers=2)
+    assert result.workers == 2 and result.scheduler is None and result.files_parsed == 85
+    assert _default_client_state() == before
+    assert list_index(tmp_path / "index").to_json() == ls_dir(synthetic_study)
+
+
+@needs_shared
+def test_worker_killed_mid_run_then_no_duplicate_no_loss(
+    synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process killed (SIGKILL) while the index is built: its tasks are redone elsewhere; every file has
+    exactly one row."""
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(idx, "SHARD_MIN", 3)
+    monkeypatch.setattr(idx, "SHARD_MAX", 6)
+    archive = tmp_path / "archive"
+    shutil.copytree(synthetic_study, archive / "study")
+    shutil.copytree(SHARED_DATA / "ct_ge_lightspeed_lung", archive / "lung")
+    killed: list[int] = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster, set_as_default=False) as client:
+            pids = sorted(client.run(os.getpid).values())
+
+            def progress(done: int, total: int) -> None:
+                if not killed:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+
+            result = build_index(archive, tmp_path / "index", scheduler=cluster.scheduler_address, progress=progress)
+    assert killed and result.files_seen == 125
+    assert_index_is(tmp_path / "index", archive)
+    # the rerun finds nothing to do
+    assert build_index(archive, tmp_path / "index", workers=0).files_parsed == 0
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def test_scheduler_option_reaches_a_separately_started_cluster(synthetic_study: Path, tmp_path: Path) -> None:
+    """``dask scheduler`` + ``dask worker`` started as processes; ``index --scheduler ADDRESS`` runs on them."""
+    sched_file = tmp_path / "scheduler.json"
+    procs = [
+        _start(
+            [
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            tmp_path / "scheduler.log",
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sched_file.exists(), (tmp_path / "scheduler.log").read_text()
+        procs.append(
+            _start(
+                [
+                    "distributed.cli.dask_worker",
+                    "--scheduler-file",
+                    str(sched_file),
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--nworkers",
+                    "1",
+                ],
+                tmp_path / "worker.log",
+            )
+        )
+        address = json.loads(sched_file.read_text())["address"]
+        from distributed import Client
+
+        with Client(address, set_as_default=False, timeout=30) as client:
+            client.wait_for_workers(1, timeout=60)
+        p = subprocess.run(
+            [sys.executable, "-m", "napari_dicomseries.cli", "index", str(synthetic_study), "--db", str(tmp_path / "index"),
+             "--scheduler", address, "--json"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        summary = json.loads(p.stdout)
+        assert summary["scheduler"] == address and summary["workers"] == 1 and summary["files_parsed"] == 85
+        assert list_index(tmp_path / "index").to_json() == ls_dir(synthetic_study)
+        # the scheduler ran the parsing (which builds the volumes of the studies lying in one task) and the
+        # writing of the volume table
+        with Client(address, set_as_default=False, timeout=30) as client:
+            prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+        assert {"index_group", "write_volumes"} <= set(prefixes), prefixes
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
