@@ -7,20 +7,23 @@ import math
 import os
 import shlex
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import open_folder
 from ..errors import NotDicomError, PathNotFoundError
-from ..frametags import DEFAULT_TOLERANCE
-from ..scan import ScanResult
-from ..volume import Volume
 from ._progress import TerminalBar
+
+if TYPE_CHECKING:  # imported where used: `ls INDEX` needs neither the scan nor numpy
+    from ..scan import ScanResult
+    from ..volume import Volume
 
 VOLUME_HELP = "series number, volume key (3.2) or SeriesInstanceUID"
 
 
 def add_tag_options(p: argparse.ArgumentParser) -> None:
     """--search, --private, --tolerance, --json and --gaps, as ``tags`` and ``diff`` take them."""
+    from ..frametags import DEFAULT_TOLERANCE
+
     p.add_argument("--search", metavar="TEXT", default="", help="only tags whose keyword, name or number matches")
     p.add_argument("--private", action="store_true", help="include private tags, with their private creator")
     p.add_argument(
