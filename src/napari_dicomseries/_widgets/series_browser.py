@@ -5,6 +5,12 @@ scan, group, classify, gap policy); thumbnails from :func:`napari_dicomseries.th
 (the middle slice, decoded in a worker thread after the scan); layers are built by
 :func:`napari_dicomseries._reader.volume_layer_data`. This module only wires them to controls.
 Scanning and loading run in a worker thread; *Cancel* stops them.
+
+An archive index folder (``napari-dicomseries index ARCHIVE --db INDEX``) chosen as the folder is not
+scanned: its volumes come from :func:`napari_dicomseries.index_query.open_index`, which rebuilds the
+headers from the index's shards (no file of the archive is read until a row is loaded or its thumbnail
+made) and runs the same pipeline, so the rows are the same :class:`~napari_dicomseries.volume.Volume`
+objects as a scan of the archive gives.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SeriesBrowser", "SeriesTree", "KernelFilter", "LoadMode", "COLUMNS", "DEFAULT_COLUMNS", "volume_row", "study_info",
-    "StudyInfo", "THUMBNAIL_PX",
+    "StudyInfo", "THUMBNAIL_PX", "index_folder",
 ]  # fmt: skip
 
 THUMBNAIL_PX = 48
@@ -135,35 +141,86 @@ class StudyInfo:
     time: str = ""  # HH:MM
     description: str = ""
     modalities: str = ""
+    #: False when the study's header was not read (an index): the label then says nothing of a description
+    described: bool = True
 
     @property
     def label(self) -> str:
         when = f"{self.date} {self.time}".strip()
-        words = [w for w in (when, self.description or "(no study description)", self.modalities) if w]
+        about = self.description or ("(no study description)" if self.described else "")
+        words = [w for w in (when, about, self.modalities) if w]
         return "  ·  ".join(words)
 
 
-def study_info(volumes: Sequence[Volume]) -> dict[str, StudyInfo]:
-    """A :class:`StudyInfo` per StudyInstanceUID of ``volumes``, from one header of each study (read here)."""
+def _acquired(volumes: Sequence[Volume]) -> tuple[str, str]:
+    """The earliest acquisition date and time (``YYYYMMDD``, ``HHMMSS``) of the first files of ``volumes``, from the
+    descriptive tags the scan keeps (no header read)."""
+    stamps = []
+    for v in volumes:
+        tags = v.files[0].tags if v.files else {}
+        dt = "".join(c for c in tags.get("AcquisitionDateTime", "") if c.isdigit())
+        d = dt[:8] or "".join(c for c in tags.get("AcquisitionDate", "") if c.isdigit())
+        t = dt[8:] or "".join(c for c in tags.get("AcquisitionTime", "") if c.isdigit())
+        if len(d) >= 8:
+            stamps.append((d, t))
+    return min(stamps) if stamps else ("", "")
+
+
+def study_info(volumes: Sequence[Volume], read_headers: bool = True) -> dict[str, StudyInfo]:
+    """A :class:`StudyInfo` per StudyInstanceUID of ``volumes``.
+
+    Parameters
+    ----------
+    volumes : sequence of Volume
+        The volumes listed.
+    read_headers : bool
+        Read one full header of each study (StudyDate, StudyTime, StudyDescription). False (volumes of an
+        archive index, whose headers are not read to list them), or a header that cannot be read: the earliest
+        acquisition date and time the scan kept, and no description.
+
+    Returns
+    -------
+    dict of str to StudyInfo
+    """
     by_study: dict[str, list[Volume]] = {}
     for v in volumes:
         by_study.setdefault(v.study_instance_uid, []).append(v)
     out = {}
     for uid, vols in by_study.items():
-        date = tm = desc = ""
-        try:
-            ds = vols[0].files[0].dataset if vols[0].files else None
-        except DicomSeriesError:
-            ds = None
-        if ds is not None:
-            d = "".join(c for c in str(ds.get("StudyDate", "") or "") if c.isdigit())
-            t = "".join(c for c in str(ds.get("StudyTime", "") or "") if c.isdigit())
-            date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) >= 8 else ""
-            tm = f"{t[:2]}:{t[2:4]}" if len(t) >= 4 else ""
-            desc = str(ds.get("StudyDescription", "") or "").strip()
         mods = ", ".join(sorted({v.modality for v in vols if v.modality}))
+        ds = None
+        if read_headers and vols[0].files:
+            try:
+                ds = vols[0].files[0].dataset
+            except Exception:  # noqa: BLE001 - a study's label must not stop the listing (its tags show the error)
+                ds = None
+        if ds is None:
+            d, t = _acquired(vols)
+            date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if d else ""
+            tm = f"{t[:2]}:{t[2:4]}" if len(t) >= 4 else ""
+            out[uid] = StudyInfo(uid, date, tm, "", mods, described=False)
+            continue
+        d = "".join(c for c in str(ds.get("StudyDate", "") or "") if c.isdigit())
+        t = "".join(c for c in str(ds.get("StudyTime", "") or "") if c.isdigit())
+        date = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) >= 8 else ""
+        tm = f"{t[:2]}:{t[2:4]}" if len(t) >= 4 else ""
+        desc = str(ds.get("StudyDescription", "") or "").strip()
         out[uid] = StudyInfo(uid, date, tm, desc, mods)
     return out
+
+
+def index_folder(path: str | os.PathLike[str] | None) -> str | None:
+    """``path`` when it is an archive index folder (a cheap look at its manifest), else None (also without pyarrow)."""
+    if not path:
+        return None
+    p = os.fspath(path)
+    if not os.path.isfile(os.path.join(p, "manifest.json")):
+        return None
+    try:
+        from ..index import is_index  # reading an index needs pyarrow and duckdb (imported when it is read)
+    except ImportError:
+        return None
+    return p if is_index(p) else None
 
 
 def _same_volume(v: Volume | None, summary: dict[str, Any] | None) -> bool:
@@ -551,7 +608,9 @@ class SeriesBrowser(Container):
         self.load_button = PushButton(text="Load selected")
         self.tags_button = PushButton(text="Compare tags of selected")
         self.status = StatusBar()
-        self.folder.native.setToolTip("a folder of DICOM files (searched recursively)")
+        self.folder.native.setToolTip(
+            "a folder of DICOM files (searched recursively), or an archive index (napari-dicomseries index ARCHIVE --db INDEX)"
+        )
         scan_row = Container(
             widgets=[self.use_layer_button, self.scan_button, self.cancel_button], layout="horizontal", labels=False
         )
@@ -566,6 +625,7 @@ class SeriesBrowser(Container):
         self.skipped: list[Any] = []
         self.root: str = ""  # the folder (or common folder of the files) the volumes come from
         self.paths: list[str] | None = None  # the files scanned when they were given as a list (an adopted folder)
+        self.index_path: str | None = None  # the archive index the volumes were listed from (``root`` is its archive)
         self.studies: dict[str, StudyInfo] = {}
         self._worker: Any = None
         self._thumb_worker: Any = None
@@ -652,7 +712,11 @@ class SeriesBrowser(Container):
 
     # ------------------------------------------------------------------ scanning
     def use_selected_layer(self, *_: Any) -> str | None:
-        """Set the folder to the one holding the active layer's DICOM files and list it (adopted, or scanned)."""
+        """Set the folder to the one holding the active layer's DICOM files and list it (adopted, or scanned).
+
+        A layer opened from an archive index lists that index (the folder field shows it); returns the folder or
+        index listed.
+        """
         layer = self.viewer.layers.selection.active
         files = layer_files(layer) if layer is not None else []
         if not files:
@@ -661,7 +725,7 @@ class SeriesBrowser(Container):
         folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
         self.folder.value = Path(folder)
         if self.adopt_layer_folder(layer):
-            return folder
+            return os.fspath(self.folder.value)
         self.scan(folder)
         return folder
 
@@ -670,6 +734,8 @@ class SeriesBrowser(Container):
 
         The reader puts the folder's files in ``metadata["dicom"]["folder"]["paths"]`` and keeps its scan
         in :mod:`napari_dicomseries.catalog`; returns False when either is missing (then a scan is needed).
+        A layer opened from an archive index (``folder["index"]``) lists every volume of that index
+        (:meth:`open_index`, in a worker; True when it started).
         """
         meta = getattr(layer, "metadata", None) or {}
         dicom = meta.get("dicom") if isinstance(meta, dict) else None
@@ -677,6 +743,12 @@ class SeriesBrowser(Container):
         paths = info.get("paths") if isinstance(info, dict) else None
         if not paths:
             return False
+        if isinstance(info, dict) and info.get("index"):
+            index = index_folder(paths[0]) if len(paths) == 1 else None
+            if index is None or self.busy:
+                return False
+            self.folder.value = Path(index)
+            return self.open_index(index, adopted=True) is not None
         try:
             from .. import catalog
         except ImportError:
@@ -688,6 +760,7 @@ class SeriesBrowser(Container):
             return False
         volumes, result = found
         self.paths = [str(p) for p in paths]
+        self.index_path = None
         self._scanned((volumes, result, study_info(volumes)), adopted=True)
         return True
 
@@ -717,6 +790,9 @@ class SeriesBrowser(Container):
         if not folder or not os.path.isdir(folder):
             self.status.say(f"not a folder: {folder!r}", error=True)
             return None
+        index = index_folder(folder)
+        if index is not None:
+            return self.open_index(index)
         cancel = self._new_job()
         progress = _progress_in_main_thread(self.status.step)
         gaps = gap_policy()
@@ -731,11 +807,50 @@ class SeriesBrowser(Container):
                 self.status.done("cancelled")
                 return
             self.paths = None
+            self.index_path = None
             self._scanned(out)
 
         self.status.start(0)
         self.status.say(f"scanning {folder} ...")
         return self._start(work, on_yield=lambda dn: self.status.step(*dn), on_result=scanned)
+
+    def open_index(self, index: str | os.PathLike[str], adopted: bool = False) -> Any:
+        """List the volumes of an archive index (``napari-dicomseries index``) in a worker thread; returns the worker.
+
+        Through :func:`napari_dicomseries.index_query.open_index`: the headers are rebuilt from the index's
+        shards (no file of the archive is read) and go through the pipeline of ``open_folder``, so the rows
+        are the volumes a scan of the archive gives, with the archive's keys. The progress bar follows the
+        studies; *Cancel* stops between two studies and leaves the tree as it was. ``adopted``: the index
+        of a layer the reader opened (said in the status line).
+        """
+        from .._reader import gap_policy
+
+        index = os.fspath(index)
+        if self.busy:
+            self.status.say("busy: wait for the running job or cancel it", error=True)
+            return None
+        cancel = self._new_job()
+        progress = _progress_in_main_thread(self.status.step)
+        gaps = gap_policy()
+
+        def work() -> Any:
+            from ..index_query import open_index
+
+            yield 0, 0
+            volumes, result = open_index(index, gaps=gaps, progress=progress, cancel=cancel.is_set)
+            return volumes, result, study_info(volumes, read_headers=False)
+
+        def listed(out: tuple[list[Volume], Any, dict[str, StudyInfo]]) -> None:
+            if cancel.is_set():
+                self.status.done("cancelled")
+                return
+            self.paths = None
+            self.index_path = index
+            self._scanned(out, adopted=adopted)
+
+        self.status.start(0)
+        self.status.say(f"reading the index {index} ...")
+        return self._start(work, on_yield=lambda dn: self.status.step(*dn), on_result=listed)
 
     def _scanned(self, out: tuple[list[Volume], Any, dict[str, StudyInfo]], adopted: bool = False) -> None:
         volumes, result, studies = out
@@ -747,13 +862,23 @@ class SeriesBrowser(Container):
         self.studies = studies
         self.refresh()
         images = sum(v.is_image for v in volumes)
-        msg = f"{len(volumes)} volume(s) ({images} with images) in {result.root}"
-        if adopted:
-            msg += " (the scan of the opened folder, not repeated)"
+        if self.index_path is not None:
+            msg = f"index {self.index_path}: {len(volumes)} volume(s) ({images} with images) of the archive {result.root}"
+            msg += ", listed from the index (no header read)"
+            if adopted:
+                msg += ", the index of the opened layer"
+        else:
+            msg = f"{len(volumes)} volume(s) ({images} with images) in {result.root}"
+            if adopted:
+                msg += " (the scan of the opened folder, not repeated)"
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped (e.g. {os.path.basename(result.skipped[0].path)}: {result.skipped[0].reason})"
         if not volumes:
-            msg = f"no DICOM images found in {result.root}"
+            msg = (
+                f"no DICOM images in the index {self.index_path} of {result.root}"
+                if self.index_path
+                else f"no DICOM images found in {result.root}"
+            )
         self.status.done(msg)
         self._on_active_layer()
         self.make_thumbnails()
