@@ -62,8 +62,8 @@ def tame(ds: Dataset, path: str) -> list[str]:
                 pass
             value = raw.value if isinstance(raw.value, bytes) else b""
             # as UN, pydicom reads the bytes with the dictionary's VR (this rescues an unknown VR code) ...
-            ds[tag] = RawDataElement(tag, "UN", len(value), value, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian)
-            try:
+            try:  # (pydicom converts a private element as it is set, so setting it can raise too)
+                ds[tag] = RawDataElement(tag, "UN", len(value), value, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian)
                 ds[tag]
                 fixed.append(f"{keyword_for_tag(tag) or 'private tag'} {tag}")
                 continue
