@@ -221,3 +221,38 @@ def test_cancel_while_reading_an_index(
     b.scan(db)
     _wait(qtbot, b)
     assert sorted(v.key for v in b.volumes) == sorted(v.key for v in open_folder(folder)[0])
+
+
+def test_export_tab_writes_an_index_volumes_without_reading_headers(
+    make_napari_viewer, qtbot, synthetic_study: Path, tmp_path: Path, read_path_calls: list[str]
+) -> None:
+    """Export tab on volumes listed from an index: the files of ``export ARCHIVE`` and no header parsed again."""
+    import nibabel as nib
+
+    from napari_dicomseries.export import export_folder
+
+    folder = tmp_path / "archive"
+    shutil.copytree(synthetic_study, folder)
+    db = _make_index(folder, tmp_path / "index")
+    viewer = make_napari_viewer()
+    b = _browser(viewer)
+    b.scan(db)
+    _wait(qtbot, b)
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, "Export to NIfTI")  # the same panel, at its Export tab
+    assert isinstance(panel, DicomPanel) and panel.browser is b and panel.current_tab == "Export"
+    ex = panel.export
+    b.table.select_payloads(lambda v: v.key in ("3", "5"))
+    ex.gzip.value = False
+    read_path_calls.clear()
+    ex.export(folder / "inside")  # into the archive: refused, nothing written
+    _wait(qtbot, ex)
+    assert "input folder" in ex.status.message.value and not (folder / "inside").exists()
+    ex.export(tmp_path / "panel")
+    _wait(qtbot, ex)
+    assert read_path_calls == []  # the index's volumes were written as listed
+    cli = export_folder(folder, tmp_path / "cli", series=["3", "5"], gzip=False)
+    assert sorted(p.name for p in (tmp_path / "panel").iterdir()) == sorted(p.name for p in (tmp_path / "cli").iterdir())
+    for r in cli:
+        ours, theirs = nib.load(tmp_path / "panel" / Path(r.nifti).name), nib.load(r.nifti)
+        assert np.allclose(ours.affine, theirs.affine, atol=1e-6)
+        assert np.array_equal(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))

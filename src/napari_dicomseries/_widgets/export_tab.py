@@ -119,7 +119,7 @@ class ExportTab(Container):
 
     def export(self, out: str | os.PathLike[str] | None = None) -> Any:
         """Export the selected volumes into ``out`` (default: the output folder field) in a worker; returns the worker."""
-        from ..export import export_folder
+        from ..export import export_folder, export_volumes
 
         vols = self.selected()
         if not vols:
@@ -170,9 +170,22 @@ class ExportTab(Container):
         if supports_cancel:
             kwargs["cancel"] = cancel.is_set
 
+        browser = self.browser
+        volumes = list(browser.volumes)
+        index = getattr(browser, "index_path", None)
+        inputs = [p for p in (browser.root, index) if p]
+
         def work() -> Any:
             yield None
             try:
+                if gaps == gap_policy():  # the volumes listed are the ones to write: nothing is scanned again
+                    kw = {k: v for k, v in kwargs.items() if k != "gaps"}
+                    return export_volumes(volumes, out, inputs=inputs or None, **kw)
+                if index:  # another gap policy: the index rebuilds the series (still no header read)
+                    from ..index_query import open_index
+
+                    again, _ = open_index(index, gaps=gaps, cancel=cancel.is_set)
+                    return export_volumes(again, out, inputs=inputs, **{k: v for k, v in kwargs.items() if k != "gaps"})
                 return export_folder(src, out, **kwargs)
             except ValueError as exc:  # a bad template
                 from ..errors import DicomSeriesError
