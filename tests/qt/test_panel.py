@@ -196,7 +196,9 @@ def test_export_from_the_panel_equals_the_cli_export(make_napari_viewer, qtbot, 
 
 @pytest.mark.slow
 def test_cancel_export_from_the_panel(make_napari_viewer, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cancel while the export is held in its scan: the worker ends, the panel is idle, no NIfTI is left."""
+    """Cancel while the export is writing (held after its first progress step): the core's own cancel check stops it,
+    the panel is idle, no NIfTI is left."""
+    from napari_dicomseries import export as core_export
     from napari_dicomseries.synthetic import write_study
 
     folder = tmp_path / "study"
@@ -208,25 +210,21 @@ def test_cancel_export_from_the_panel(make_napari_viewer, qtbot, tmp_path: Path,
     _wait(qtbot, b)
     b.table.select_payloads(lambda v: v.key in ("4", "5"))
     held = threading.Event()
-    real = napari_dicomseries.open_folder
+    real = core_export.export_volumes
 
-    def open_folder_held(paths, *, progress=None, cancel=None, **kw):
-        def hold(done: int, total: int) -> None:
+    def export_volumes_held(volumes, out, *args, progress=None, **kw):
+        def hold(stage: str, done: int, total: int) -> None:
             if progress:
-                progress(done, total)
-            if done == 1:
+                progress(stage, done, total)
+            if done > 0 and not held.is_set():
                 held.set()
                 deadline = time.monotonic() + 60
                 while not ex._cancel.is_set() and time.monotonic() < deadline:
                     time.sleep(0.01)
-            if ex._cancel.is_set():
-                from napari_dicomseries.errors import Cancelled
 
-                raise Cancelled("export cancelled")
+        return real(volumes, out, *args, progress=hold, **kw)
 
-        return real(paths, progress=hold, cancel=cancel, **kw)
-
-    monkeypatch.setattr(napari_dicomseries, "open_folder", open_folder_held)
+    monkeypatch.setattr(core_export, "export_volumes", export_volumes_held)
     assert ex.export(tmp_path / "out") is not None
     assert ex.busy and ex.cancel_button.enabled
     qtbot.waitUntil(held.is_set, timeout=TIMEOUT_MS)
