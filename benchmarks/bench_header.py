@@ -79,7 +79,7 @@ def header_fast(paths: list[Path]) -> int:
 def header_pydicom(paths: list[Path]) -> int:
     """``scan.read_header`` with the fast parser switched off: pydicom reads and converts the same tags."""
     real = rawheader.parse
-    rawheader.parse = lambda fh, wanted, sequences=frozenset(): None  # type: ignore[assignment]
+    rawheader.parse = lambda fh, wanted, sequences=frozenset(): None
     try:
         return header_fast(paths)
     finally:

@@ -3,6 +3,8 @@
 * :func:`value_warnings`: numeric tags present but unusable (text, NaN, a
   wrong count, impossible values), each with what happens then;
 * :func:`spacing_fallback`: PixelSpacing, else ImagerPixelSpacing with a warning;
+* :func:`raw_value_warnings` and :func:`raw_spacing_fallback`: the same for a header read by :mod:`rawheader`,
+  each distinct raw value checked once (values repeat across the files of a series);
 * :func:`pixel_problem`: why the pixel data cannot hold the image the header
   describes (truncated files, impossible sizes, vendor-private compression);
 * :data:`NON_IMAGE_SOP_CLASSES` and :func:`is_image_class`: which SOP classes hold images.
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import tags, uids
-from .elements import orientation, spacing, to_float
+from .elements import RawItem, orientation, remember, spacing, to_float
 from .syntax import DEFLATE, UNCOMPRESSED, pixel_element
 
 if TYPE_CHECKING:
@@ -28,7 +30,9 @@ __all__ = [
     "ELSCINT_CREATOR",
     "is_image_class",
     "value_warnings",
+    "raw_value_warnings",
     "spacing_fallback",
+    "raw_spacing_fallback",
     "pixel_problem",
     "vendor_compression",
 ]
@@ -79,6 +83,14 @@ _CHECKED_NUMBERS = (
 _CHECKS = tuple((keyword, getattr(tags, keyword), n, then) for keyword, n, then in _CHECKED_NUMBERS)
 
 
+#: Checked tags whose value differs in every file of a series (checked each time, not memoized).
+_PER_FILE = {tags.ImagePositionPatient, tags.InstanceNumber}
+#: ``_CHECKS`` with a memo per tag (raw element -> warning without the path, "" for a usable value); None: per file.
+_RAW_CHECKS: tuple[tuple[str, int, int, str, dict[Any, str] | None], ...] = tuple(
+    (keyword, tag, n, then, None if tag in _PER_FILE else {}) for keyword, tag, n, then in _CHECKS
+)
+
+
 def value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
     """Warnings for numeric tags that are present but unusable (text, NaN, wrong count, impossible values).
 
@@ -89,52 +101,108 @@ def value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
         t = text(tag)
         if t is None:
             continue
-        if "\\" not in t:  # one value: the common case, checked without the lists below
-            s = t.strip("\x00 ")
-            if not s:
-                continue
-            try:
-                x = float(s)
-            except ValueError:
-                x = math.nan
-            if math.isfinite(x) and n <= 1 and not (keyword == "RescaleSlope" and x == 0):
-                continue
-        elif not t.strip("\x00 "):
-            continue
-        parts = [x.strip("\x00 ") for x in t.split("\\")]
-        maybe = [to_float(x) for x in parts]
-        nums = [x for x in maybe if x is not None]
-        problem = None
-        if len(nums) != len(maybe):
-            problem = "is not a valid number" if len(parts) == 1 else "holds values that are not valid numbers"
-        elif n and len(nums) != n:
-            problem = f"has {len(nums)} values instead of {n}"
-        elif keyword == "PixelSpacing" and min(nums) <= 0:
-            problem = "is not a positive distance"
-        elif keyword == "ImageOrientationPatient" and orientation(nums) is None:
-            problem = "does not give two perpendicular directions"
-        elif keyword == "RescaleSlope" and nums[0] == 0:
-            problem = "is zero"
-            then = "a slope of 1 is used"
+        problem = _problem(keyword, n, then, t)
         if problem:
-            shown = t.strip("\x00 ")
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            out.append(f"{path}: {keyword} '{shown}' {problem}; {then}")
+            out.append(f"{path}: {problem}")
     return out
+
+
+def raw_value_warnings(path: str, item: RawItem) -> list[str]:
+    """:func:`value_warnings` of a header read by :mod:`rawheader`, each value repeated across files checked once.
+
+    The outcome of a check depends on the raw element alone, so it is memoized by tag and raw element
+    (:func:`elements.remember`); the warnings name ``path`` as :func:`value_warnings` does, in the same order.
+    """
+    out = []
+    d = item.d
+    for keyword, tag, n, then, memo in _RAW_CHECKS:
+        e = d.get(tag)
+        if e is None:
+            continue
+        problem = memo.get(e) if memo is not None else None
+        if problem is None:
+            t = item.text(tag)
+            problem = _problem(keyword, n, then, t) if t is not None else ""
+            if memo is not None:
+                remember(memo, e, problem)
+        if problem:
+            out.append(f"{path}: {problem}")
+    return out
+
+
+def _problem(keyword: str, n: int, then: str, t: str) -> str:
+    """What is wrong with the value ``t`` (as written) of the checked tag ``keyword``, and what happens then; "" if nothing."""
+    if "\\" not in t:  # one value: the common case, checked without the lists below
+        s = t.strip("\x00 ")
+        if not s:
+            return ""
+        try:
+            x = float(s)
+        except ValueError:
+            x = math.nan
+        if math.isfinite(x) and n <= 1 and not (keyword == "RescaleSlope" and x == 0):
+            return ""
+    elif not t.strip("\x00 "):
+        return ""
+    parts = [x.strip("\x00 ") for x in t.split("\\")]
+    maybe = [to_float(x) for x in parts]
+    nums = [x for x in maybe if x is not None]
+    problem = None
+    if len(nums) != len(maybe):
+        problem = "is not a valid number" if len(parts) == 1 else "holds values that are not valid numbers"
+    elif n and len(nums) != n:
+        problem = f"has {len(nums)} values instead of {n}"
+    elif keyword == "PixelSpacing" and min(nums) <= 0:
+        problem = "is not a positive distance"
+    elif keyword == "ImageOrientationPatient" and orientation(nums) is None:
+        problem = "does not give two perpendicular directions"
+    elif keyword == "RescaleSlope" and nums[0] == 0:
+        problem = "is zero"
+        then = "a slope of 1 is used"
+    if not problem:
+        return ""
+    shown = t.strip("\x00 ")
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"{keyword} '{shown}' {problem}; {then}"
 
 
 def spacing_fallback(path: str, text: Callable[[int], str | None], warns: list[str]) -> tuple[float, float] | None:
     """PixelSpacing, else the standard fallback ImagerPixelSpacing (projection images), with a warning."""
+    ps, warning = _spacing_choice(text)
+    if warning:
+        warns.append(f"{path}: {warning}")
+    return ps
+
+
+#: (PixelSpacing, ImagerPixelSpacing) raw elements -> what :func:`_spacing_choice` makes of them.
+_SPACING_MEMO: dict[Any, tuple[tuple[float, float] | None, str]] = {}
+
+
+def raw_spacing_fallback(path: str, item: RawItem, warns: list[str]) -> tuple[float, float] | None:
+    """:func:`spacing_fallback` of a header read by :mod:`rawheader`, memoized by the two raw elements."""
+    d = item.d
+    key = (d.get(tags.PixelSpacing), d.get(tags.ImagerPixelSpacing))
+    choice = _SPACING_MEMO.get(key)
+    if choice is None:
+        choice = remember(_SPACING_MEMO, key, _spacing_choice(item.text))
+    ps, warning = choice
+    if warning:
+        warns.append(f"{path}: {warning}")
+    return ps
+
+
+def _spacing_choice(text: Callable[[int], str | None]) -> tuple[tuple[float, float] | None, str]:
+    """The in-plane spacing and the warning (without the path) when it is ImagerPixelSpacing's."""
     ps = spacing(_split(text(tags.PixelSpacing)))
     if ps is not None:
-        return ps
+        return ps, ""
     ips = spacing(_split(text(tags.ImagerPixelSpacing)))
     if ips is not None:
-        warns.append(
-            f"{path}: no usable PixelSpacing; ImagerPixelSpacing {ips[0]:g}\\{ips[1]:g} used "
+        return ips, (
+            f"no usable PixelSpacing; ImagerPixelSpacing {ips[0]:g}\\{ips[1]:g} used "
             "(spacing at the detector, not corrected for geometric magnification)"
         )
-    return ips
+    return None, ""
 
 
 def _split(t: str | None) -> list[str] | None:

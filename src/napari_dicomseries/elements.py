@@ -44,6 +44,8 @@ __all__ = [
     "element_value",
     "Opaque",
     "ORTHOGONALITY_TOLERANCE",
+    "MEMO_LIMIT",
+    "remember",
 ]
 
 #: Largest |cos| between the row and column directions of ImageOrientationPatient still taken as perpendicular.
@@ -55,6 +57,23 @@ NUMBER_FORMATS = {"FD": "d", "FL": "f", "UL": "I", "US": "H", "SL": "i", "SS": "
 _SIZES = {f: struct.calcsize(f) for f in NUMBER_FORMATS.values()}
 #: SpecificCharacterSet values Python decodes directly (the default repertoire is read as Latin-1, as pydicom does).
 _PLAIN_CHARSETS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
+#: Entries a memo of converted values keeps before it starts afresh (see :func:`remember`).
+MEMO_LIMIT = 4096
+
+
+def remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Store ``value`` under ``key`` in ``memo`` and return it; a memo holding :data:`MEMO_LIMIT` entries is emptied first.
+
+    The scan converts and checks the values that repeat across the files of a series (orientation, spacing,
+    rescale, descriptive text ...) once, keyed by their raw bytes. Only immutable values (numbers, strings,
+    tuples, None) are stored, so files never share a mutable object; the bound keeps memory flat over an
+    archive of millions of files (a value that changes in every file, at worst, empties its memo every
+    :data:`MEMO_LIMIT` files).
+    """
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class Item(Protocol):

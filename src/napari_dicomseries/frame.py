@@ -5,18 +5,21 @@ file, or one tile of a Siemens mosaic. :func:`build_frame` builds every frame
 the scan makes, from a :class:`TagSource` (an :class:`~elements.Item`): the top level of a
 classic file (read by :mod:`rawheader` or by pydicom), or a view of one frame's
 functional groups in an enhanced file (:mod:`enhanced`), which answers the same
-classic tags from where the enhanced file keeps them.
+classic tags from where the enhanced file keeps them. Both convert each tag with
+the same function (:data:`CONVERTERS`); :func:`build_raw_frame`, for classic files
+read by :mod:`rawheader`, converts a value repeated across files once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import tags as t
-from .elements import first, floats, image_type, orientation, spacing, to_float, to_int
+from .elements import RawItem, first, floats, image_type, orientation, remember, spacing, to_float, to_int
 
-__all__ = ["Frame", "TagSource", "build_frame"]
+__all__ = ["Frame", "TagSource", "build_frame", "build_raw_frame", "CONVERTERS"]
 
 
 class TagSource(Protocol):
@@ -66,6 +69,54 @@ class Frame:
     diffusion_directionality: str | None = None
 
 
+def _three(v: Any) -> tuple[float, ...] | None:
+    return floats(v, 3)
+
+
+def _first_int(v: Any) -> int | None:
+    return to_int(first(v))
+
+
+def _first_float(v: Any) -> float | None:
+    return to_float(first(v))
+
+
+def _slope(v: Any) -> float:
+    return to_float(first(v)) or 1.0
+
+
+def _intercept(v: Any) -> float:
+    return to_float(first(v)) or 0.0
+
+
+#: The frame fields read from one tag each: (field, tag, converter of the value ``src.get(tag)`` gives).
+CONVERTERS: tuple[tuple[str, int, Callable[[Any], Any]], ...] = (
+    ("position", t.ImagePositionPatient, _three),
+    ("orientation", t.ImageOrientationPatient, orientation),
+    ("slice_thickness", t.SliceThickness, to_float),
+    ("spacing_between_slices", t.SpacingBetweenSlices, to_float),
+    ("instance_number", t.InstanceNumber, to_int),
+    ("acquisition_number", t.AcquisitionNumber, to_int),
+    ("echo_number", t.EchoNumbers, _first_int),
+    ("echo_time", t.EchoTime, to_float),
+    ("temporal_position", t.TemporalPositionIdentifier, to_int),
+    ("trigger_time", t.TriggerTime, to_float),
+    ("b_value", t.DiffusionBValue, to_float),
+    ("diffusion_direction", t.DiffusionGradientOrientation, _three),
+    ("image_type", t.ImageType, image_type),
+    ("rescale_slope", t.RescaleSlope, _slope),
+    ("rescale_intercept", t.RescaleIntercept, _intercept),
+    ("window_center", t.WindowCenter, _first_float),
+    ("window_width", t.WindowWidth, _first_float),
+)
+#: Tags whose value differs in every file of a series: converted each time, not memoized by :func:`build_raw_frame`.
+_PER_FILE = {t.ImagePositionPatient, t.InstanceNumber}
+#: ``CONVERTERS`` with each field's value for an absent tag and a memo per tag (raw element -> value; None: per file).
+_RAW_CONVERTERS: tuple[tuple[str, int, Callable[[Any], Any], Any, dict[Any, Any] | None], ...] = tuple(
+    (name, tag, conv, conv(None), None if tag in _PER_FILE else {}) for name, tag, conv in CONVERTERS
+)
+
+
 def build_frame(src: TagSource, path: str, index: int, sop_uid: str, rows: int, columns: int, **fields: Any) -> Frame:
     """The frame ``index`` of a file, its values read through ``src``.
 
@@ -84,32 +135,44 @@ def build_frame(src: TagSource, path: str, index: int, sop_uid: str, rows: int, 
     Frame
     """
     get = src.get
-    values: dict[str, Any] = {
-        "path": path,
-        "index": index,
-        "sop_instance_uid": sop_uid,
-        "position": floats(get(t.ImagePositionPatient), 3),
-        "orientation": orientation(get(t.ImageOrientationPatient)),
-        "slice_thickness": to_float(get(t.SliceThickness)),
-        "spacing_between_slices": to_float(get(t.SpacingBetweenSlices)),
-        "instance_number": to_int(get(t.InstanceNumber)),
-        "acquisition_number": to_int(get(t.AcquisitionNumber)),
-        "echo_number": to_int(first(get(t.EchoNumbers))),
-        "echo_time": to_float(get(t.EchoTime)),
-        "temporal_position": to_int(get(t.TemporalPositionIdentifier)),
-        "trigger_time": to_float(get(t.TriggerTime)),
-        "b_value": to_float(get(t.DiffusionBValue)),
-        "diffusion_direction": floats(get(t.DiffusionGradientOrientation), 3),
-        "image_type": image_type(get(t.ImageType)),
-        "rescale_slope": to_float(first(get(t.RescaleSlope))) or 1.0,
-        "rescale_intercept": to_float(first(get(t.RescaleIntercept))) or 0.0,
-        "window_center": to_float(first(get(t.WindowCenter))),
-        "window_width": to_float(first(get(t.WindowWidth))),
-        "rows": rows,
-        "columns": columns,
-    }
+    values: dict[str, Any] = {"path": path, "index": index, "sop_instance_uid": sop_uid, "rows": rows, "columns": columns}
+    for name, tag, conv in CONVERTERS:
+        values[name] = conv(get(tag))
     if "pixel_spacing" not in fields:
         values["pixel_spacing"] = spacing(get(t.PixelSpacing)) or spacing(get(t.ImagerPixelSpacing))
     if fields:
         values.update(fields)
+    return Frame(**values)
+
+
+def build_raw_frame(
+    src: RawItem, path: str, index: int, sop_uid: str, rows: int, columns: int, pixel_spacing: tuple[float, float] | None
+) -> Frame:
+    """:func:`build_frame` for the top level of a classic file read by :mod:`rawheader`, given its pixel spacing.
+
+    The same converters (:data:`CONVERTERS`), each value that repeats across the files of a series (orientation,
+    thickness, rescale, window, image type ...) converted once: a converted value depends on its raw element
+    alone (``src.get(tag)`` does), so it is memoized by tag and raw element (:func:`elements.remember`). The
+    values kept are immutable (numbers, tuples, None), so frames never share a mutable object.
+    """
+    d, get = src.d, src.get
+    values: dict[str, Any] = {
+        "path": path,
+        "index": index,
+        "sop_instance_uid": sop_uid,
+        "rows": rows,
+        "columns": columns,
+        "pixel_spacing": pixel_spacing,
+    }
+    for name, tag, conv, absent, memo in _RAW_CONVERTERS:
+        e = d.get(tag)
+        if e is None:
+            values[name] = absent
+        elif memo is None:
+            values[name] = conv(get(tag))
+        else:
+            try:
+                values[name] = memo[e]
+            except KeyError:
+                values[name] = remember(memo, e, conv(get(tag)))
     return Frame(**values)

@@ -42,6 +42,40 @@ _ELEM = struct.Struct("<HH2sHI")
 _HEADER_SIZE = {bytes((a, b)): 12 if bytes((a, b)) in LONG_VRS else 8 for a in range(65, 91) for b in range(65, 91)}
 
 
+#: The same 12 bytes for the top-level loop: the tag as one little-endian 32-bit number (element << 16 | group, see
+#: :func:`_kinds`), the VR as a 16-bit number (its two bytes, little endian), the 16-bit and the 32-bit length.
+_ELEM_FAST = struct.Struct("<IHHI")
+#: ``_HEADER_SIZE`` keyed by the VR as a 16-bit number, and the VR bytes of each such number.
+_HEADER_SIZE_16 = {_U16.unpack(vr)[0]: size for vr, size in _HEADER_SIZE.items()}
+_VR_BYTES = {_U16.unpack(vr)[0]: vr for vr in _HEADER_SIZE}
+_PIXEL, _SEQUENCE, _WANTED = 0, 1, 2
+#: :func:`_kinds` of the frozen tag sets asked for (the scan asks with the same sets for every file).
+_KINDS_MEMO: dict[tuple[frozenset[int], frozenset[int]], dict[int, tuple[int, int]]] = {}
+
+
+def _kinds(wanted: set[int] | frozenset[int], sequences: set[int] | frozenset[int]) -> dict[int, tuple[int, int]]:
+    """What the top-level loop does with each tag it looks for: ``swapped tag -> (_PIXEL | _SEQUENCE | _WANTED, tag)``.
+
+    Keyed by the tag as :data:`_ELEM_FAST` reads it (element << 16 | group); a pixel tag wins over a sequence
+    asked for, which wins over a wanted tag, as in the checks this table replaces. Built once per pair of
+    frozensets, else per call.
+    """
+    key = (wanted, sequences) if isinstance(wanted, frozenset) and isinstance(sequences, frozenset) else None
+    if key is not None:
+        found = _KINDS_MEMO.get(key)
+        if found is not None:
+            return found
+    kinds: dict[int, tuple[int, int]] = {}
+    for what, tags in ((_WANTED, wanted), (_SEQUENCE, sequences), (_PIXEL, PIXEL_TAGS)):
+        for tag in tags:
+            kinds[((tag & 0xFFFF) << 16) | (tag >> 16)] = (what, tag)
+    if key is not None:
+        if len(_KINDS_MEMO) > 16:
+            _KINDS_MEMO.clear()
+        _KINDS_MEMO[key] = kinds
+    return kinds
+
+
 class _NeedMore(Exception):
     pass
 
@@ -237,7 +271,9 @@ def _read_items_sq(data: bytes, p: int, length: int, depth: int) -> tuple[tuple[
     return (b"SQ", items), end
 
 
-def parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] = frozenset()) -> RawHeader | None:
+def parse(
+    fh: BinaryIO, wanted: set[int] | frozenset[int], sequences: frozenset[int] | set[int] = frozenset()
+) -> RawHeader | None:
     """Parse the header of an open file; ``None`` when pydicom should do it instead.
 
     ``wanted`` top-level tags keep their raw bytes; the top-level sequences in
@@ -251,7 +287,9 @@ def parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] =
         return None
 
 
-def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] = frozenset()) -> RawHeader | None:
+def _parse(
+    fh: BinaryIO, wanted: set[int] | frozenset[int], sequences: frozenset[int] | set[int] = frozenset()
+) -> RawHeader | None:
     fh.seek(0)
     buf = _Buf(fh, fh.read(_CHUNK))
     head = buf.data
@@ -299,12 +337,14 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
     seqs: dict[int, list[RawItem]] = {}
     present: set[int] = set()
     pixel_offset = None
-    # The loop below is the hot path of the scan (tens of elements per file): one unpack per element header, bounds
-    # checked against the bytes at hand and more read only when an element runs past them; the order of the checks
-    # (8 bytes, pixel tag, item tag, 12 bytes) is that of the element-by-element reader it replaces.
-    elem_at, u32_at, header_size = _ELEM.unpack_from, _U32.unpack_from, _HEADER_SIZE
-    pixel_tags, add = PIXEL_TAGS, present.add
-    special = PIXEL_TAGS | sequences
+    # The loop below is the hot path of the scan (a hundred elements or more per file, most of them not kept): one
+    # unpack per element header (tag as one swapped 32-bit number, VR as a 16-bit number: no bytes object made for
+    # an element not kept) and one dict look-up says whether the element is kept; bounds are checked against the
+    # bytes at hand and more read only when an element runs past them. The order of the checks (8 bytes, pixel tag,
+    # item tag, VR, sequence asked for, wanted) is that of the element-by-element reader this loop replaces.
+    kinds = _kinds(wanted, sequences)
+    elem_at, header_size, vr_bytes = _ELEM_FAST.unpack_from, _HEADER_SIZE_16, _VR_BYTES
+    add = present.add
     data = bytes(buf.data)  # the bytes read so far (slices of bytes are bytes: one copy per value kept)
     n = len(data)
     while True:
@@ -318,7 +358,7 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
             data = bytes(buf.data)
             g, e = _TAG.unpack_from(data, p)
             tag = (g << 16) | e
-            if tag in pixel_tags:
+            if tag in PIXEL_TAGS:
                 pixel_offset = p
                 add(tag)
                 break
@@ -327,16 +367,16 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
             buf.need(p + 12)
             data = bytes(buf.data)
             n = len(data)
-        g, e, vr, short, long = elem_at(data, p)
-        tag = (g << 16) | e
-        if tag in pixel_tags:
+        swapped, vr16, short, long = elem_at(data, p)
+        kind = kinds.get(swapped)  # None: an element not kept; else (what, tag)
+        if kind is not None and kind[0] == _PIXEL:
             pixel_offset = p
-            add(tag)
+            add(kind[1])
             break
-        if g == 0xFFFE:
+        if swapped & 0xFFFF == 0xFFFE:
             raise _Unsupported
         if explicit:
-            size = header_size.get(vr)  # 12 for a long VR, 8 for another VR, None for bytes that are no VR
+            size = header_size.get(vr16)  # 12 for a long VR, 8 for another VR, None for bytes that are no VR
             if size == 8:
                 start, length = p + 8, short
             elif size == 12:
@@ -344,21 +384,22 @@ def _parse(fh: BinaryIO, wanted: set[int], sequences: frozenset[int] | set[int] 
             else:
                 raise _Unsupported
         else:
-            start, length, vr = p + 8, u32_at(data, p + 4)[0], b""
-        if tag in special:  # a sequence asked for (pixel tags were handled above)
+            start, length = p + 8, vr16 | (short << 16)
+        if kind is not None:
+            what, tag = kind
             add(tag)
-            if not explicit or vr != b"SQ":
-                raise _Unsupported
-            if not buf.eof:  # functional groups: the rest of the header is wanted, read the file at once
-                buf.data += fh.read()
-                buf.eof = True
-            data = bytes(buf.data)
-            n = len(data)
-            seqs[tag], p = _read_items(data, start, length)
-            continue
-        if tag in wanted:
-            add(tag)
-            if length != 0xFFFFFFFF:
+            vr = vr_bytes[vr16] if explicit else b""
+            if what == _SEQUENCE:  # a sequence asked for (pixel tags were handled above)
+                if not explicit or vr != b"SQ":
+                    raise _Unsupported
+                if not buf.eof:  # functional groups: the rest of the header is wanted, read the file at once
+                    buf.data += fh.read()
+                    buf.eof = True
+                data = bytes(buf.data)
+                n = len(data)
+                seqs[tag], p = _read_items(data, start, length)
+                continue
+            if length != 0xFFFFFFFF:  # wanted
                 p = start + length
                 if p > n:
                     buf.need(p)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from stat import S_ISREG
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import enhanced, rawheader, siemens, tags, uids
 from .checks import (
@@ -33,15 +33,17 @@ from .checks import (
     NON_IMAGE_SOP_CLASSES,
     is_image_class,
     pixel_problem,
+    raw_spacing_fallback,
+    raw_value_warnings,
     spacing_fallback,
     value_warnings,
     vendor_compression,
 )
 from .dataset import deflated_has_pixels, read_dataset, tame
-from .elements import DsItem, Item, RawItem, is_multivalue, to_float, to_int
+from .elements import DsItem, Item, RawItem, is_multivalue, remember, to_float, to_int
 from .errors import Cancelled, NotDicomError
 from .files import is_dicom, iter_paths, looks_like_raw_dataset, not_regular
-from .frame import Frame, build_frame
+from .frame import Frame, build_frame, build_raw_frame
 from .siemens import Mosaic
 from .syntax import DEFLATE, decoder_for, pixel_element
 
@@ -163,16 +165,50 @@ class ScanResult:
 
 def _descriptive(src: Item) -> dict[str, str]:
     """The :data:`DESCRIPTIVE` text values of a file, as pydicom shows them (an IS value as an integer)."""
+    if isinstance(src, RawItem):
+        return _raw_descriptive(src)
     out = {}
-    string = src.string
     for keyword, tag, is_is in _DESCRIPTIVE_TAGS:
-        text = string(tag)
-        if text and is_is:
-            try:
-                int(text)
-            except ValueError:
-                number = to_float(text)  # pydicom reads "5.0" as 5
-                text = str(int(number)) if number is not None else text
+        text = _descriptive_value(src, tag, is_is)
+        if text:
+            out[keyword] = text
+    return out
+
+
+def _descriptive_value(src: Item, tag: int, is_is: bool) -> str:
+    text = src.string(tag)
+    if text and is_is:
+        try:
+            int(text)
+        except ValueError:
+            number = to_float(text)  # pydicom reads "5.0" as 5
+            text = str(int(number)) if number is not None else text
+    return text
+
+
+#: SpecificCharacterSet -> tag -> raw element -> its descriptive text (see :func:`_raw_descriptive`).
+_DESCRIPTIVE_MEMO: dict[str, dict[int, dict[tuple[bytes, Any], str]]] = {}
+
+
+def _raw_descriptive(src: RawItem) -> dict[str, str]:
+    """:func:`_descriptive` of a header read by :mod:`rawheader`, each text repeated across files decoded once.
+
+    A text depends on its raw element and the character set alone, so it is memoized by both (description,
+    manufacturer, kernel ... repeat in every file of a series).
+    """
+    memos = _DESCRIPTIVE_MEMO.get(src.charset)
+    if memos is None:
+        memos = remember(_DESCRIPTIVE_MEMO, src.charset, {tag: {} for _, tag, _ in _DESCRIPTIVE_TAGS})
+    d = src.d
+    out = {}
+    for keyword, tag, is_is in _DESCRIPTIVE_TAGS:
+        e = d.get(tag)
+        if e is None:
+            continue
+        memo = memos[tag]
+        text = memo.get(e)
+        if text is None:
+            text = remember(memo, e, _descriptive_value(src, tag, is_is))
         if text:
             out[keyword] = text
     return out
@@ -182,7 +218,7 @@ def _descriptive(src: Item) -> dict[str, str]:
 
 #: Tags the fast parser keeps: those the scan and the frame builder read, and the private blocks it looks into
 #: (Siemens MR header and CSA header in groups 0019 / 0029, the Elscint compression type in 07A1).
-_FAST_TAGS = (
+_FAST_TAGS = frozenset(
     {getattr(tags, name) for name in tags.__all__ if name != "VR"}
     | {(g << 16) | b for g in (0x0019, 0x0029, 0x07A1) for b in (0x10, 0x11, 0x12)}
     | {(g << 16) | (b << 8) | e for g, e in ((0x0019, 0x0A), (0x0029, 0x10), (0x07A1, 0x11)) for b in (0x10, 0x11, 0x12)}
@@ -365,8 +401,9 @@ def _describe(
     warns: list[str],
 ) -> DicomFile:
     """The :class:`DicomFile` of a header read by either reader (``src``), its frames included."""
-    rows, cols = to_int(src.get(tags.Rows)), to_int(src.get(tags.Columns))
-    nframes = to_int(src.get(tags.NumberOfFrames)) or 1
+    rows, cols, nframes, bits, representation, samples, stored, photometric, modality, number, study, frame_of_reference = (
+        _raw_image_values(src) if isinstance(src, RawItem) else _image_values(src)
+    )
     frames: tuple[Frame, ...] = ()
     mosaic: Mosaic | None = None
     if rows and cols and has_pixels and sop_class not in NON_IMAGE_SOP_CLASSES:
@@ -375,8 +412,12 @@ def _describe(
         if is_enhanced:
             frames = enhanced.frames(path, src, sop_uid, nframes, rows, cols, warns)
         else:
-            warns.extend(value_warnings(path, src.text))
-            frame = build_frame(src, path, 0, sop_uid, rows, cols, pixel_spacing=spacing_fallback(path, src.text, warns))
+            if isinstance(src, RawItem):  # the fast reader's bytes: values repeated across files converted once
+                warns.extend(raw_value_warnings(path, src))
+                frame = build_raw_frame(src, path, 0, sop_uid, rows, cols, raw_spacing_fallback(path, src, warns))
+            else:
+                warns.extend(value_warnings(path, src.text))
+                frame = build_frame(src, path, 0, sop_uid, rows, cols, pixel_spacing=spacing_fallback(path, src.text, warns))
             frames = (frame, *(replace(frame, index=i) for i in range(1, nframes)))
             if nframes == 1 and "MOSAIC" in frame.image_type:
                 mosaic = siemens.mosaic_of(path, rows, cols, src.private, warns)
@@ -389,27 +430,87 @@ def _describe(
         sop_class_uid=sop_class,
         sop_instance_uid=sop_uid,
         series_instance_uid=series_uid,
-        study_instance_uid=str(src.get(tags.StudyInstanceUID) or ""),
-        frame_of_reference_uid=str(src.get(tags.FrameOfReferenceUID) or ""),
-        modality=str(src.get(tags.Modality) or ""),
+        study_instance_uid=study,
+        frame_of_reference_uid=frame_of_reference,
+        modality=modality,
         rows=rows,
         columns=cols,
         number_of_frames=nframes,
-        bits_allocated=to_int(src.get(tags.BitsAllocated)) or 16,
-        pixel_representation=to_int(src.get(tags.PixelRepresentation)) or 0,
-        samples_per_pixel=to_int(src.get(tags.SamplesPerPixel)) or 1,
+        bits_allocated=bits,
+        pixel_representation=representation,
+        samples_per_pixel=samples,
         has_pixel_data=has_pixels,
         pixel_offset=pixel_offset,
         frames=frames,
         enhanced=is_enhanced,
         warnings=warns,
-        series_number=str(src.get(tags.SeriesNumber) or "").strip(),
-        bits_stored=to_int(src.get(tags.BitsStored)),
-        photometric_interpretation=str(src.get(tags.PhotometricInterpretation) or "").strip().upper(),
+        series_number=number,
+        bits_stored=stored,
+        photometric_interpretation=photometric,
         mosaic=mosaic,
         vendor_compression=vendor_compression(src.private(0x07A1, ELSCINT_CREATOR, 0x11)),
         tags=_descriptive(src),
     )
+
+
+#: The tags :func:`_image_values` reads.
+_IMAGE_TAGS = (
+    tags.Rows,
+    tags.Columns,
+    tags.NumberOfFrames,
+    tags.BitsAllocated,
+    tags.PixelRepresentation,
+    tags.SamplesPerPixel,
+    tags.BitsStored,
+    tags.PhotometricInterpretation,
+    tags.Modality,
+    tags.SeriesNumber,
+    tags.StudyInstanceUID,
+    tags.FrameOfReferenceUID,
+)
+_ImageValues = tuple[int | None, int | None, int, int, int, int, int | None, str, str, str, str, str]
+
+
+def _image_values(src: Item) -> _ImageValues:
+    """The image description of a file as its DicomFile holds it.
+
+    Rows, columns, frames, bits allocated, pixel representation, samples per pixel, bits stored, photometric
+    interpretation, modality, series number, study and frame of reference UIDs.
+    """
+    get = src.get
+    return (
+        to_int(get(tags.Rows)),
+        to_int(get(tags.Columns)),
+        to_int(get(tags.NumberOfFrames)) or 1,
+        to_int(get(tags.BitsAllocated)) or 16,
+        to_int(get(tags.PixelRepresentation)) or 0,
+        to_int(get(tags.SamplesPerPixel)) or 1,
+        to_int(get(tags.BitsStored)),
+        str(get(tags.PhotometricInterpretation) or "").strip().upper(),
+        str(get(tags.Modality) or ""),
+        str(get(tags.SeriesNumber) or "").strip(),
+        str(get(tags.StudyInstanceUID) or ""),
+        str(get(tags.FrameOfReferenceUID) or ""),
+    )
+
+
+#: The raw elements of ``_IMAGE_TAGS`` -> :func:`_image_values` (the same in every file of a series).
+_IMAGE_MEMO: dict[tuple[Any, ...], _ImageValues] = {}
+
+
+def _raw_image_values(src: RawItem) -> _ImageValues:
+    """:func:`_image_values` of a header read by :mod:`rawheader`, memoized by the raw elements it reads.
+
+    The values are an immutable tuple: files share nothing mutable.
+    """
+    key = tuple(map(src.d.get, _IMAGE_TAGS))
+    try:
+        found = _IMAGE_MEMO.get(key)
+    except TypeError:  # a sequence's items among them (not hashable): no memo
+        return _image_values(src)
+    if found is None:
+        found = remember(_IMAGE_MEMO, key, _image_values(src))
+    return found
 
 
 # ----------------------------------------------------------------------------- scan

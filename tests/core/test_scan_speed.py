@@ -161,3 +161,60 @@ def test_reads_the_header_only_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         # the 132-byte sniff, then the first 4 KB; a longer header doubles what is at hand (never the pixel data)
         limit = 132 + (4096 if header + 12 <= 4096 else 8192)
         assert got <= limit < size, (name, got, header, size)
+
+
+def _varied(src: Path, out: Path, k: int) -> Path:
+    """``src`` as file ``k`` of a series whose values repeat (the same in every file, or alternating between two),
+    some of them unusable, so warnings and conversions come from the memo after the first files."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    ds = pydicom.dcmread(src)
+    ds.SOPInstanceUID = f"1.2.826.0.1.3680043.2.1143.{k + 1}"
+    ds.InstanceNumber = k + 1
+    ds.ImagePositionPatient = [0, 0, 2.5 * k]
+    ds.ImageOrientationPatient = ["1", "0", "0", "1", "0", "0"] if k % 2 else ["1", "0", "0", "0", "1", "0"]
+    thickness = b"thick " if k % 3 == 0 else b"2.5 "  # written as they are (pydicom would refuse the text)
+    ds[0x00180050] = RawDataElement(Tag(0x00180050), "DS", len(thickness), thickness, 0, False, True)
+    ds.WindowCenter = ["40", "400"] if k % 2 else "40"
+    ds.RescaleSlope = "0" if k % 4 == 1 else "1"
+    del ds.PixelSpacing
+    ds.ImagerPixelSpacing = [0.7, 0.6] if k % 2 else [0.5, 0.5]
+    ds.SpecificCharacterSet = "ISO_IR 100" if k % 2 else "ISO_IR 192"
+    ds.SeriesDescription = "Thorax \u00e9" if k % 3 else "Abdomen"
+    ds.SeriesNumber = "5.0"
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+@pytest.mark.parametrize("limit", [None, 2], ids=["memo", "memo_emptied_every_2"])
+def test_memoized_values_give_what_pydicom_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None) -> None:
+    """Values converted and checked once per distinct raw value (scan memos) give each file exactly pydicom's
+    reading: warnings naming that file, frames, descriptive tags; no mutable object shared between files; memos bounded."""
+    from napari_dicomseries import checks, elements, frame
+
+    memos = [m for *_, m in checks._RAW_CHECKS if m is not None] + [m for *_, m in frame._RAW_CONVERTERS if m is not None]
+    memos += [checks._SPACING_MEMO, scan_module._IMAGE_MEMO, scan_module._DESCRIPTIVE_MEMO]
+    for m in memos:  # what earlier tests left: this test starts afresh
+        m.clear()
+    if limit is not None:
+        monkeypatch.setattr(elements, "MEMO_LIMIT", limit)
+    (src, *_) = write_series(tmp_path / "src", STUDY_SERIES[0], scale=0.125)
+    paths = [_varied(src, tmp_path / f"im{k:03d}.dcm", k) for k in range(12)]
+    fast = {p: read_path(str(p)) for p in paths}
+    slow = _pydicom_path(monkeypatch, paths)
+    for p in paths:
+        f = fast[p]
+        assert isinstance(f, DicomFile) and f._dataset is None, p
+        _assert_same(f, slow[p], p)
+        assert f.warnings and all(w.startswith(f"{p}: ") for w in f.warnings), f.warnings
+    files = [f for f in fast.values() if isinstance(f, DicomFile)]
+    assert len({id(f.warnings) for f in files}) == len({id(f.tags) for f in files}) == len(files)
+    k1, k3 = files[1], files[3]  # the same orientation, spacing and window; not the same slope and thickness
+    assert [w.split(": ", 1)[1] for w in k1.warnings] != [w.split(": ", 1)[1] for w in k3.warnings]  # slope 0 in k1 only
+    assert "ImageOrientationPatient '1\\0\\0\\1\\0\\0'" in " ".join(k3.warnings)
+    assert files[2].tags["SeriesDescription"] == "Thorax \u00e9" and files[3].tags["SeriesDescription"] == "Abdomen"
+    memos += [m for by_tag in scan_module._DESCRIPTIVE_MEMO.values() for m in by_tag.values()]
+    assert all(len(m) <= elements.MEMO_LIMIT for m in memos)
+    if limit is None:  # the memos were used: several distinct values of a tag kept at once
+        assert any(len(m) > 1 for m in memos)
