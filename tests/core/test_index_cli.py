@@ -110,3 +110,37 @@ def test_rerun_with_nothing_changed_parses_nothing(archive: Path, index: Path) -
     assert_ok(p)
     r = json.loads(p.stdout)
     assert r["files_parsed"] == 0 and r["shards_written"] == 0 and r["workers"] == 0 and r["files_seen"] > 0
+
+
+def _readme_block(after: str, lang: str = "bash") -> list[str]:
+    """The command lines of the first ``lang`` code block after the line ``after`` of the README (comments dropped)."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index(f"```{lang}\n", text.index(after)) + len(f"```{lang}\n")
+    block = text[start : text.index("```", start)]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_archive_scale_commands_verbatim(synthetic_study: Path, tmp_path: Path) -> None:
+    """The ``## Archive scale`` commands of the README, as written (``/nas/pacs`` = a copy of the synthetic study),
+    then the README's ``export INDEX`` line: every one exits 0, prints what it promises, and the archive is unchanged."""
+    import shlex
+
+    lines = _readme_block("## Archive scale")
+    assert lines[0].startswith("napari-dicomseries index /nas/pacs --db /nas/pacs-index")
+    export = [line for line in _readme_block("## Export to NIfTI with a JSON sidecar") if " export INDEX " in line]
+    assert len(export) == 1
+    archive, db = tmp_path / "pacs", tmp_path / "pacs-index"
+    shutil.copytree(synthetic_study, archive)
+    before = tree_digest(archive)
+    outputs = []
+    for line in [*lines, export[0].replace(" INDEX ", " /nas/pacs-index ")]:
+        argv = shlex.split(line.replace("/nas/pacs-index", str(db)).replace("/nas/pacs", str(archive)))
+        assert argv[0] == "napari-dicomseries"
+        p = run(*argv[1:], cwd=tmp_path)
+        assert_ok(p)
+        outputs.append(p.stdout)
+    ls_dir = run("ls", archive, cwd=tmp_path)
+    assert outputs[1] == ls_dir.stdout  # ls INDEX prints the table of ls ARCHIVE
+    assert "LUNG" in outputs[2] and json.loads(outputs[3]) is not None
+    assert any((tmp_path / "nifti").glob("3_*.nii.gz"))
+    assert tree_digest(archive) == before
