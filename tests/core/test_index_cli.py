@@ -144,3 +144,38 @@ def test_readme_archive_scale_commands_verbatim(synthetic_study: Path, tmp_path:
     assert "LUNG" in outputs[2] and json.loads(outputs[3]) is not None
     assert any((tmp_path / "nifti").glob("3_*.nii.gz"))
     assert tree_digest(archive) == before
+
+
+def test_ctrl_c_during_a_first_index_then_a_rerun(tmp_path: Path) -> None:
+    """SIGINT to ``index`` (no cluster) while it writes shards: exit 130 with one line ``cancelled``; ``ls INDEX``
+    says the index is not built yet (never "no DICOM images"); a rerun completes it and ``ls INDEX --json`` then
+    equals ``ls ARCHIVE --json``; the archive is never written."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from napari_dicomseries.synthetic_archive import write_archive
+
+    archive = tmp_path / "archive"
+    write_archive(archive, 6000, seed=3)
+    before = tree_digest(archive)
+    db = tmp_path / "index"
+    cmd = [sys.executable, "-m", "napari_dicomseries.cli", "index", str(archive), "--db", str(db), "--workers", "0"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while not list((db / "instances").glob("*.parquet")) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if p.poll() is not None:
+        pytest.skip("the index finished before it could be interrupted")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and err.strip().splitlines()[-1] == "cancelled" and "Traceback" not in err, err
+    ls = run("ls", db, cwd=tmp_path)
+    assert_ok(ls)
+    assert "interrupted" in ls.stderr and "no DICOM images" not in ls.stdout
+    assert_ok(run("index", db.parent / "archive", "--db", db, "--workers", "0", "--quiet", cwd=tmp_path))
+    after = run("ls", db, "--json", cwd=tmp_path)
+    assert_ok(after)
+    assert after.stderr == "" and json.loads(after.stdout) == json.loads(run("ls", archive, "--json", cwd=tmp_path).stdout)
+    assert tree_digest(archive) == before

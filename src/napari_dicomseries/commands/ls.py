@@ -65,9 +65,12 @@ def format_volumes(volumes: list[Volume]) -> str:
     return format_summaries([v.summary() for v in volumes], [v.is_image for v in volumes])
 
 
-def print_notes(series: list[dict[str, Any]], root: str, skipped: list[Any]) -> None:
-    """What ``ls`` prints below the table: segmentations, warnings, split reasons, skipped files."""
-    if not series:
+def print_notes(series: list[dict[str, Any]], root: str, skipped: list[Any], *, empty: bool = True) -> None:
+    """What ``ls`` prints below the table: segmentations, warnings, split reasons, skipped files.
+
+    ``empty``: say "no DICOM images found" when ``series`` is empty (not for an index whose volumes are not built yet).
+    """
+    if not series and empty:
         print(f"no DICOM images found in {root}")
     keys = {s["series_instance_uid"]: s["key"] for s in series if s["kind"] != "segmentation"}
     for s in series:
@@ -107,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         table = listing.table()  # the fields printed, from the table's columns (no summary parsed)
         if table:
             print(format_summaries(table, listing.is_image))
-        print_notes(table, listing.root, listing.skipped)
+        elif listing.pending_studies:  # an interrupted first run: the archive's volumes are not built yet
+            print(f"no volumes in the index {index} yet: its first run was interrupted")
+        print_notes(table, listing.root, listing.skipped, empty=not listing.pending_studies)
         return 0
     volumes, result = open_inputs(args, args.paths, recursive=not args.no_recursive, require=False)
     if args.json:
