@@ -9,7 +9,6 @@ input folder or lies inside it; its message is shown as it is.
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from magicgui.types import FileDialogMode
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton
 
-from ..errors import Cancelled
 from ..export import DEFAULT_TEMPLATE, output_stems
 from ..gaps import GAP_POLICIES
 from ._common import ResultTable, StatusBar, start_worker
@@ -143,15 +141,12 @@ class ExportTab(Container):
         series = [v.key for v in vols] if gaps == gap_policy() else sorted({v.series_instance_uid for v in vols})
         cancel = threading.Event()
         self._cancel = cancel
-        supports_cancel = "cancel" in inspect.signature(export_folder).parameters
         from superqt.utils import ensure_main_thread
 
         step = ensure_main_thread(lambda stage, done, total: self._progress(stage, done, total))
         last = [("", -1)]
 
         def progress(stage: str, done: int, total: int) -> None:
-            if cancel.is_set() and not supports_cancel:
-                raise Cancelled("export cancelled")
             pct = 100 * done // max(total, 1)
             if (stage, pct) != last[0]:
                 last[0] = (stage, pct)
@@ -165,10 +160,8 @@ class ExportTab(Container):
             progress=progress,
             template=self.template.value or DEFAULT_TEMPLATE,
             patient_tags=bool(self.patient_tags.value),
-            gaps=gaps,
+            cancel=cancel.is_set,
         )
-        if supports_cancel:
-            kwargs["cancel"] = cancel.is_set
 
         browser = self.browser
         volumes = list(browser.volumes)
@@ -179,14 +172,13 @@ class ExportTab(Container):
             yield None
             try:
                 if gaps == gap_policy():  # the volumes listed are the ones to write: nothing is scanned again
-                    kw = {k: v for k, v in kwargs.items() if k != "gaps"}
-                    return export_volumes(volumes, out, inputs=inputs or None, **kw)
+                    return export_volumes(volumes, out, inputs=inputs or None, **kwargs)
                 if index:  # another gap policy: the index rebuilds the series (still no header read)
                     from ..index_query import open_index
 
                     again, _ = open_index(index, gaps=gaps, cancel=cancel.is_set)
-                    return export_volumes(again, out, inputs=inputs, **{k: v for k, v in kwargs.items() if k != "gaps"})
-                return export_folder(src, out, **kwargs)
+                    return export_volumes(again, out, inputs=inputs, **kwargs)
+                return export_folder(src, out, gaps=gaps, **kwargs)
             except ValueError as exc:  # a bad template
                 from ..errors import DicomSeriesError
 
