@@ -298,11 +298,9 @@ def replicate_index(src: Path, dst: Path, target: int) -> int:
             name = f"instances/part-{uuid.uuid4().hex}.parquet"
             pq.write_table(relabel(table, r), dst / name, compression="zstd")
             entry = dict(shard, file=name, first=f"replica-{r}/{shard['first']}", last=f"replica-{r}/{shard['last']}")
-            entry["studies"] = [f"{st}.{r}" for st in shard.get("studies", [])]
-            if "skipped" in shard:  # the skipped files of the replica live under its own folder
-                entry["skipped"] = [
-                    [path.replace(archive, f"{archive}replica-{r}/", 1), *rest] for path, *rest in shard["skipped"]
-                ]
+            entry["studies"] = [f"{st}.{r}" for st in shard["studies"]]
+            # the skipped files of the replica live under its own folder
+            entry["skipped"] = [[path.replace(archive, f"{archive}replica-{r}/", 1), *rest] for path, *rest in shard["skipped"]]
             shards.append(entry)
     manifest["shards"] = shards
     manifest["n_files"] = rows * copies

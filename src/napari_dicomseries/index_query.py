@@ -201,16 +201,15 @@ def list_index(db: str | os.PathLike[str]) -> IndexListing:
     manifest = read_manifest(index)
     path = _volumes_path(index, manifest)
     columns = _read_columns(path, list(_LS_COLUMNS)) if path is not None else {n: [] for n in _LS_COLUMNS}
+    return IndexListing(manifest["archive"], columns, _skipped(manifest), list(manifest.get("pending_studies", [])), path)
+
+
+def _skipped(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """The paths skipped while walking, then the skipped files of each shard (path, reason), as the manifest lists them."""
     skipped = [(p["path"], p["reason"]) for p in manifest.get("problems", [])]
     for s in manifest["shards"]:
-        if "skipped" in s:
-            skipped += [(p, r) for p, r in s["skipped"]]
-        elif s.get("errors"):  # a shard written before the manifest listed its skipped files
-            import pyarrow.parquet as pq
-
-            t = pq.ParquetFile(os.path.join(index, s["file"])).read(columns=["path", "error"]).to_pylist()
-            skipped += [(r["path"], r["error"]) for r in t if r["error"] is not None]
-    return IndexListing(manifest["archive"], columns, skipped, list(manifest.get("pending_studies", [])), path)
+        skipped += [(p, r) for p, r in s["skipped"]]
+    return skipped
 
 
 def _sql_text(value: str) -> str:
@@ -378,7 +377,7 @@ def open_index(
     from .classify import classify
     from .gaps import DEFAULT_GAP_POLICY, apply_gap_policy
     from .index_shards import read_files
-    from .scan import ScanResult
+    from .scan import ScanResult, Skipped
 
     index = os.fspath(db)
     manifest = read_manifest(index)
@@ -416,7 +415,7 @@ def open_index(
         if progress is not None:
             progress(n + 1, len(by_study))
     out.sort(key=lambda ov: ov[0])
-    skipped = list_index(index).skipped if not keys and not filters else []
+    skipped = [Skipped(p, r) for p, r in _skipped(manifest)] if not keys and not filters else []
     return [v for _, v in out], ScanResult(root=archive, files=files, skipped=skipped)
 
 
