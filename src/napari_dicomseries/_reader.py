@@ -136,7 +136,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], lis
         from .files import is_dicom, iter_paths
 
         paths = [os.fspath(path)] if isinstance(path, (str, os.PathLike)) else [os.fspath(p) for p in path]
-        if _single_index(paths) is not None:
+        if single_index(paths) is not None:
             return read_dicom
         looked = 0
         for p, problem in iter_paths(paths, recursive=True):
@@ -152,7 +152,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], lis
     return None
 
 
-def _single_index(paths: Sequence[str | os.PathLike[str]]) -> str | None:
+def single_index(paths: Sequence[str | os.PathLike[str]]) -> str | None:
     """The index folder when ``paths`` is one folder holding an index manifest (cheap: one ``stat`` first), else None."""
     if len(paths) != 1:
         return None
@@ -266,7 +266,7 @@ def read_volumes(
     limit = layer_limit() if max_layers == "env" else max_layers
     if not isinstance(paths, (str, os.PathLike)):
         paths = list(paths)
-    index = _single_index([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+    index = single_index([paths] if isinstance(paths, (str, os.PathLike)) else paths)
     if index is not None:
         volumes, result, n_volumes, limited = _open_index(index, gaps=gaps, include_localizers=include_localizers, limit=limit)
         plan = display.plan_layers(volumes, result, include_localizers=include_localizers, max_layers=None)

@@ -26,6 +26,7 @@ from ..geometry import Geometry
 __all__ = [
     "ResultTable", "StatusBar", "layer_grid", "layer_summary", "layer_files", "histogram_image", "HistogramView", "image_layers",
     "displayable", "start_worker", "enum_choices", "pick_two", "unwrap", "set_stretch", "fit_widths", "LABEL_COLUMNS",
+    "rows_to_tsv", "to_clipboard",
 ]  # fmt: skip
 
 
@@ -290,17 +291,11 @@ class ResultTable(Container):
         return rows_to_csv(self._headers, self._rows)
 
     def to_tsv(self) -> str:
-        lines = ["\t".join(self._headers)]
-        lines += ["\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in r) for r in self._rows]
-        return "\n".join(lines) + "\n"
+        return rows_to_tsv(self._headers, self._rows)
 
     def copy(self) -> str:
         """Put the table on the clipboard as tab-separated text (pastes into a spreadsheet); return it."""
-        text = self.to_tsv()
-        clipboard = QApplication.clipboard()
-        if clipboard is not None:  # None only without a QApplication
-            clipboard.setText(text)
-        return text
+        return to_clipboard(self.to_tsv())
 
     def save_csv(self, path: str | os.PathLike[str]) -> str:
         """Write the table as CSV to ``path`` (overwrites: the user chose the name in a save dialog)."""
@@ -312,6 +307,21 @@ class ResultTable(Container):
         path, _ = QFileDialog.getSaveFileName(self.native, "Save table as CSV", "table.csv", "CSV files (*.csv)")
         if path:
             self.save_csv(path)
+
+
+def rows_to_tsv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """``rows`` under ``headers`` as tab-separated text (tabs and newlines in values become spaces; None is empty)."""
+    lines = ["\t".join(headers)]
+    lines += ["\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in r) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_clipboard(text: str) -> str:
+    """Put ``text`` on the clipboard; return it."""
+    clipboard = QApplication.clipboard()
+    if clipboard is not None:  # None only without a QApplication
+        clipboard.setText(text)
+    return text
 
 
 class RefitOnResize(QObject):

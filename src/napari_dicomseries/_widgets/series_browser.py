@@ -30,7 +30,6 @@ from qtpy.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt
 from qtpy.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPixmap, QPolygon
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QFileDialog,
     QHeaderView,
     QMenu,
@@ -50,7 +49,9 @@ from ._common import (
     enum_choices,
     layer_files,
     layer_summary,
+    rows_to_tsv,
     start_worker,
+    to_clipboard,
     unwrap,
 )
 
@@ -210,17 +211,10 @@ def study_info(volumes: Sequence[Volume], read_headers: bool = True) -> dict[str
 
 
 def index_folder(path: str | os.PathLike[str] | None) -> str | None:
-    """``path`` when it is an archive index folder (a cheap look at its manifest), else None (also without pyarrow)."""
-    if not path:
-        return None
-    p = os.fspath(path)
-    if not os.path.isfile(os.path.join(p, "manifest.json")):
-        return None
-    try:
-        from ..index import is_index  # reading an index needs pyarrow and duckdb (imported when it is read)
-    except ImportError:
-        return None
-    return p if is_index(p) else None
+    """``path`` when it is an archive index folder (:func:`napari_dicomseries._reader.single_index`), else None."""
+    from .._reader import single_index
+
+    return single_index([path]) if path else None
 
 
 def _same_volume(v: Volume | None, summary: dict[str, Any] | None) -> bool:
@@ -558,17 +552,11 @@ class SeriesTree(Container):
         return rows_to_csv(self._headers, self.rows)
 
     def to_tsv(self) -> str:
-        lines = ["\t".join(self._headers)]
-        lines += ["\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in r) for r in self.rows]
-        return "\n".join(lines) + "\n"
+        return rows_to_tsv(self._headers, self.rows)
 
     def copy(self, *_: Any) -> str:
         """Put the volume rows on the clipboard as tab-separated text; return it."""
-        text = self.to_tsv()
-        clipboard = QApplication.clipboard()
-        if clipboard is not None:
-            clipboard.setText(text)
-        return text
+        return to_clipboard(self.to_tsv())
 
     def save_csv(self, path: str | os.PathLike[str]) -> str:
         with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -749,10 +737,7 @@ class SeriesBrowser(Container):
                 return False
             self.folder.value = Path(index)
             return self.open_index(index, adopted=True) is not None
-        try:
-            from .. import catalog
-        except ImportError:
-            return False
+        from .. import catalog
         from .._reader import gap_policy
 
         found = catalog.lookup(list(paths), gaps=gap_policy())
