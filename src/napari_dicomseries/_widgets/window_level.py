@@ -27,7 +27,7 @@ from ._common import unwrap
 if TYPE_CHECKING:
     import napari.viewer
 
-__all__ = ["WindowLevel", "bind_shortcuts", "SHORTCUTS", "layer_presets", "apply_preset", "active_image"]
+__all__ = ["WindowLevel", "bind_shortcuts", "SHORTCUTS", "layer_presets", "apply_preset", "active_image", "set_limits"]
 
 #: Key -> preset name (``series``: the series' own window; ``full range``: data min..max). napari binds none of them.
 SHORTCUTS: dict[str, str] = {
@@ -166,6 +166,14 @@ def _targets(viewer: Any) -> list[Any]:
     return out
 
 
+def set_limits(layer: Any, lo: float, hi: float) -> None:
+    """Set ``layer.contrast_limits`` to ``(lo, hi)`` exactly (the slider's range widened first when they lie outside it)."""
+    rlo, rhi = layer.contrast_limits_range
+    if lo < rlo or hi > rhi:
+        layer.contrast_limits_range = (min(lo, rlo), max(hi, rhi))
+    layer.contrast_limits = (lo, hi)
+
+
 def apply_preset(viewer: Any, name: str, nth: int = 0) -> list[tuple[str, Preset]]:
     """Set ``contrast_limits`` of the active and selected image layers to the preset ``name`` (each layer's own for
     ``series`` (its ``nth`` window) and ``full range``; a standard preset only where it applies, HU data).
@@ -183,11 +191,7 @@ def apply_preset(viewer: Any, name: str, nth: int = 0) -> list[tuple[str, Preset
         if preset is None:
             skipped.append(layer.name)
             continue
-        lo, hi = preset.limits
-        rlo, rhi = layer.contrast_limits_range
-        if lo < rlo or hi > rhi:  # widen the slider first so the limits are kept exactly
-            layer.contrast_limits_range = (min(lo, rlo), max(hi, rhi))
-        layer.contrast_limits = (lo, hi)
+        set_limits(layer, *preset.limits)
         done.append((layer.name, preset))
     if done:
         msg = "; ".join(f"{n}: {p.label}" for n, p in done)
@@ -377,9 +381,4 @@ class WindowLevel(Container):
     def _spin_changed(self, *_: Any) -> None:
         if self._quiet or self._layer is None:
             return
-        lo, hi = contrast_limits(self.center_spin.value, self.width_spin.value)
-        layer = self._layer
-        rlo, rhi = layer.contrast_limits_range
-        if lo < rlo or hi > rhi:
-            layer.contrast_limits_range = (min(lo, rlo), max(hi, rhi))
-        layer.contrast_limits = (lo, hi)
+        set_limits(self._layer, *contrast_limits(self.center_spin.value, self.width_spin.value))
