@@ -256,3 +256,24 @@ def test_export_tab_writes_an_index_volumes_without_reading_headers(
         ours, theirs = nib.load(tmp_path / "panel" / Path(r.nifti).name), nib.load(r.nifti)
         assert np.allclose(ours.affine, theirs.affine, atol=1e-6)
         assert np.array_equal(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))
+
+
+def test_export_tab_follows_the_policy_the_volumes_were_listed_with(
+    make_napari_viewer, qtbot, synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_path_calls: list[str]
+) -> None:
+    """The Export tab writes the listed volumes when its gap policy is the one they were built with, even if
+    ``NAPARI_DICOMSERIES_GAPS`` changed since: no scan again (the browser records its listing's policy)."""
+    viewer = make_napari_viewer()
+    b = _browser(viewer)
+    b.scan(synthetic_study)
+    _wait(qtbot, b)
+    assert b.gaps == "split"
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, "Export to NIfTI")
+    ex = panel.export
+    assert ex.gaps.value == "split"
+    monkeypatch.setenv("NAPARI_DICOMSERIES_GAPS", "keep")  # the environment changes after the listing
+    b.table.select_payloads(lambda v: v.key == "3")
+    read_path_calls.clear()
+    ex.export(tmp_path / "out")
+    _wait(qtbot, ex)
+    assert read_path_calls == [] and len(list((tmp_path / "out").glob("3_*.nii*"))) == 1

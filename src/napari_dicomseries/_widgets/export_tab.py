@@ -135,10 +135,9 @@ class ExportTab(Container):
             self.status.say("scan a folder in the Series tab first", error=True)
             return None
         gaps = str(self.gaps.value)
-        from .._reader import gap_policy
-
+        listed = self.browser.gaps  # the policy the Series tab's volumes were built with
         # volume keys name the parts of a series split by the browser's gap policy; another policy gets whole series
-        series = [v.key for v in vols] if gaps == gap_policy() else sorted({v.series_instance_uid for v in vols})
+        series = [v.key for v in vols] if gaps == listed else sorted({v.series_instance_uid for v in vols})
         cancel = threading.Event()
         self._cancel = cancel
         from superqt.utils import ensure_main_thread
@@ -171,7 +170,7 @@ class ExportTab(Container):
         def work() -> Any:
             yield None
             try:
-                if gaps == gap_policy():  # the volumes listed are the ones to write: nothing is scanned again
+                if gaps == listed:  # the volumes listed are the ones to write: nothing is scanned again
                     return export_volumes(volumes, out, inputs=inputs or None, **kwargs)
                 if index:  # another gap policy: the index rebuilds the series (still no header read)
                     from ..index_query import open_index

@@ -614,6 +614,7 @@ class SeriesBrowser(Container):
         self.root: str = ""  # the folder (or common folder of the files) the volumes come from
         self.paths: list[str] | None = None  # the files scanned when they were given as a list (an adopted folder)
         self.index_path: str | None = None  # the archive index the volumes were listed from (``root`` is its archive)
+        self.gaps = ""  # the gap policy the listed volumes were built with (what the Export tab must match)
         self.studies: dict[str, StudyInfo] = {}
         self._worker: Any = None
         self._thumb_worker: Any = None
@@ -740,12 +741,14 @@ class SeriesBrowser(Container):
         from .. import catalog
         from .._reader import gap_policy
 
-        found = catalog.lookup(list(paths), gaps=gap_policy())
+        gaps = str((info or {}).get("gaps") or gap_policy())  # the policy the reader opened the folder with
+        found = catalog.lookup(list(paths), gaps=gaps)
         if found is None:
             return False
         volumes, result = found
         self.paths = [str(p) for p in paths]
         self.index_path = None
+        self.gaps = gaps
         self._scanned((volumes, result, study_info(volumes)), adopted=True)
         return True
 
@@ -793,6 +796,7 @@ class SeriesBrowser(Container):
                 return
             self.paths = None
             self.index_path = None
+            self.gaps = gaps
             self._scanned(out)
 
         self.status.start(0)
@@ -831,6 +835,7 @@ class SeriesBrowser(Container):
                 return
             self.paths = None
             self.index_path = index
+            self.gaps = gaps
             self._scanned(out, adopted=adopted)
 
         self.status.start(0)
