@@ -134,13 +134,13 @@ class TreeSampler:
         self._thread.join()
 
 
-def run(cmd: Sequence[str], *, sample: bool = False) -> tuple[float, TreeSampler | None, str]:
+def run(cmd: Sequence[str], *, sample: bool = False, env: dict[str, str] | None = None) -> tuple[float, TreeSampler | None, str]:
     """Run ``cmd`` (stdout captured, stderr kept on failure); wall seconds, memory sampler, stdout."""
     import resource
 
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     sampler = TreeSampler(proc.pid) if sample else None
     out, err = proc.communicate()
     dt = time.perf_counter() - t
@@ -235,10 +235,8 @@ def contenders(archive: Path, scratch: Path, workers2: int) -> dict[str, Callabl
         return dt, s
 
     def ls_base() -> tuple[float, TreeSampler | None]:
-        env = dict(os.environ, PYTHONPATH=str(BASELINE["src"]))
-        t = time.perf_counter()
-        subprocess.run([*CLI, "ls", str(archive)], check=True, capture_output=True, env=env)
-        return time.perf_counter() - t, None
+        dt, s, _ = run([*CLI, "ls", str(archive)], sample=True, env=dict(os.environ, PYTHONPATH=str(BASELINE["src"])))
+        return dt, s
 
     return {
         "ls_base": ls_base,
