@@ -73,13 +73,9 @@ class _Bar:
         self.bar.close()
 
 
-def _export(args: argparse.Namespace, bar: _Bar, cancel: Any) -> list[Any]:
-    index = single_index(args.src)
-    if index is not None:
-        return _export_index(args, index, bar, cancel)
-    return export_folder(
-        args.src,
-        args.out,
+def _options(args: argparse.Namespace, bar: _Bar, cancel: Any) -> dict[str, Any]:
+    """The export keywords the command line sets, for a folder and for an index alike."""
+    return dict(
         series=args.series,
         skip_localizers=args.skip_localizers,
         gzip=args.gzip,
@@ -88,10 +84,15 @@ def _export(args: argparse.Namespace, bar: _Bar, cancel: Any) -> list[Any]:
         template=args.template,
         patient_tags=args.patient_tags,
         allow_inside_input=args.allow_inside_input,
-        recursive=not args.no_recursive,
-        gaps=args.gaps,
         cancel=cancel,
     )
+
+
+def _export(args: argparse.Namespace, bar: _Bar, cancel: Any) -> list[Any]:
+    index = single_index(args.src)
+    if index is not None:
+        return _export_index(args, index, bar, cancel)
+    return export_folder(args.src, args.out, recursive=not args.no_recursive, gaps=args.gaps, **_options(args, bar, cancel))
 
 
 def _export_index(args: argparse.Namespace, index: str, bar: _Bar, cancel: Any) -> list[Any]:
@@ -106,17 +107,9 @@ def _export_index(args: argparse.Namespace, index: str, bar: _Bar, cancel: Any) 
     return export_volumes(
         volumes,
         args.out,
-        series=args.series,
-        skip_localizers=args.skip_localizers,
-        gzip=args.gzip,
-        force=args.force,
-        progress=bar if bar.enabled else None,
-        template=args.template,
-        patient_tags=args.patient_tags,
         inputs=[archive, index],
         input_files=[f.path for f in result.files],
-        allow_inside_input=args.allow_inside_input,
-        cancel=cancel,
+        **_options(args, bar, cancel),
     )
 
 
