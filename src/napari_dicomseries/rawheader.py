@@ -17,6 +17,7 @@ being skipped: explicit VR little endian only, every element's raw bytes kept
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -50,15 +51,23 @@ _HEADER_SIZE_16 = {_U16.unpack(vr)[0]: size for vr, size in _HEADER_SIZE.items()
 _VR_BYTES = {_U16.unpack(vr)[0]: vr for vr in _HEADER_SIZE}
 _PIXEL, _SEQUENCE, _WANTED = 0, 1, 2
 #: :func:`_kinds` of the frozen tag sets asked for (the scan asks with the same sets for every file).
-_KINDS_MEMO: dict[tuple[frozenset[int], frozenset[int]], dict[int, tuple[int, int]]] = {}
+_KINDS_MEMO: dict[tuple[frozenset[int], frozenset[int]], tuple[dict[int, tuple[int, int]], bytes]] = {}
+
+_walk_c: Callable[..., int] | None
+_meta_c: Callable[[bytes | bytearray, int], tuple[int, bytes | None] | None] | None
+try:  # the element walk in C (``_walk.c``), built when the package is installed with a C compiler at hand
+    from ._walk import meta as _meta_c
+    from ._walk import walk as _walk_c
+except ImportError:  # pragma: no cover - no compiler at install time: the same loops in Python
+    _walk_c = _meta_c = None
 
 
-def _kinds(wanted: set[int] | frozenset[int], sequences: set[int] | frozenset[int]) -> dict[int, tuple[int, int]]:
+def _kinds(wanted: set[int] | frozenset[int], sequences: set[int] | frozenset[int]) -> tuple[dict[int, tuple[int, int]], bytes]:
     """What the top-level loop does with each tag it looks for: ``swapped tag -> (_PIXEL | _SEQUENCE | _WANTED, tag)``.
 
     Keyed by the tag as :data:`_ELEM_FAST` reads it (element << 16 | group); a pixel tag wins over a sequence
-    asked for, which wins over a wanted tag, as in the checks this table replaces. Built once per pair of
-    frozensets, else per call.
+    asked for, which wins over a wanted tag, as in the checks this table replaces. Also the table's keys as sorted
+    little-endian 32-bit numbers (for the C walk). Built once per pair of frozensets, else per call.
     """
     key = (wanted, sequences) if isinstance(wanted, frozenset) and isinstance(sequences, frozenset) else None
     if key is not None:
@@ -69,11 +78,12 @@ def _kinds(wanted: set[int] | frozenset[int], sequences: set[int] | frozenset[in
     for what, tags in ((_WANTED, wanted), (_SEQUENCE, sequences), (_PIXEL, PIXEL_TAGS)):
         for tag in tags:
             kinds[((tag & 0xFFFF) << 16) | (tag >> 16)] = (what, tag)
+    out = kinds, struct.pack(f"<{len(kinds)}I", *sorted(kinds))
     if key is not None:
         if len(_KINDS_MEMO) > 16:
             _KINDS_MEMO.clear()
-        _KINDS_MEMO[key] = kinds
-    return kinds
+        _KINDS_MEMO[key] = out
+    return out
 
 
 class _NeedMore(Exception):
@@ -297,27 +307,32 @@ def _parse(
     p = 132 if has_meta else 0
     ts = ""
     if has_meta:
-        while True:
-            if p + 12 <= len(buf.data):  # the element header at hand (the usual case): read at once
-                g, e, vr, short, long = _ELEM.unpack_from(buf.data, p)
-                if g != 0x0002:
-                    break
-                size = _HEADER_SIZE.get(vr)
-                if size is None:
+        plain = _meta_c(buf.data, p) if _meta_c is not None and _walk_c is not None else None
+        if plain is not None:  # the meta group in C (the usual case)
+            p, raw_ts = plain
+            ts = "" if raw_ts is None else raw_ts.decode("ascii").strip("\x00 ")
+        else:
+            while True:
+                if p + 12 <= len(buf.data):  # the element header at hand (the usual case): read at once
+                    g, e, vr, short, long = _ELEM.unpack_from(buf.data, p)
+                    if g != 0x0002:
+                        break
+                    size = _HEADER_SIZE.get(vr)
+                    if size is None:
+                        raise _Unsupported
+                    start, length = (p + 8, short) if size == 8 else (p + 12, long)
+                else:
+                    buf.need(p + 8)
+                    g, e = _TAG.unpack_from(buf.data, p)
+                    if g != 0x0002:
+                        break
+                    start, length, _vr = _element_header(buf, p, True, g)
+                if length == 0xFFFFFFFF:
                     raise _Unsupported
-                start, length = (p + 8, short) if size == 8 else (p + 12, long)
-            else:
-                buf.need(p + 8)
-                g, e = _TAG.unpack_from(buf.data, p)
-                if g != 0x0002:
-                    break
-                start, length, _vr = _element_header(buf, p, True, g)
-            if length == 0xFFFFFFFF:
-                raise _Unsupported
-            buf.need(start + length)
-            if e == 0x0010:
-                ts = bytes(buf.data[start : start + length]).decode("ascii").strip("\x00 ")
-            p = start + length
+                buf.need(start + length)
+                if e == 0x0010:
+                    ts = bytes(buf.data[start : start + length]).decode("ascii").strip("\x00 ")
+                p = start + length
         if ts == IMPLICIT_LE:
             explicit = False
         elif ts.startswith(_EXPLICIT_LE_PREFIXES) and ts != uids.DeflatedExplicitVRLittleEndian:
@@ -342,12 +357,15 @@ def _parse(
     # an element not kept) and one dict look-up says whether the element is kept; bounds are checked against the
     # bytes at hand and more read only when an element runs past them. The order of the checks (8 bytes, pixel tag,
     # item tag, VR, sequence asked for, wanted) is that of the element-by-element reader this loop replaces.
-    kinds = _kinds(wanted, sequences)
+    kinds, keys = _kinds(wanted, sequences)
     elem_at, header_size, vr_bytes = _ELEM_FAST.unpack_from, _HEADER_SIZE_16, _VR_BYTES
     add = present.add
     data = bytes(buf.data)  # the bytes read so far (slices of bytes are bytes: one copy per value kept)
     n = len(data)
+    walk = _walk_c
     while True:
+        if walk is not None:  # the plain elements in C; the loop below takes the element it stopped at
+            p = walk(data, p, explicit, keys, kinds, values, present)
         if p + 12 > n:  # near the end of the bytes read so far: the careful way
             try:
                 buf.need(p + 8)

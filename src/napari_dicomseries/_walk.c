@@ -1,0 +1,226 @@
+/* The hot loop of rawheader._parse in C: walk the top-level elements of a little-endian DICOM data set.
+ *
+ * walk(data, p, explicit, keys, kinds, values, present) -> int
+ *
+ * Starting at offset p of the bytes `data`, step over the plain elements (a defined length, a valid VR in an
+ * explicit VR data set, the whole value at hand) and keep the wanted ones: for an element whose tag is asked for
+ * with kind _WANTED (2) in `kinds` (swapped tag -> (kind, tag), as rawheader._kinds builds it),
+ * values[tag] = (vr bytes, or b"" in an implicit VR data set; the value bytes) and present.add(tag).
+ * `keys` holds the swapped tags of `kinds` as sorted little-endian 32-bit numbers (a binary search decides whether
+ * an element is asked for before any Python object is made).
+ *
+ * Returns the offset of the first element it did not take: fewer than 12 bytes left, a pixel tag or a sequence
+ * asked for, an item tag (group 0xFFFE), bytes that are no VR, an undefined length, a value running past the bytes
+ * at hand. rawheader._parse handles that one element as it would without this module and calls walk again, so
+ * the result is the pure-Python loop's, element for element (tests/core/test_rawheader_walk.py compares both on
+ * every file of the test data).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t rd32(const unsigned char *b) {
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+static inline uint16_t rd16(const unsigned char *b) { return (uint16_t)(b[0] | (b[1] << 8)); }
+
+static int is_long_vr(unsigned char a, unsigned char b) {
+    /* OB OD OF OL OV OW SQ UC UN UR UT SV UV: a 32-bit length (rawheader.LONG_VRS) */
+    switch (a) {
+    case 'O':
+        return b == 'B' || b == 'D' || b == 'F' || b == 'L' || b == 'V' || b == 'W';
+    case 'S':
+        return b == 'Q' || b == 'V';
+    case 'U':
+        return b == 'C' || b == 'N' || b == 'R' || b == 'T' || b == 'V';
+    default:
+        return 0;
+    }
+}
+
+static int has_key(const unsigned char *keys, Py_ssize_t n, uint32_t key) {
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        Py_ssize_t mid = (lo + hi) >> 1;
+        uint32_t k = rd32(keys + 4 * mid);
+        if (k == key)
+            return 1;
+        if (k < key)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0;
+}
+
+/* The 2-byte VR objects, made once per VR met (an explicit VR is two capital letters). */
+static PyObject *vr_objects[26 * 26];
+
+static PyObject *vr_object(unsigned char a, unsigned char b) {
+    PyObject **slot = &vr_objects[(a - 'A') * 26 + (b - 'A')];
+    if (*slot == NULL) {
+        char s[2] = {(char)a, (char)b};
+        *slot = PyBytes_FromStringAndSize(s, 2);
+    }
+    return *slot;
+}
+
+static PyObject *empty_vr;
+
+static PyObject *walk(PyObject *self, PyObject *args) {
+    Py_buffer data, keys;
+    Py_ssize_t p;
+    int explicit_vr;
+    PyObject *kinds, *values, *present;
+    if (!PyArg_ParseTuple(args, "y*npy*O!O!O!", &data, &p, &explicit_vr, &keys, &PyDict_Type, &kinds, &PyDict_Type,
+                          &values, &PySet_Type, &present))
+        return NULL;
+    const unsigned char *d = (const unsigned char *)data.buf;
+    const unsigned char *kb = (const unsigned char *)keys.buf;
+    Py_ssize_t n = data.len, nkeys = keys.len / 4;
+    PyObject *result = NULL;
+    if (p < 0)
+        p = n; /* nothing to do */
+    while (p + 12 <= n) {
+        const unsigned char *e = d + p;
+        uint32_t swapped = rd32(e);
+        uint16_t group = (uint16_t)(swapped & 0xFFFF);
+        Py_ssize_t start;
+        uint32_t length;
+        if (group == 0xFFFE)
+            break; /* an item tag at the top level: rawheader decides (it is unsupported there) */
+        if (explicit_vr) {
+            unsigned char a = e[4], b = e[5];
+            if (a < 'A' || a > 'Z' || b < 'A' || b > 'Z')
+                break;
+            if (is_long_vr(a, b)) {
+                start = p + 12;
+                length = rd32(e + 8);
+            } else {
+                start = p + 8;
+                length = rd16(e + 6);
+            }
+        } else {
+            start = p + 8;
+            length = rd32(e + 4);
+        }
+        if (length == 0xFFFFFFFFu)
+            break;
+        Py_ssize_t end = start + (Py_ssize_t)length;
+        if (nkeys > 0 && has_key(kb, nkeys, swapped)) {
+            PyObject *key = PyLong_FromUnsignedLong(swapped);
+            if (key == NULL)
+                goto done;
+            PyObject *kind = PyDict_GetItemWithError(kinds, key); /* borrowed */
+            Py_DECREF(key);
+            if (kind == NULL) {
+                if (PyErr_Occurred())
+                    goto done;
+                break; /* keys and kinds disagree: let rawheader decide */
+            }
+            if (!PyTuple_Check(kind) || PyTuple_GET_SIZE(kind) != 2)
+                break;
+            long what = PyLong_AsLong(PyTuple_GET_ITEM(kind, 0));
+            if (what == -1 && PyErr_Occurred())
+                goto done;
+            if (what != 2 || end > n)
+                break; /* pixel data, a sequence asked for, or a value past the bytes at hand */
+            PyObject *tag = PyTuple_GET_ITEM(kind, 1);
+            PyObject *vr = explicit_vr ? vr_object(e[4], e[5]) : empty_vr;
+            if (vr == NULL)
+                goto done;
+            PyObject *value = PyBytes_FromStringAndSize((const char *)d + start, (Py_ssize_t)length);
+            if (value == NULL)
+                goto done;
+            PyObject *pair = PyTuple_Pack(2, vr, value);
+            Py_DECREF(value);
+            if (pair == NULL)
+                goto done;
+            int bad = PyDict_SetItem(values, tag, pair) < 0 || PySet_Add(present, tag) < 0;
+            Py_DECREF(pair);
+            if (bad)
+                goto done;
+        }
+        p = end;
+    }
+    result = PyLong_FromSsize_t(p);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&keys);
+    return result;
+}
+
+
+/* meta(data, p) -> (end, transfer syntax bytes or None) | None
+ *
+ * The file meta group (0002) of an explicit VR little endian header from offset p: the offset of the first element
+ * of another group and the raw TransferSyntaxUID value (the last one met). None when the group is not plain (an
+ * undefined length, bytes that are no VR, the group running past the bytes at hand): rawheader reads it then.
+ */
+static PyObject *meta(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t p;
+    if (!PyArg_ParseTuple(args, "y*n", &data, &p))
+        return NULL;
+    const unsigned char *d = (const unsigned char *)data.buf;
+    Py_ssize_t n = data.len, ts_at = -1, ts_len = 0;
+    PyObject *result = NULL;
+    int plain = 0;
+    while (p >= 0 && p + 12 <= n) {
+        const unsigned char *e = d + p;
+        if (rd16(e) != 0x0002) {
+            plain = 1;
+            break;
+        }
+        unsigned char a = e[4], b = e[5];
+        if (a < 'A' || a > 'Z' || b < 'A' || b > 'Z')
+            break;
+        Py_ssize_t start;
+        uint32_t length;
+        if (is_long_vr(a, b)) {
+            start = p + 12;
+            length = rd32(e + 8);
+        } else {
+            start = p + 8;
+            length = rd16(e + 6);
+        }
+        if (length == 0xFFFFFFFFu || start + (Py_ssize_t)length > n)
+            break;
+        if (rd16(e + 2) == 0x0010) {
+            ts_at = start;
+            ts_len = (Py_ssize_t)length;
+        }
+        p = start + (Py_ssize_t)length;
+    }
+    if (!plain) {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    } else if (ts_at < 0) {
+        result = Py_BuildValue("(nO)", p, Py_None);
+    } else {
+        result = Py_BuildValue("(ny#)", p, (const char *)d + ts_at, ts_len);
+    }
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", walk, METH_VARARGS,
+     "walk(data, p, explicit, keys, kinds, values, present) -> int: step over the plain top-level elements from p, "
+     "keep the wanted ones; the offset of the first element not taken."},
+    {"meta", meta, METH_VARARGS,
+     "meta(data, p) -> (end, transfer syntax bytes or None) | None: the plain file meta group from p."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk", "The top-level element walk of rawheader, in C.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__walk(void) {
+    empty_vr = PyBytes_FromStringAndSize("", 0);
+    if (empty_vr == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}
