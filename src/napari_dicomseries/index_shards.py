@@ -21,6 +21,7 @@ import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from . import scan as _scan
@@ -138,6 +139,9 @@ def _schema(columns: dict[str, str]) -> Any:
 _FILE_FIELDS = tuple(f.name for f in fields(DicomFile) if f.name not in ("_dataset", "path", "frames", "mosaic"))
 _FRAME_FIELDS = tuple(f.name for f in fields(Frame))
 _MOSAIC_FIELDS = tuple(f.name for f in fields(Mosaic))
+#: the fields of each, read at once (a tuple, made in C)
+_FILE_VALUES, _FRAME_VALUES = attrgetter(*_FILE_FIELDS), attrgetter(*_FRAME_FIELDS)
+_FRAME_PATH = _FRAME_FIELDS.index("path")
 
 
 def _tuples(value: Any) -> Any:
@@ -156,11 +160,14 @@ def encode_file(f: DicomFile) -> str:
 
     The pydicom data set (read on demand) is not stored.
     """
-    frames = [
-        [None if (name == "path" and getattr(fr, name) == f.path) else getattr(fr, name) for name in _FRAME_FIELDS]
-        for fr in f.frames
-    ]
-    doc: dict[str, Any] = {name: getattr(f, name) for name in _FILE_FIELDS}
+    frames: list[Any] = []
+    for fr in f.frames:
+        row: Any = _FRAME_VALUES(fr)
+        if fr.path == f.path:
+            row = list(row)
+            row[_FRAME_PATH] = None
+        frames.append(row)
+    doc: dict[str, Any] = dict(zip(_FILE_FIELDS, _FILE_VALUES(f), strict=True))
     doc["frames"] = {"fields": _FRAME_FIELDS, "rows": frames}
     doc["mosaic"] = None if f.mosaic is None else {name: getattr(f.mosaic, name) for name in _MOSAIC_FIELDS}
     return _ENCODE(doc)
