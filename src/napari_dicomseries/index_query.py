@@ -4,6 +4,8 @@
   read);
 * :func:`find`: volumes matching filters (modality, kernel class, thin, orientation, description, study, ...), a
   DuckDB query over the volume table, as typed rows (:class:`IndexVolume`);
+* :func:`list_entries`: every volume of the volume table with the fields a volume browser shows (the attribute names of
+  :class:`~volume.Volume`), as :class:`IndexEntry` rows: a listing that reads neither the shards nor the archive;
 * :func:`open_index`: the same :class:`~volume.Volume` objects as :func:`napari_dicomseries.open_folder` gives for
   the selected volumes: their studies' :class:`~scan.DicomFile` objects are rebuilt from the shards (no header is
   read again) and go through the same pipeline, so ``load_volume``, export, compare and the napari reader work on
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from .scan import ScanResult, Skipped
     from .volume import Volume
 
-__all__ = ["IndexListing", "IndexVolume", "list_index", "find", "open_index", "require_index"]
+__all__ = ["IndexListing", "IndexVolume", "IndexEntry", "list_index", "list_entries", "find", "open_index", "require_index"]
 
 
 #: The volume-table columns of the ``ls`` table and its notes (see :meth:`IndexListing.table`).
@@ -417,6 +419,151 @@ def open_index(
     out.sort(key=lambda ov: ov[0])
     skipped = [Skipped(p, r) for p, r in _skipped(manifest)] if not keys and not filters else []
     return [v for _, v in out], ScanResult(root=archive, files=files, skipped=skipped)
+
+
+#: The volume-table columns :func:`list_entries` reads (those of an older table that are missing are left empty).
+_ENTRY_COLUMNS = (
+    "key", "base_key", "study_instance_uid", "series_instance_uid", "series_number", "series_description", "modality",
+    "convolution_kernel", "kernel_class", "thickness_class", "orientation", "kind", "is_image", "loadable", "acquisition_group",
+    "acquisition_datetime", "shape", "n_files", "spacing_slice", "spacing_row", "spacing_column", "slice_thickness",
+    "warning_codes", "notes",
+)  # fmt: skip
+#: Fields of the ``summary`` JSON that have no column of their own: read with a regular expression over the column
+#: (``json.dumps`` writes ``"name": "value"``), so no summary is parsed.
+_SUMMARY_TEXT_FIELDS = ("content_time", "instance_creation_time")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One volume of the volume table as a listing shows it, before any :class:`~volume.Volume` is built.
+
+    The fields carry the names of the :class:`~volume.Volume` attributes they stand for (``kind``, ``spacing``,
+    ``slice_thickness``, ``content_time``, ...), with the values of the volume the index built with its gap policy
+    (``manifest["gaps"]``); ``warnings`` holds the warning messages (``Volume.warning_messages``). ``base_key`` is the
+    key of the volume before the gap policy cut it (``3`` for ``3.part2``).
+    """
+
+    key: str
+    base_key: str
+    study_instance_uid: str
+    series_instance_uid: str
+    series_number: int | None
+    series_description: str
+    modality: str
+    convolution_kernel: str
+    kernel_class: str
+    thickness_class: str
+    orientation: str
+    kind: str
+    is_image: bool
+    loadable: bool
+    acquisition_group: str
+    acquisition_datetime: str
+    content_time: str
+    instance_creation_time: str
+    shape: tuple[int, ...]
+    spacing: tuple[float, ...]
+    slice_thickness: float | None
+    n_files: int
+    warnings: tuple[str, ...]
+    warning_codes: tuple[str, ...]
+    split_reason: str | None
+
+    @property
+    def warning_messages(self) -> list[str]:
+        """The warning messages, as ``Volume.warning_messages`` gives them."""
+        return list(self.warnings)
+
+    @property
+    def n_slices(self) -> int:
+        """Number of slices (the length of the slice axis)."""
+        return self.shape[-3] if len(self.shape) >= 3 else 0
+
+
+def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
+    """Every volume of the index ``db``, in ``ls`` order, as :class:`IndexEntry` rows; reads only the volume table.
+
+    No shard (instance table) and no file of the archive is read and no :class:`~volume.Volume` is built, so this
+    takes the time of reading a few columns of the volume table (its warnings from the ``notes`` column, which is
+    null for most volumes); :func:`open_index` gives the volumes themselves.
+
+    Raises
+    ------
+    PathNotFoundError, NotAnIndexError
+        When ``db`` does not exist or is not an index.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    index = os.fspath(db)
+    manifest = read_manifest(index)
+    path = _volumes_path(index, manifest)
+    if path is None:
+        return []
+    pf = pq.ParquetFile(path)
+    have = set(pf.schema_arrow.names)
+    wanted = [n for n in ("order", *_ENTRY_COLUMNS) if n in have]
+    table = pf.read(columns=wanted + (["summary"] if "summary" in have else []))
+    if "order" in have:
+        table = table.take(pc.sort_indices(table["order"]))
+    n = table.num_rows
+    cols: dict[str, list[Any]] = {name: table[name].to_pylist() for name in wanted}
+    for name in _SUMMARY_TEXT_FIELDS:
+        cols[name] = _summary_texts(table["summary"], name) if "summary" in have else [""] * n
+    empty: list[Any] = [None] * n
+    get = lambda name: cols.get(name, empty)  # noqa: E731 - a short local accessor
+    out = []
+    loads = json.loads
+    for (
+        key, base, study, series, sn, desc, mod, kernel, kc, tc, orient, kind, img, loadable, acq, acq_dt, content, created,
+        shape, nf, s0, s1, s2, thick, codes, notes,
+    ) in zip(
+        get("key"), get("base_key"), get("study_instance_uid"), get("series_instance_uid"), get("series_number"),
+        get("series_description"), get("modality"), get("convolution_kernel"), get("kernel_class"), get("thickness_class"),
+        get("orientation"), get("kind"), get("is_image"), get("loadable"), get("acquisition_group"),
+        get("acquisition_datetime"), cols["content_time"], cols["instance_creation_time"], get("shape"), get("n_files"),
+        get("spacing_slice"), get("spacing_row"), get("spacing_column"), get("slice_thickness"), get("warning_codes"),
+        get("notes"), strict=True,
+    ):  # fmt: skip
+        note = loads(notes) if notes else _NO_NOTES
+        out.append(
+            IndexEntry(
+                key=key or "",
+                base_key=base or key or "",
+                study_instance_uid=study or "",
+                series_instance_uid=series or "",
+                series_number=sn,
+                series_description=desc or "",
+                modality=mod or "",
+                convolution_kernel=kernel or "",
+                kernel_class=kc or "",
+                thickness_class=tc or "",
+                orientation=orient or "",
+                kind=kind or "",
+                is_image=bool(img),
+                loadable=bool(loadable),
+                acquisition_group=acq or "",
+                acquisition_datetime=acq_dt or "",
+                content_time=content or "",
+                instance_creation_time=created or "",
+                shape=tuple(int(x) for x in shape.split("x")) if shape else (),
+                spacing=() if s0 is None else (s0, s1, s2),
+                slice_thickness=thick,
+                n_files=nf or 0,
+                warnings=tuple(note["warnings"]),
+                warning_codes=tuple(c for c in (codes or "").split(",") if c),
+                split_reason=note["split_reason"] or None,
+            )
+        )
+    return out
+
+
+def _summary_texts(summaries: Any, name: str) -> list[str]:
+    """The text field ``name`` of each ``summary`` JSON of a column ("" when absent or not a string), parsing none."""
+    import pyarrow.compute as pc
+
+    found = pc.extract_regex(summaries, rf'"{name}": "(?P<v>(?:[^"\\]|\\.)*)"').to_pylist()
+    return [(json.loads(f'"{m["v"]}"') if "\\" in m["v"] else m["v"]) if m else "" for m in found]
 
 
 def _base_of(r: IndexVolume) -> str:
