@@ -4,7 +4,9 @@ The options are those of the ``export`` command (template, gzip, force, patient
 tags, gap policy; localizers are exported only when selected) and the work is
 :func:`napari_dicomseries.export.export_folder` itself, run in a worker thread
 with a progress bar and *Cancel*. The core refuses an output folder that is the
-input folder or lies inside it; its message is shown as it is.
+input folder or lies inside it; its message is shown as it is. Rows of a big
+archive index listed from its volume table are resolved to their volumes in the
+export's worker (:meth:`SeriesBrowser.resolve`: their studies only).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
     import napari.viewer
 
     from ..export import ExportResult
-    from ..volume import Volume
     from .series_browser import SeriesBrowser
 
 __all__ = ["ExportTab", "RESULT_COLUMNS"]
@@ -91,8 +92,9 @@ class ExportTab(Container):
         """True while an export runs."""
         return self._worker is not None
 
-    def selected(self) -> list[Volume]:
-        """The image volumes selected in the series browser."""
+    def selected(self) -> list[Any]:
+        """The rows selected in the series browser: volumes, or placeholders of an index's volumes not made yet
+        (:class:`~napari_dicomseries.index_query.IndexEntry`, with the fields the file names use)."""
         return [v for v in self.browser.table.selected_payloads() if v is not None]
 
     def _update(self, *_: Any) -> None:
@@ -135,9 +137,9 @@ class ExportTab(Container):
             self.status.say("scan a folder in the Series tab first", error=True)
             return None
         gaps = str(self.gaps.value)
-        listed = self.browser.gaps  # the policy the Series tab's volumes were built with
+        listed = self.browser.gaps  # the policy the Series tab's volumes were built (or are resolved) with
         # volume keys name the parts of a series split by the browser's gap policy; another policy gets whole series
-        series = [v.key for v in vols] if gaps == listed else sorted({v.series_instance_uid for v in vols})
+        uids = sorted({v.series_instance_uid for v in vols})
         cancel = threading.Event()
         self._cancel = cancel
         from superqt.utils import ensure_main_thread
@@ -152,7 +154,6 @@ class ExportTab(Container):
                 step(stage, done, total)
 
         kwargs: dict[str, Any] = dict(
-            series=series,
             skip_localizers=False,
             gzip=bool(self.gzip.value),
             force=bool(self.force.value),
@@ -163,7 +164,6 @@ class ExportTab(Container):
         )
 
         browser = self.browser
-        volumes = list(browser.volumes)
         index = getattr(browser, "index_path", None)
         inputs = [p for p in (browser.root, index) if p]
 
@@ -171,13 +171,14 @@ class ExportTab(Container):
             yield None
             try:
                 if gaps == listed:  # the volumes listed are the ones to write: nothing is scanned again
-                    return export_volumes(volumes, out, inputs=inputs or None, **kwargs)
-                if index:  # another gap policy: the index rebuilds the series (still no header read)
+                    volumes = browser.resolve(vols, cancel=cancel.is_set)  # an index's rows: their studies only
+                    return export_volumes(volumes, out, series=[v.key for v in volumes], inputs=inputs or None, **kwargs)
+                if index:  # another gap policy: the index rebuilds these series (still no header read)
                     from ..index_query import open_index
 
-                    again, _ = open_index(index, gaps=gaps, cancel=cancel.is_set)
-                    return export_volumes(again, out, inputs=inputs, **kwargs)
-                return export_folder(src, out, gaps=gaps, **kwargs)
+                    again, _ = open_index(index, keys=uids, gaps=gaps, cancel=cancel.is_set)
+                    return export_volumes(again, out, series=uids, inputs=inputs, **kwargs)
+                return export_folder(src, out, gaps=gaps, series=uids, **kwargs)
             except ValueError as exc:  # a bad template
                 from ..errors import DicomSeriesError
 
@@ -185,6 +186,8 @@ class ExportTab(Container):
 
         def done(results: list[ExportResult]) -> None:
             self.results = results
+            if not browser.busy:
+                browser.show_resolved()  # the rows of the studies opened for the export become their volumes
             self._show(results, out)
 
         self.cancel_button.enabled = True

@@ -11,6 +11,14 @@ scanned: its volumes come from :func:`napari_dicomseries.index_query.open_index`
 headers from the index's shards (no file of the archive is read until a row is loaded or its thumbnail
 made) and runs the same pipeline, so the rows are the same :class:`~napari_dicomseries.volume.Volume`
 objects as a scan of the archive gives.
+
+An index of more than :data:`LAZY_INDEX_FILES` instances (``NAPARI_DICOMSERIES_LAZY_INDEX_FILES``) is listed from its
+volume table alone (:func:`napari_dicomseries.index_query.list_entries`: no shard read, no volume built; about a
+second at a million instances): its rows are :class:`~napari_dicomseries.index_query.IndexEntry` placeholders with
+the volume table's columns (the same rows as the whole index opened gives). The volumes of a study are made only
+when one of its rows is loaded, compared or exported (:meth:`SeriesBrowser.resolve`: ``open_index(keys=...)`` over
+that study, in the job's worker, cached per study); the study's rows are then replaced by its volumes, and get
+their thumbnails (the rows of studies not opened have none).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from qtpy.QtWidgets import (
 from ..classify import THIN_MAX_MM
 from ..compare import rows_to_csv
 from ..errors import DicomSeriesError
+from ..index_query import IndexEntry
 from ._common import (
     RefitOnResize,
     StatusBar,
@@ -62,10 +71,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SeriesBrowser", "SeriesTree", "KernelFilter", "LoadMode", "COLUMNS", "DEFAULT_COLUMNS", "volume_row", "study_info",
-    "StudyInfo", "THUMBNAIL_PX", "index_folder",
+    "StudyInfo", "THUMBNAIL_PX", "index_folder", "LAZY_INDEX_FILES", "entry_study_info",
 ]  # fmt: skip
 
 THUMBNAIL_PX = 48
+#: An index of more instances than this is listed from its volume table (rows resolved per study on demand); a
+#: smaller one is opened whole (every volume built, as a folder scan). ``NAPARI_DICOMSERIES_LAZY_INDEX_FILES``.
+LAZY_INDEX_FILES = 20_000
+ENV_LAZY_INDEX_FILES = "NAPARI_DICOMSERIES_LAZY_INDEX_FILES"
+
+
+def lazy_index_files() -> int:
+    """:data:`LAZY_INDEX_FILES`, or the number in ``NAPARI_DICOMSERIES_LAZY_INDEX_FILES``."""
+    try:
+        return int(os.environ.get(ENV_LAZY_INDEX_FILES, "").strip() or LAZY_INDEX_FILES)
+    except ValueError:
+        return LAZY_INDEX_FILES
 
 
 class KernelFilter(Enum):
@@ -99,7 +120,7 @@ MAX_COLUMN_PX = {"volume": 190, "layer": 150}
 MAX_OTHER_PX = 160
 
 
-def volume_label(v: Volume) -> str:
+def volume_label(v: Volume | IndexEntry) -> str:
     """``S5 1.25mm LUNG``; a part of a split series gets its key: ``S3 lung [3.2]``."""
     number = f"S{v.series_number} " if v.series_number is not None else ""
     label = f"{number}{v.series_description or v.modality}".strip()
@@ -108,8 +129,12 @@ def volume_label(v: Volume) -> str:
     return label
 
 
-def volume_row(v: Volume, layer_name: str = "") -> list[Any]:
-    """One row for a volume, in :data:`COLUMNS` order: the columns of ``ls``, the times, the loaded layer, the warnings."""
+def volume_row(v: Volume | IndexEntry, layer_name: str = "") -> list[Any]:
+    """One row for a volume, in :data:`COLUMNS` order: the columns of ``ls``, the times, the loaded layer, the warnings.
+
+    ``v`` may be an index's :class:`~napari_dicomseries.index_query.IndexEntry` (a volume not built yet): the same
+    columns, from the volume table.
+    """
     img = v.is_image
     values = {
         "volume": volume_label(v),
@@ -151,6 +176,11 @@ class StudyInfo:
         about = self.description or ("(no study description)" if self.described else "")
         words = [w for w in (when, about, self.modalities) if w]
         return "  ·  ".join(words)
+
+
+def _date_time(d: str, t: str) -> tuple[str, str]:
+    """``YYYY-MM-DD``, ``HH:MM`` from digits (empty when too short)."""
+    return (f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) >= 8 else "", f"{t[:2]}:{t[2:4]}" if len(t) >= 4 else "")
 
 
 def _acquired(volumes: Sequence[Volume]) -> tuple[str, str]:
@@ -210,11 +240,53 @@ def study_info(volumes: Sequence[Volume], read_headers: bool = True) -> dict[str
     return out
 
 
+def entry_study_info(entries: Sequence[IndexEntry]) -> dict[str, StudyInfo]:
+    """A :class:`StudyInfo` per StudyInstanceUID of an index's :class:`~napari_dicomseries.index_query.IndexEntry` rows.
+
+    As :func:`study_info` labels the volumes of an index (``read_headers=False``): the earliest acquisition date
+    and time of the study's volumes (their first files', which the volume table keeps), its modalities, no
+    description.
+    """
+    stamps: dict[str, list[tuple[str, str]]] = {}
+    mods: dict[str, set[str]] = {}
+    for e in entries:
+        mods.setdefault(e.study_instance_uid, set()).add(e.modality)
+        stamp = stamps.setdefault(e.study_instance_uid, [])
+        digits = "".join(c for c in e.acquisition_datetime if c.isdigit())
+        if len(digits) >= 8:
+            stamp.append((digits[:8], digits[8:]))
+    out = {}
+    for uid, found in stamps.items():
+        date, tm = _date_time(*min(found)) if found else ("", "")
+        out[uid] = StudyInfo(uid, date, tm, "", ", ".join(sorted(m for m in mods[uid] if m)), described=False)
+    return out
+
+
 def index_folder(path: str | os.PathLike[str] | None) -> str | None:
     """``path`` when it is an archive index folder (:func:`napari_dicomseries._reader.single_index`), else None."""
     from .._reader import single_index
 
     return single_index([path]) if path else None
+
+
+def _unresolved(rows: Sequence[Any], cache: dict[str, list[Volume]]) -> list[str]:
+    return sorted({r.study_instance_uid for r in rows if isinstance(r, IndexEntry) and r.study_instance_uid not in cache})
+
+
+def _base_key(key: str) -> str:
+    """The key of a volume before a gap policy cut it (``3.part2`` -> ``3``)."""
+    head, dot, tail = key.rpartition(".part")
+    return head if dot and tail.isdigit() else key
+
+
+def _volumes_of(row: Any, cache: dict[str, list[Volume]]) -> list[Any]:
+    """The volumes a row stands for: itself (a volume, or a placeholder of a study not made), else the volumes of its
+    study with its key, or (another gap policy than the index's) those of its series as that policy cut it."""
+    if not isinstance(row, IndexEntry) or row.study_instance_uid not in cache:
+        return [row]
+    volumes = cache[row.study_instance_uid]
+    same = [v for v in volumes if v.key == row.key]
+    return same or [v for v in volumes if _base_key(v.key) == row.base_key]
 
 
 def _same_volume(v: Volume | None, summary: dict[str, Any] | None) -> bool:
@@ -306,6 +378,8 @@ class SeriesTree(Container):
         self._studies: dict[str, StudyInfo] = {}
         self._items: dict[int, QTreeWidgetItem] = {}  # id(volume) -> item
         self._pixmaps: dict[int, QPixmap] = {}
+        self._blank_icons: dict[bool, QIcon] = {}
+        self._highlight_item: QTreeWidgetItem | None = None
         self._sort: tuple[int, bool] | None = None
         self._highlight: Any = None
         self._callbacks: list[Callable[[], None]] = []
@@ -381,12 +455,47 @@ class SeriesTree(Container):
     def payloads(self) -> list[Any]:
         return [v for v, _, _ in self._entries]
 
-    def set_volumes(self, volumes: Sequence[Volume], layer_names: Sequence[str], studies: dict[str, StudyInfo]) -> None:
-        """Show ``volumes`` (one row each, under their study) with the names of the layers they are loaded in."""
+    def set_volumes(self, volumes: Sequence[Any], layer_names: Sequence[str], studies: dict[str, StudyInfo]) -> bool:
+        """Show ``volumes`` (one row each, under their study) with the names of the layers they are loaded in.
+
+        The same volumes and studies as shown (a layer added or removed): only the rows that changed are updated,
+        in place (a big index lists thousands of rows). Returns True when the tree was rebuilt.
+        """
+        entries = [(v, volume_row(v, name), v.study_instance_uid) for v, name in zip(volumes, layer_names, strict=True)]
+        if self._update_in_place(entries, studies):
+            return False
         self._studies = dict(studies)
-        self._entries = [(v, volume_row(v, name), v.study_instance_uid) for v, name in zip(volumes, layer_names, strict=True)]
+        self._entries = entries
         self._apply_sort()
         self._rebuild()
+        return True
+
+    def _update_in_place(self, entries: list[tuple[Any, list[Any], str]], studies: dict[str, StudyInfo]) -> bool:
+        new = {id(v): row for v, row, _ in entries}
+        if not self._entries or len(new) != len(self._entries) or studies != self._studies:
+            return False
+        if any(id(v) not in new or id(v) not in self._items for v, _, _ in self._entries):
+            return False
+        changed = [n for n, (v, row, _) in enumerate(self._entries) if new[id(v)] != row]
+        if self._sort is not None and any(
+            self._entries[n][1][self._sort[0]] != new[id(self._entries[n][0])][self._sort[0]] for n in changed
+        ):
+            return False  # the order changes
+        self._quiet = True
+        try:
+            for n in changed:
+                v, _, s = self._entries[n]
+                row = new[id(v)]
+                self._entries[n] = (v, row, s)
+                item = self._items[id(v)]
+                for c, text in enumerate(row):
+                    item.setText(c, "" if text is None else str(text))
+                self._decorate(item, v, row)
+            if changed:
+                self._fit_columns()
+        finally:
+            self._quiet = False
+        return True
 
     def sort_by(self, column: int | str, descending: bool = False) -> None:
         """Sort the volume rows of each study by a column (index or header), numbers as numbers."""
@@ -418,26 +527,33 @@ class SeriesTree(Container):
     def _rebuild(self) -> None:
         t = self.tree
         self._quiet = True
+        t.setUpdatesEnabled(False)
         try:
             t.clear()
             self._items = {}
+            self._highlight_item = None
             bold = QFont(t.font())
             bold.setBold(True)
+            by_study: dict[str, list[tuple[Any, list[Any]]]] = {}
+            for v, row, s in self._entries:
+                by_study.setdefault(s, []).append((v, row))
+            tops = []
             for uid in self._study_order():
                 info = self._studies.get(uid, StudyInfo(uid))
-                n = sum(1 for e in self._entries if e[2] == uid)
-                top = QTreeWidgetItem(t)
-                top.setText(0, f"{info.label}  ·  {n} volume(s)")
+                rows = by_study.get(uid, [])
+                top = QTreeWidgetItem()
+                top.setText(0, f"{info.label}  ·  {len(rows)} volume(s)")
                 top.setToolTip(0, f"{info.label}\nStudyInstanceUID {uid}")
-                top.setFirstColumnSpanned(True)
                 top.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 top.setFont(0, bold)
-                for v, row, s in self._entries:
-                    if s != uid:
-                        continue
+                for v, row in rows:
                     item = QTreeWidgetItem(top, ["" if c is None else str(c) for c in row])
                     self._decorate(item, v, row)
                     self._items[id(v)] = item
+                tops.append(top)
+            t.addTopLevelItems(tops)  # at once (one layout), then spanned and expanded (which need the tree)
+            for top in tops:
+                top.setFirstColumnSpanned(True)
                 top.setExpanded(True)
             header = t.header()
             assert header is not None  # a QTreeView always has its header view
@@ -449,6 +565,7 @@ class SeriesTree(Container):
             self._fit_columns()
             self.highlight(self._highlight)
         finally:
+            t.setUpdatesEnabled(True)
             self._quiet = False
         self.row_count.value = f"{len(self._entries)} volume(s)"
         self._selection_changed()
@@ -469,7 +586,15 @@ class SeriesTree(Container):
             item.setForeground(col, QBrush(QColor(240, 150, 30)))
             item.setText(col, f"⚠{len(v.warnings)}")
             item.setToolTip(col, "\n".join(v.warning_messages))
-        item.setIcon(0, QIcon(self._pixmaps.get(id(v)) or thumbnail_pixmap(None, warned)))
+        pix = self._pixmaps.get(id(v))
+        item.setIcon(0, QIcon(pix) if pix is not None else self._no_thumbnail(warned))
+
+    def _no_thumbnail(self, warned: bool) -> QIcon:
+        """The icon of a row without a thumbnail (made once: a big index lists thousands of rows)."""
+        icon = self._blank_icons.get(warned)
+        if icon is None:
+            icon = self._blank_icons[warned] = QIcon(thumbnail_pixmap(None, warned))
+        return icon
 
     def set_thumbnail(self, volume: Volume, image: np.ndarray | None) -> None:
         """Show ``image`` (uint8, from :func:`thumbnail.cached_thumbnail`) as the row's thumbnail."""
@@ -497,16 +622,18 @@ class SeriesTree(Container):
         """Mark the row of ``volume`` (the active layer's) with a bold font and a coloured background."""
         self._highlight = volume
         background = QBrush(QColor(38, 110, 140))
-        for v, _, _ in self._entries:
-            item = self._items.get(id(v))
-            if item is None:
+        item = self._items.get(id(volume)) if volume is not None else None
+        if item is self._highlight_item:
+            return
+        for it, on in ((self._highlight_item, False), (item, True)):  # only the rows that change (the tree may be long)
+            if it is None:
                 continue
-            on = volume is not None and v is volume
             for n in range(len(self._headers)):
-                font = item.font(n)
+                font = it.font(n)
                 font.setBold(on)
-                item.setFont(n, font)
-                item.setBackground(n, background if on else QBrush())
+                it.setFont(n, font)
+                it.setBackground(n, background if on else QBrush())
+        self._highlight_item = item
 
     @property
     def highlighted(self) -> Volume | None:
@@ -616,6 +743,12 @@ class SeriesBrowser(Container):
         self.index_path: str | None = None  # the archive index the volumes were listed from (``root`` is its archive)
         self.gaps = ""  # the gap policy the listed volumes were built with (what the Export tab must match)
         self.studies: dict[str, StudyInfo] = {}
+        #: the index's rows as listed from its volume table (a big index; empty when its volumes were all built)
+        self.entries: list[IndexEntry] = []
+        #: the index's instances above which it is listed from its volume table (:data:`LAZY_INDEX_FILES`)
+        self.lazy_index_files = lazy_index_files()
+        self._resolved: dict[str, list[Volume]] = {}  # StudyInstanceUID -> its volumes (of the listed index)
+        self._resolve_lock = threading.Lock()
         self._worker: Any = None
         self._thumb_worker: Any = None
         self._cancel = threading.Event()  # the running job's: set by Cancel
@@ -686,14 +819,16 @@ class SeriesBrowser(Container):
         """Rebuild the tree from the scanned volumes and the filters, keeping the selection."""
         selected = {id(v) for v in self.table.selected_payloads()}
         vols = [v for v in self.volumes if self._passes(v)]
-        names = []
-        for v in vols:
-            layer = self._layer_of(v)
-            names.append(layer.name if layer is not None else "")
+        loaded: dict[tuple[Any, Any], str] = {}  # (key, SeriesInstanceUID) -> the first layer's name (as _layer_of)
+        for layer in self.viewer.layers:
+            summary = layer_summary(layer)
+            if summary is not None:
+                loaded.setdefault((summary.get("key"), summary.get("series_instance_uid")), layer.name)
+        names = [loaded.get((v.key, v.series_instance_uid), "") for v in vols]
         self._selecting = True
         try:
-            self.table.set_volumes(vols, names, self.studies)
-            if selected:
+            rebuilt = self.table.set_volumes(vols, names, self.studies)
+            if selected and rebuilt:
                 self.table.select_payloads(lambda v: id(v) in selected)
             self._highlight_active()
         finally:
@@ -806,11 +941,14 @@ class SeriesBrowser(Container):
     def open_index(self, index: str | os.PathLike[str], adopted: bool = False) -> Any:
         """List the volumes of an archive index (``napari-dicomseries index``) in a worker thread; returns the worker.
 
-        Through :func:`napari_dicomseries.index_query.open_index`: the headers are rebuilt from the index's
-        shards (no file of the archive is read) and go through the pipeline of ``open_folder``, so the rows
-        are the volumes a scan of the archive gives, with the archive's keys. The progress bar follows the
-        studies; *Cancel* stops between two studies and leaves the tree as it was. ``adopted``: the index
-        of a layer the reader opened (said in the status line).
+        An index of at most :attr:`lazy_index_files` instances goes through
+        :func:`napari_dicomseries.index_query.open_index`: the headers are rebuilt from the index's shards (no file of
+        the archive is read) and go through the pipeline of ``open_folder``, so the rows are the volumes a scan of the
+        archive gives, with the archive's keys; the progress bar follows the studies. A bigger index is listed from
+        its volume table alone (:func:`~napari_dicomseries.index_query.list_entries`, no shard read): the rows are
+        :class:`~napari_dicomseries.index_query.IndexEntry` placeholders whose studies are opened when needed
+        (:meth:`resolve`). *Cancel* leaves the tree as it was. ``adopted``: the index of a layer the reader opened
+        (said in the status line).
         """
         from .._reader import gap_policy
 
@@ -821,31 +959,153 @@ class SeriesBrowser(Container):
         cancel = self._new_job()
         progress = _progress_in_main_thread(self.status.step)
         gaps = gap_policy()
+        threshold = self.lazy_index_files
 
         def work() -> Any:
-            from ..index_query import open_index
+            from ..index import read_manifest
+            from ..index_query import list_entries, list_index, open_index
+            from ..scan import ScanResult
 
             yield 0, 0
+            manifest = read_manifest(index)
+            if int(manifest.get("n_files") or 0) > threshold:  # a big index: its volume table only
+                listing = list_index(index)
+                entries = list_entries(index)
+                result = ScanResult(root=listing.root, files=[], skipped=listing.skipped)
+                return entries, result, entry_study_info(entries), str(manifest.get("gaps") or "")
             volumes, result = open_index(index, gaps=gaps, progress=progress, cancel=cancel.is_set)
-            return volumes, result, study_info(volumes, read_headers=False)
+            return volumes, result, study_info(volumes, read_headers=False), None
 
-        def listed(out: tuple[list[Volume], Any, dict[str, StudyInfo]]) -> None:
+        def listed(out: tuple[list[Any], Any, dict[str, StudyInfo], str | None]) -> None:
             if cancel.is_set():
                 self.status.done("cancelled")
                 return
+            rows, result, studies, stored_gaps = out
             self.paths = None
             self.index_path = index
             self.gaps = gaps
-            self._scanned(out, adopted=adopted)
+            self._scanned((rows, result, studies), adopted=adopted, stored_gaps=stored_gaps)
 
         self.status.start(0)
         self.status.say(f"reading the index {index} ...")
         return self._start(work, on_yield=lambda dn: self.status.step(*dn), on_result=listed)
 
-    def _scanned(self, out: tuple[list[Volume], Any, dict[str, StudyInfo]], adopted: bool = False) -> None:
+    # ------------------------------------------------------------------ index rows -> volumes
+    def unresolved(self, rows: Sequence[Any]) -> list[str]:
+        """The studies of ``rows`` that are index placeholders whose volumes are not made yet (sorted UIDs)."""
+        return _unresolved(rows, self._resolved)
+
+    def resolve(
+        self,
+        rows: Sequence[Any],
+        cancel: Callable[[], bool] | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> list[Volume]:
+        """The volumes of ``rows``: a :class:`~napari_dicomseries.volume.Volume` as it is, an index placeholder
+        (:class:`~napari_dicomseries.index_query.IndexEntry`) as the volume(s) of its study that it lists.
+
+        The studies not made yet are opened by :func:`napari_dicomseries.index_query.open_index` (``keys``: the series
+        of those studies; their files rebuilt from the shards, nothing of the archive read) with the browser's gap
+        policy, and kept per study. Under the gap policy the index was built with a row is one volume (the same key);
+        under another, the volumes of its series as that policy makes them (``3.part2`` -> ``3``). Safe in a worker
+        thread (the tree is updated by :meth:`show_resolved`, in the main thread). Raises :class:`errors.Cancelled`
+        when ``cancel()`` turns true between studies.
+        """
+        from ..index_query import open_index
+
+        index, gaps, cache, entries = self.index_path, self.gaps, self._resolved, self.entries
+        with self._resolve_lock:
+            todo = set(_unresolved(rows, cache))
+            if todo:
+                if index is None:
+                    raise DicomSeriesError("these rows come from an index that is no longer listed: list it again")
+                keys = sorted({e.series_instance_uid or e.key for e in entries if e.study_instance_uid in todo})
+                volumes, _ = open_index(index, keys=keys, gaps=gaps or None, progress=progress, cancel=cancel)
+                got: dict[str, list[Volume]] = {uid: [] for uid in todo}
+                for v in volumes:
+                    got.setdefault(v.study_instance_uid, []).append(v)
+                cache.update(got)
+        out: list[Volume] = []
+        seen: set[int] = set()
+        for r in rows:
+            for v in _volumes_of(r, cache):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    def show_resolved(self) -> int:
+        """Replace the placeholder rows of the studies :meth:`resolve` made by their volumes (selection kept, thumbnails
+        made for them); returns the number of rows replaced. Main thread."""
+        cache = self._resolved
+        if not any(isinstance(v, IndexEntry) and v.study_instance_uid in cache for v in self.volumes):
+            return 0
+        selected = self.table.selected_payloads()
+        chosen = {id(v) for r in selected for v in _volumes_of(r, cache)}
+        out: list[Any] = []
+        placed: set[int] = set()
+        last: dict[str, int] = {}  # study -> position after its last row
+        replaced = 0
+        for v in self.volumes:  # each volume where the row it stands for was (the rows are in ``ls`` order)
+            if isinstance(v, IndexEntry) and v.study_instance_uid in cache:
+                replaced += 1
+                new = [r for r in _volumes_of(v, cache) if id(r) not in placed]
+                out += new
+                placed.update(id(r) for r in new)
+                last[v.study_instance_uid] = len(out)
+            else:
+                out.append(v)
+        for study, end in sorted(last.items(), key=lambda se: -se[1]):  # a volume no row stood for: after its study's rows
+            out[end:end] = [r for r in cache[study] if id(r) not in placed]
+        self.volumes = out
+        self.refresh()
+        self._selecting = True
+        try:
+            if chosen:
+                self.table.select_payloads(lambda v: id(v) in chosen)
+        finally:
+            self._selecting = False
+        self._highlight_active()
+        self.make_thumbnails()  # of the volumes made (in their own worker, as after a scan)
+        return replaced
+
+    def _resolving(self, rows: Sequence[Any], what: str, then: Callable[[list[Volume]], Any]) -> Any:
+        """Run ``then(volumes of rows)`` now when their studies are made, else after a job that makes them; returns
+        ``then``'s result or the worker."""
+        if not self.unresolved(rows):
+            return then(self.resolve(rows))
+        if self.busy:
+            self.status.say("busy: wait for the running job or cancel it", error=True)
+            return None
+        cancel = self._new_job()
+        progress = _progress_in_main_thread(self.status.step)
+        studies = self.unresolved(rows)
+
+        def work() -> Any:
+            yield 0, 0
+            return self.resolve(rows, cancel=cancel.is_set, progress=progress)
+
+        def resolved(volumes: list[Volume]) -> None:
+            if cancel.is_set():
+                self.status.done("cancelled")
+                return
+            self.status.done(f"opened {len(studies)} study(ies) of the index for {what}")
+            self.show_resolved()
+            then(volumes)
+
+        self.status.start(len(studies))
+        self.status.say(f"opening {len(studies)} study(ies) of the index for {what} ...")
+        return self._start(work, on_yield=lambda dn: self.status.step(*dn), on_result=resolved)
+
+    def _scanned(
+        self, out: tuple[list[Any], Any, dict[str, StudyInfo]], adopted: bool = False, stored_gaps: str | None = None
+    ) -> None:
+        """Show a listing. ``stored_gaps``: the rows are an index's volume table (placeholders), built with that policy."""
         volumes, result, studies = out
         self._stop_thumbnails()
         self.table.forget_thumbnails()
+        self.entries = list(volumes) if stored_gaps is not None else []
+        self._resolved = {}
         self.volumes = volumes
         self.skipped = result.skipped
         self.root = str(result.root or "")
@@ -855,6 +1115,14 @@ class SeriesBrowser(Container):
         if self.index_path is not None:
             msg = f"index {self.index_path}: {len(volumes)} volume(s) ({images} with images) of the archive {result.root}"
             msg += ", listed from the index (no header read)"
+            if stored_gaps is not None:
+                studies_n = len(studies)
+                msg += f"; {studies_n} study(ies) listed from its volume table, each opened when a row of it is loaded"
+                if stored_gaps and stored_gaps != self.gaps:
+                    msg += (
+                        f" (rows as the index's gap policy {stored_gaps!r} split them; "
+                        f"a study opened is rebuilt with {self.gaps!r} and its rows replaced)"
+                    )
             if adopted:
                 msg += ", the index of the opened layer"
         else:
@@ -882,8 +1150,14 @@ class SeriesBrowser(Container):
 
         self._stop_thumbnails()
         shown = self.table.payloads
-        todo = shown + [v for v in self.volumes if v not in shown]
-        todo = [v for v in todo if v.is_image and v.loadable and v.kind != "segmentation"]
+        ids = {id(v) for v in shown}
+        todo = shown + [v for v in self.volumes if id(v) not in ids]
+        # the rows of an index's studies not opened yet have none (their volumes are made on demand)
+        todo = [
+            v for v in todo
+            if not isinstance(v, IndexEntry) and v.is_image and v.loadable and v.kind != "segmentation"
+            and not self.table.has_thumbnail(v)
+        ]  # fmt: skip
         if not todo:
             return None
 
@@ -925,11 +1199,12 @@ class SeriesBrowser(Container):
                 self.load_selected([v])
                 return
 
-    def load_selected(self, volumes: list[Volume] | None = None) -> Any:
+    def load_selected(self, volumes: list[Any] | None = None) -> Any:
         """Load the selected volumes (or ``volumes``) as image layers in a background thread; returns the worker.
 
         Volumes already loaded are not loaded twice (their layer is selected);
-        volumes without pixel data or decoder are reported and skipped.
+        volumes without pixel data or decoder are reported and skipped. Rows of a big index's studies not opened
+        yet are resolved first, in the same job (:meth:`resolve`: those studies only), and replaced by their volumes.
         """
         from .._reader import volume_layer_data
 
@@ -948,20 +1223,33 @@ class SeriesBrowser(Container):
             return None
         lazy = {LoadMode.auto: None, LoadMode.memory: False, LoadMode.lazy: True}[self.load_mode.value]
         cancel = self._new_job()
+        studies = self.unresolved(todo)
+        loaded = {(s.get("key"), s.get("series_instance_uid")) for s in map(layer_summary, self.viewer.layers) if s}
+        progress = _progress_in_main_thread(self.status.step) if studies else None
 
         def work() -> Any:
-            for n, v in enumerate(todo):
+            vols = todo
+            if studies:  # the index's studies of these rows, made here (their volumes replace the rows afterwards)
+                vols = [
+                    v for v in self.resolve(todo, cancel=cancel.is_set, progress=progress)
+                    if v.is_image and v.loadable and (v.key, v.series_instance_uid) not in loaded
+                ]  # fmt: skip
+                yield None
+            for n, v in enumerate(vols):
                 if cancel.is_set():
                     break
                 try:
-                    yield n, len(todo), v, volume_layer_data(v, lazy=lazy, visible=True), None
+                    yield n, len(vols), v, volume_layer_data(v, lazy=lazy, visible=True), None
                 except DicomSeriesError as exc:
-                    yield n, len(todo), v, None, str(exc)
-            return len(todo)
+                    yield n, len(vols), v, None, str(exc)
+            return len(vols)
 
         added: list[str] = []
 
-        def on_item(item: tuple[int, int, Volume, Any, str | None]) -> None:
+        def on_item(item: tuple[int, int, Volume, Any, str | None] | None) -> None:
+            if item is None:  # the studies were made: loading starts
+                self.status.say(f"loading {len(todo)} volume(s) ...")
+                return
             n, total, v, data, error = item
             self.status.step(n + 1, total)
             if error:
@@ -981,7 +1269,8 @@ class SeriesBrowser(Container):
             added.append(layer.name)
 
         def on_done(_: Any) -> None:
-            self.refresh()
+            if not self.show_resolved():
+                self.refresh()
             msg = f"loaded {len(added)} layer(s): {', '.join(added)}" if added else "nothing loaded"
             if cancel.is_set():
                 msg = f"cancelled; {msg}"
@@ -989,7 +1278,11 @@ class SeriesBrowser(Container):
             self.status.say(self.status.message.value, error=bool(problems) and not added)
 
         self.status.start(len(todo))
-        self.status.say(f"loading {len(todo)} volume(s) ...")
+        self.status.say(
+            f"opening {len(studies)} study(ies) of the index, then loading ..."
+            if studies
+            else f"loading {len(todo)} volume(s) ..."
+        )
         return self._start(work, on_yield=on_item, on_result=on_done)
 
     # ------------------------------------------------------------------ layers <-> rows
@@ -1047,14 +1340,21 @@ class SeriesBrowser(Container):
     def compare_tags(self, *_: Any) -> Any:
         """Compare the tags of the selected volume (constant/varying tags) or two volumes (differences).
 
-        In the DICOM panel this uses its Tags tab (and shows it); alone, a tag comparison dock is opened.
+        In the DICOM panel this uses its Tags tab (and shows it); alone, a tag comparison dock is opened. Rows of a
+        big index whose studies are not opened yet: those studies are opened first, in a job (its worker is returned).
         """
-        from .tag_compare import TagCompare, TagMode
-
-        vols = [v for v in self.table.selected_payloads() if v is not None]
-        if len(vols) not in (1, 2):
+        rows = [v for v in self.table.selected_payloads() if v is not None]
+        if len(rows) not in (1, 2):
             self.status.say("select one volume (its varying tags) or two volumes (their differences)", error=True)
             return None
+        return self._resolving(rows, "the tag comparison", self._compare_tags)
+
+    def _compare_tags(self, vols: list[Volume]) -> Any:
+        if len(vols) not in (1, 2):  # a row of an index whose gap policy differs from ours can be several volumes
+            self.status.say(f"the selection is {len(vols)} volumes here: select one or two", error=True)
+            return None
+        from .tag_compare import TagCompare, TagMode
+
         if self.tag_compare_target is not None:
             w = self.tag_compare_target()
         else:
