@@ -245,6 +245,7 @@ def build_index(
     progress: Callable[[int, int], object] | None = None,
     cancel: Callable[[], bool] | None = None,
     patient_tags: bool = False,
+    fork_workers: bool = False,
 ) -> IndexResult:
     """Index the DICOM headers of ``archive`` into the folder ``db`` (created), or bring that index up to date.
 
@@ -269,6 +270,10 @@ def build_index(
         raises :class:`Cancelled`.
     patient_tags : bool
         Store the patient-identifying columns (name, ID, birth date, sex, accession number); default: left out.
+    fork_workers : bool
+        Start the ``LocalCluster``'s workers by forking this process (Linux; elsewhere dask's spawn): they start with
+        its modules imported, in about a third of the time. Only for a process that runs nothing else (no GUI, no
+        threads of its own): the command line passes True; default False (spawned workers, safe anywhere).
 
     Returns
     -------
@@ -301,7 +306,7 @@ def build_index(
         os.makedirs(os.path.join(index, sub), exist_ok=True)
     result = IndexResult(archive=archive_s, index=index, scheduler=scheduler)
     with locked(index, LOCK, result.messages):
-        _build(archive_s, index, result, workers, scheduler, progress, cancel, patient_tags)
+        _build(archive_s, index, result, workers, scheduler, progress, cancel, patient_tags, fork_workers)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -315,6 +320,7 @@ def _build(
     progress: Callable[[int, int], object] | None,
     cancel: Callable[[], bool] | None,
     patient_tags: bool,
+    fork_workers: bool = False,
 ) -> None:
     old = read_manifest(index) if is_index(index) else None
     if old is not None and not _compatible(old, archive, patient_tags):
@@ -339,7 +345,7 @@ def _build(
             n_dirty += len(g.entries)
             # (workers=None: a cluster only for IN_PROCESS_BELOW files or more; workers=N: for any)
             if starting is None and scheduler is None and workers != 0 and (workers or n_dirty >= IN_PROCESS_BELOW):
-                starting = Runner.start(workers, None, n_dirty)
+                starting = Runner.start(workers, None, n_dirty, fork=fork_workers)
     except BaseException:
         if starting is not None:
             with contextlib.suppress(Exception):
@@ -422,7 +428,7 @@ def _build(
         if dirty:
             from .index_shards import index_group
 
-            runner = starting.result() if starting is not None else Runner(workers, scheduler, total)
+            runner = starting.result() if starting is not None else Runner(workers, scheduler, total, fork=fork_workers)
             result.workers = runner.n_workers
             jobs = [
                 (tag, (archive, index, [(dirty[i].entries, _old_file(dirty[i].old)) for i in tag],
@@ -439,7 +445,9 @@ def _build(
         current = manifest(volumes_file, touched)
         if touched or volumes_file is None:
             if runner is None and touched:
-                runner = Runner(workers, scheduler, sum(s["n"] for s in current["shards"] if set(s["studies"]) & touched))
+                runner = Runner(
+                    workers, scheduler, sum(s["n"] for s in current["shards"] if set(s["studies"]) & touched), fork=fork_workers
+                )
                 result.workers = runner.n_workers
             prebuilt = _complete_studies(current["shards"], touched, candidates)
             candidates.clear()

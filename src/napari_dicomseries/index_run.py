@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,22 @@ def relative(path: str, root: str) -> str:
     return path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, root)
 
 
+def _local_cluster(fork: bool, **kwargs: Any) -> Any:
+    """A ``LocalCluster``; with ``fork`` (and on Linux) its worker processes are forked from this one.
+
+    A forked worker starts with this process's modules imported (the scan, the task's modules): the cluster is up
+    in about a third of the time of spawned workers and closes at once. Forking is safe only from a process that
+    runs nothing else (the command line), so it is asked for, never the default.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    if not (fork and sys.platform.startswith("linux")):
+        return LocalCluster(**kwargs)
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        return LocalCluster(**kwargs)
+
+
 class Runner:
     """Runs tasks in this process or on a dask.distributed cluster (never installed as dask's default client).
 
@@ -112,9 +129,11 @@ class Runner:
         Address of a running scheduler to use instead.
     n_files : int
         Files to parse: with ``workers=None`` and fewer than :data:`IN_PROCESS_BELOW`, this process does the work.
+    fork : bool
+        Fork the ``LocalCluster``'s workers from this process (see :func:`_local_cluster`).
     """
 
-    def __init__(self, workers: int | None, scheduler: str | None, n_files: int) -> None:
+    def __init__(self, workers: int | None, scheduler: str | None, n_files: int, fork: bool = False) -> None:
         self.client: Any = None
         self.cluster: Any = None
         self.n_workers = 0
@@ -123,7 +142,7 @@ class Runner:
             return
         import logging
 
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if scheduler is not None:
             try:
@@ -133,7 +152,8 @@ class Runner:
             self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         else:
             n = workers or os.cpu_count() or 1
-            self.cluster = LocalCluster(
+            self.cluster = _local_cluster(
+                fork,
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
@@ -149,7 +169,7 @@ class Runner:
             self.address = None
 
     @classmethod
-    def start(cls, workers: int | None, scheduler: str | None, n_files: int) -> Future[Runner]:
+    def start(cls, workers: int | None, scheduler: str | None, n_files: int, fork: bool = False) -> Future[Runner]:
         """Make a runner in a background thread (a cluster starts in seconds: meanwhile the caller walks the archive).
 
         The result is the runner, or the error of making it.
@@ -158,7 +178,7 @@ class Runner:
 
         pool = ThreadPoolExecutor(1, thread_name_prefix="index-runner")
         try:
-            return pool.submit(cls, workers, scheduler, n_files)
+            return pool.submit(cls, workers, scheduler, n_files, fork)
         finally:
             pool.shutdown(wait=False)
 

@@ -151,3 +151,59 @@ def test_scheduler_option_reaches_a_separately_started_cluster(synthetic_study: 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+@needs_shared
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers: Linux only")
+def test_command_forks_its_workers_and_survives_an_interrupt(synthetic_study: Path, tmp_path: Path) -> None:
+    """``index --workers 2`` as a user runs it: a LocalCluster whose 2 workers are forked from the command (its
+    process runs nothing else); the index equals ``ls DIR``. Then a SIGINT while the workers parse: exit 130, no
+    process of the cluster left behind, and a rerun completes the index exactly."""
+    archive = tmp_path / "archive"
+    shutil.copytree(synthetic_study, archive / "study")
+    shutil.copytree(SHARED_DATA / "ct_ge_lightspeed_lung", archive / "lung")
+    cmd = [sys.executable, "-m", "napari_dicomseries.cli", "index", str(archive), "--db", str(tmp_path / "index")]
+    p = subprocess.run([*cmd, "--workers", "2", "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["workers"] == 2
+    assert_index_is(tmp_path / "index", archive)
+
+    # interrupted: a bigger archive (copies of the study), SIGINT once the workers are parsing
+    for k in range(6):
+        shutil.copytree(synthetic_study, archive / f"copy{k}")
+    shutil.rmtree(tmp_path / "index")
+    proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "index" / "instances").is_dir():
+        time.sleep(0.05)
+    while time.monotonic() < deadline and len(_descendants(proc.pid)) < 2:  # the forked workers are up
+        time.sleep(0.05)
+    family = _descendants(proc.pid)
+    assert family, "no worker process was started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().endswith(b"cancelled"), err  # the workers were still starting
+    time.sleep(0.5)
+    left = [pid for pid in family if Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    assert not left, f"processes of the cluster left running: {left}"
+    p = subprocess.run([*cmd, "--workers", "2", "--quiet"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert_index_is(tmp_path / "index", archive)
