@@ -549,7 +549,8 @@ def report(
         goals.append((f"query latency at {rows:,} instances <= 100 ms:", "", None))
         for label, sec in lat.items():
             in_process = "in process" in label or "DuckDB" in label
-            goals.append((f"  {label}", f"{1000 * sec:,.0f} ms", sec <= 0.1 if in_process else None))
+            goal = in_process and "instances per series" not in label  # (that one is extra: not a goal of the issue)
+            goals.append((f"  {label}", f"{1000 * sec:,.0f} ms", sec <= 0.1 if goal else None))
         goals.append(("  (CLI start-up alone: napari-dicomseries --version)", f"{1000 * startup:,.0f} ms", None))
     goals.append(("napari first image, 6,600-file folder <= 5 s", "see benchmarks/bench_open_big.py", None))
     print(f"{'goal':<62} {'figure':<58} verdict")
