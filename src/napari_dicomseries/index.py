@@ -72,6 +72,8 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 #: A new shard is cut at a folder boundary once it holds this many files, and anywhere at :data:`SHARD_MAX`.
 SHARD_MIN, SHARD_MAX = 200, 1000
+#: While the archive is still being walked, a local cluster's workers get tasks of this many files (or a little more).
+STREAM_TASK_FILES = 4 * 1000
 #: A task takes consecutive groups (shards-to-be) up to this many times :data:`SHARD_MAX` files: big tasks first,
 #: smaller ones towards the end (the workers finish together), and the bigger a task, the more studies lie wholly
 #: in it, whose volumes it builds from the headers it just parsed (the others are rebuilt from the shards).
@@ -332,34 +334,37 @@ def _build(
     dirty: list[_Group] = []
     visited: set[str] = set()
     starting: Future[Runner] | None = None  # the cluster, started while walking once there is enough to parse
+    walker = _walk(archive, old_shards, problems)
+    walked_all = False
     n_dirty = 0
-    try:
-        for g in _walk(archive, old_shards, problems):
-            result.files_seen += len(g.entries)
-            if g.old is not None:
-                visited.add(g.old["file"])
-                if g.old.get("fingerprint") == _fingerprint(g.entries):
-                    kept.append(g.old)
-                    continue
-            dirty.append(g)
-            n_dirty += len(g.entries)
-            # (workers=None: a cluster only for IN_PROCESS_BELOW files or more; workers=N: for any)
-            if starting is None and scheduler is None and workers != 0 and (workers or n_dirty >= IN_PROCESS_BELOW):
-                starting = Runner.start(workers, None, n_dirty, fork=fork_workers)
+
+    def take(g: _Group) -> None:
+        """One group walked: kept as it is (an old shard whose files are unchanged) or to (re)index."""
+        nonlocal n_dirty, starting
+        result.files_seen += len(g.entries)
+        if g.old is not None:
+            visited.add(g.old["file"])
+            if g.old.get("fingerprint") == _fingerprint(g.entries):
+                kept.append(g.old)
+                return
+        dirty.append(g)
+        n_dirty += len(g.entries)
+        # (workers=None: a cluster only for IN_PROCESS_BELOW files or more; workers=N: for any)
+        if starting is None and scheduler is None and workers != 0 and (workers or n_dirty >= IN_PROCESS_BELOW):
+            starting = Runner.start(workers, None, n_dirty, fork=fork_workers)
+
+    try:  # walk until the local cluster is up (then its workers parse while the rest is walked) or to the end
+        for g in walker:
+            take(g)
+            if starting is not None and starting.done():
+                break
+        else:
+            walked_all = True
     except BaseException:
         if starting is not None:
             with contextlib.suppress(Exception):
                 starting.result().close()
         raise
-    removed = [s for s in old_shards if s["file"] not in visited]
-    result.files_removed += sum(s["n"] for s in removed)
-    touched: set[str] = set(usable.get("pending_studies", [])) if usable else set()
-    for s in removed:
-        touched.update(s["studies"])
-    for g in dirty:
-        if g.old is not None:
-            touched.update(g.old["studies"])
-    total = sum(len(g.entries) for g in dirty)
     new: dict[int, list[dict[str, Any]]] = {}
     done_files = 0
     runner: Runner | None = None
@@ -382,7 +387,40 @@ def _build(
         new[i] = summaries
         done_files += len(g.entries)
         if progress is not None:
-            progress(done_files, total)
+            progress(done_files, n_dirty)  # (the files to parse walked so far: all of them once the walk is over)
+
+    def job(tag: list[int]) -> tuple[list[int], tuple[Any, ...]]:
+        parts = [(dirty[i].entries, _old_file(dirty[i].old)) for i in tag]
+        return tag, (archive, index, parts, patient_tags, INDEX_GAP_POLICY)
+
+    def streamed(n_workers: int) -> Iterator[tuple[list[int], tuple[Any, ...]]]:
+        """Tasks for the workers while the archive is still being walked, then the rest, balanced.
+
+        The first ``2 * n_workers`` tasks (each worker's first and next) take :data:`STREAM_TASK_FILES` files
+        each, as soon as that many are walked; then the walk is finished (the workers are busy meanwhile) and the
+        rest is cut by :func:`_tasks`, big tasks first, so that the workers finish together.
+        """
+        nonlocal walked_all
+        first = 0  # the first group of ``dirty`` not in a task yet
+        early = 0
+        while not walked_all:
+            if early < 2 * n_workers and sum(len(g.entries) for g in dirty[first:]) >= STREAM_TASK_FILES:
+                early += 1
+                tag: list[int] = []
+                n = 0
+                while n < STREAM_TASK_FILES:
+                    tag.append(first + len(tag))
+                    n += len(dirty[tag[-1]].entries)
+                first += len(tag)
+                yield job(tag)
+                continue
+            g = next(walker, None)
+            if g is None:
+                walked_all = True
+            else:
+                take(g)
+        for tag in _tasks(dirty[first:], n_workers):
+            yield job([first + i for i in tag])
 
     def manifest(volumes_file: str | None, pending: set[str]) -> dict[str, Any]:
         shards = list(kept)
@@ -391,6 +429,8 @@ def _build(
                 shards.extend(new[i])
             elif g.old is not None:  # not redone (interrupted): the old shard stays, consistent but out of date
                 shards.append(g.old)
+        if not walked_all:  # interrupted while walking: the old shards not reached yet stay too
+            shards.extend(s for s in old_shards if s["file"] not in visited)
         shards.sort(key=lambda s: walk_key(s["first"]))
         return {
             "format": FORMAT,
@@ -424,18 +464,32 @@ def _build(
         for study, rows in res["volumes"].items():
             candidates.setdefault(study, []).append((written, rows))
 
+    touched: set[str] = set(usable.get("pending_studies", [])) if usable else set()
+    removed: list[dict[str, Any]] = []
+
+    def changed() -> set[str]:
+        """The studies of the old shards rewritten or (after the whole walk) gone: their volumes are rebuilt."""
+        out = {st for g in dirty if g.old is not None for st in g.old["studies"]}
+        if walked_all:
+            out.update(st for s in old_shards if s["file"] not in visited for st in s["studies"])
+        return out
+
     try:
-        if dirty:
+        if starting is not None:  # a local cluster: its workers start on the groups walked while the walk goes on
             from .index_shards import index_group
 
-            runner = starting.result() if starting is not None else Runner(workers, scheduler, total, fork=fork_workers)
+            runner = starting.result()
             result.workers = runner.n_workers
-            jobs = [
-                (tag, (archive, index, [(dirty[i].entries, _old_file(dirty[i].old)) for i in tag],
-                       patient_tags, INDEX_GAP_POLICY))
-                for tag in _tasks(dirty, runner.n_workers)
-            ]  # fmt: skip
-            runner.run(index_group, jobs, task_done, cancel)
+            runner.run(index_group, streamed(runner.n_workers), task_done, cancel)
+        elif dirty:
+            from .index_shards import index_group
+
+            runner = Runner(workers, scheduler, n_dirty, fork=fork_workers)
+            result.workers = runner.n_workers
+            runner.run(index_group, [job(tag) for tag in _tasks(dirty, runner.n_workers)], task_done, cancel)
+        removed = [s for s in old_shards if s["file"] not in visited]
+        result.files_removed += sum(s["n"] for s in removed)
+        touched |= changed()
         for summaries in new.values():
             for s in summaries:
                 touched.update(s["studies"])
@@ -459,7 +513,7 @@ def _build(
     except BaseException as exc:
         # keep what is finished: the shards written replace their old ones; the volume table of the studies they
         # touch is rebuilt by the next run (pending_studies)
-        pending = set(touched)
+        pending = touched | changed()
         for summaries in new.values():
             for s in summaries:
                 pending.update(s["studies"])

@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import Cancelled, DicomSeriesError
@@ -185,11 +185,15 @@ class Runner:
     def run(
         self,
         fn: Callable[..., Any],
-        jobs: list[tuple[Any, tuple[Any, ...]]],
+        jobs: Iterable[tuple[Any, tuple[Any, ...]]],
         done: Callable[[Any, Any], None],
         cancel: Callable[[], bool] | None,
     ) -> None:
-        """Run ``fn(*args)`` for every ``(tag, args)`` of ``jobs``; ``done(tag, result)`` as each finishes."""
+        """Run ``fn(*args)`` for every ``(tag, args)`` of ``jobs``; ``done(tag, result)`` as each finishes.
+
+        ``jobs`` is read as tasks are wanted (a few in flight per worker), so it may be a generator that finds
+        work as it goes (:func:`index.build_index` walks the archive in it).
+        """
         if self.client is None:
             for tag, args in jobs:
                 if cancel is not None and cancel():
@@ -198,13 +202,18 @@ class Runner:
             return
         # (distributed.wait and as_completed look for dask's default client, which is never set here: poll the
         # few futures in flight instead)
-        queue = list(reversed(jobs))
+        queue = iter(jobs)
+        more = True
         pending: dict[Any, Any] = {}
         window = 2 * self.n_workers + 2  # tasks in flight: the scheduler holds few arguments at a time
         try:
-            while queue or pending:
-                while queue and len(pending) < window:
-                    tag, args = queue.pop()
+            while more or pending:
+                while more and len(pending) < window:
+                    job = next(queue, None)
+                    if job is None:
+                        more = False
+                        break
+                    tag, args = job
                     pending[self.client.submit(fn, *args, pure=False)] = tag
                 finished = [fut for fut in pending if fut.done()]
                 if not finished:

@@ -25,6 +25,7 @@ from ..data import SHARED_DATA
 from .test_index import assert_index_is, ls_dir
 
 pytestmark = pytest.mark.slow
+SHARD_DATA_LUNG = SHARED_DATA / "ct_ge_lightspeed_lung"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real test data not found at {SHARED_DATA}")
 
 
@@ -206,4 +207,88 @@ def test_command_forks_its_workers_and_survives_an_interrupt(synthetic_study: Pa
     assert not left, f"processes of the cluster left running: {left}"
     p = subprocess.run([*cmd, "--workers", "2", "--quiet"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert_index_is(tmp_path / "index", archive)
+
+
+def _small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards of 3-6 files and streamed tasks of 20: the test archives give many of each."""
+    monkeypatch.setattr(idx, "SHARD_MIN", 3)
+    monkeypatch.setattr(idx, "SHARD_MAX", 6)
+    monkeypatch.setattr(idx, "STREAM_TASK_FILES", 20)
+
+
+def _slow_walk(monkeypatch: pytest.MonkeyPatch, state: dict[str, object], stop_at: int | None = None) -> None:
+    """The archive walk as on a slow disk: each group comes 0.1 s apart until the workers are running (the local
+    cluster is up and tasks are asked for), at most 60 s; ``stop_at``: a Ctrl-C (KeyboardInterrupt) lands in the
+    walk that many groups after the tasks started."""
+    walk, run = idx._walk, idx.Runner.run
+    state.update(walk_over=False, running=False, first_job_during_walk=None)
+
+    def walk_spy(*args: object):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 60
+        after = 0
+        for g in walk(*args):  # type: ignore[arg-type]
+            if not state["running"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            elif state["running"]:
+                after += 1
+                if stop_at is not None and after > stop_at:
+                    raise KeyboardInterrupt
+            yield g
+        state["walk_over"] = True
+
+    def run_spy(self: idx.Runner, fn, jobs, done, cancel):  # type: ignore[no-untyped-def]
+        def jobs_spy():  # type: ignore[no-untyped-def]
+            for job in jobs:
+                if state["first_job_during_walk"] is None:
+                    state["first_job_during_walk"] = not state["walk_over"]
+                yield job
+
+        state["running"] = True
+        return run(self, fn, jobs_spy(), done, cancel)
+
+    monkeypatch.setattr(idx, "_walk", walk_spy)
+    monkeypatch.setattr(idx.Runner, "run", run_spy)
+
+
+@needs_shared
+def test_workers_start_before_the_walk_ends(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a local cluster the first tasks go out while the archive is still being walked; the index is exact."""
+    _small_shards(monkeypatch)
+    archive = tmp_path / "archive"
+    shutil.copytree(synthetic_study, archive / "study")
+    shutil.copytree(SHARD_DATA_LUNG, archive / "lung")
+    state: dict[str, object] = {}
+    _slow_walk(monkeypatch, state)
+    result = build_index(archive, tmp_path / "index", workers=2)
+    assert result.workers == 2 and state["walk_over"] and state["first_job_during_walk"] is True
+    assert_index_is(tmp_path / "index", archive)
+
+
+@needs_shared
+def test_interrupt_while_walking_keeps_every_row(synthetic_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the workers parse and the archive is still being walked (a rerun after changes): the shards not
+    walked yet stay in the index (no row lost, none doubled); the next run completes it exactly."""
+    from napari_dicomseries.errors import Cancelled
+
+    from .test_index import instance_rows
+
+    _small_shards(monkeypatch)
+    archive = tmp_path / "archive"
+    shutil.copytree(synthetic_study, archive / "study")
+    shutil.copytree(SHARD_DATA_LUNG, archive / "lung")
+    build_index(archive, tmp_path / "index", workers=0)
+    every = sorted(r["path"] for r in instance_rows(tmp_path / "index"))
+    for p in sorted((archive / "study").iterdir())[::2]:  # half the study changed: rewritten shards, a walk to do
+        os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    walk = idx._walk
+    state: dict[str, object] = {}
+    _slow_walk(monkeypatch, state, stop_at=3)
+    with pytest.raises(Cancelled):
+        build_index(archive, tmp_path / "index", workers=2)
+    assert state["running"] and not state["walk_over"]
+    rows = sorted(r["path"] for r in instance_rows(tmp_path / "index"))
+    assert rows == every  # each file once: the rewritten shards, and the old ones for the rest
+    monkeypatch.setattr(idx, "_walk", walk)
+    assert build_index(archive, tmp_path / "index", workers=2).files_parsed > 0
     assert_index_is(tmp_path / "index", archive)
