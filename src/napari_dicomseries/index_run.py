@@ -112,8 +112,17 @@ def _local_cluster(fork: bool, **kwargs: Any) -> Any:
     import dask
     from distributed import LocalCluster
 
-    # (nobody looks at dask's task profiles here: no stack sampling every 10 ms in the workers)
-    config: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+    # A batch job on the machine's own cores, where every CPU cycle of this process (the scheduler and nannies live
+    # in it) is taken from a worker: no stack sampling of the tasks every 10 ms (nobody reads dask's profiles here),
+    # the event loops' health ticks, the memory checks and the system monitor far apart, and no work stealing
+    # (tasks wait on the scheduler until a worker is free).
+    config: dict[str, Any] = {
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.tick.interval": "1s",
+        "distributed.admin.system-monitor.interval": "2s",
+        "distributed.worker.memory.monitor-interval": "1s",
+        "distributed.scheduler.work-stealing": False,
+    }
     if fork and sys.platform.startswith("linux"):
         config["distributed.worker.multiprocessing-method"] = "fork"
     with dask.config.set(config):
