@@ -540,29 +540,53 @@ def _build(
     result.volumes = _count_volumes(index, current)
 
 
+def _shared_folders(a: str, b: str) -> int:
+    """How many leading folder names the relative folders ``a`` and ``b`` share."""
+    pa, pb = a.split(os.sep) if a else [], b.split(os.sep) if b else []
+    k = 0
+    while k < len(pa) and k < len(pb) and pa[k] == pb[k]:
+        k += 1
+    return k
+
+
 def _tasks(groups: list[_Group], n_workers: int) -> list[list[int]]:
     """Cut the groups to (re)index into tasks: lists of consecutive group numbers.
 
-    In this process, tasks of up to :data:`TASK_SHARDS_IN_PROCESS` shards (memory, cancel); on a cluster, each
-    task takes a third of what remains per worker, between one and :data:`TASK_SHARDS` shards.
+    Each task aims at a target size: in this process :data:`TASK_SHARDS_IN_PROCESS` shards (memory, cancel); on
+    a cluster a third of what remains per worker, between one and :data:`TASK_SHARDS` shards (big tasks first,
+    smaller ones at the end, so the workers finish together). Between half and one and a half times the target,
+    a task ends at the highest folder boundary (the fewest leading folders shared by the groups on either side;
+    the nearest to the target among equals): exports keep a study in one folder tree, so a study seldom falls in
+    two tasks and is seldom rebuilt from the shards afterwards (:func:`_complete_studies`).
     """
-    remaining = sum(len(g.entries) for g in groups)
+    sizes = [len(g.entries) for g in groups]
+    folders = [os.path.dirname(g.entries[0][0]) if g.entries else "" for g in groups]
+    remaining = sum(sizes)
     tasks: list[list[int]] = []
-    cur: list[int] = []
-    n = 0
-    for i, g in enumerate(groups):
+    i = 0
+    while i < len(groups):
         if n_workers:
             target = min(TASK_SHARDS * SHARD_MAX, max(SHARD_MAX, remaining // (3 * n_workers)))
         else:
             target = TASK_SHARDS_IN_PROCESS * SHARD_MAX
-        if cur and n + len(g.entries) > target:
-            tasks.append(cur)
-            remaining -= n
-            cur, n = [], 0
-        cur.append(i)
-        n += len(g.entries)
-    if cur:
-        tasks.append(cur)
+        lo, hi = target // 2, target * 3 // 2
+        best: tuple[tuple[int, int], int] | None = None  # ((folders shared, distance to the target), end)
+        j, n = i, 0
+        while j < len(groups):
+            n += sizes[j]
+            j += 1
+            if j == len(groups):
+                break
+            if n >= lo:  # a cut before group j is a candidate
+                key = (_shared_folders(folders[j - 1], folders[j]), abs(n - target))
+                if best is None or key < best[0]:
+                    best = (key, j)
+            if n >= hi:
+                break
+        end = j if best is None or (j == len(groups) and n <= hi) else best[1]
+        tasks.append(list(range(i, end)))
+        remaining -= sum(sizes[i:end])
+        i = end
     return tasks
 
 

@@ -320,3 +320,26 @@ def test_patient_tags_left_out_unless_asked(tmp_path: Path) -> None:
     assert not list((tmp_path / "with").rglob("*.dcm")) and sum(p.stat().st_size for p in (tmp_path / "with").rglob("*")) < sum(
         p.stat().st_size for p in archive.iterdir()
     )  # no pixels copied
+
+
+def test_tasks_end_at_the_highest_folder_boundary_near_their_size() -> None:
+    """Tasks cover the groups in order, once each; near the target size they end where a study folder ends (the
+    fewest shared leading folders), not between two series of one study."""
+    groups = []
+    for patient in range(3):
+        for study in range(2):
+            for series in range(4):
+                folder = os.path.join(f"P{patient}", f"ST{study}", f"SE{series}")
+                groups.append(idx._Group([(os.path.join(folder, f"f{k}"), 1, 1) for k in range(300)]))
+    tasks = idx._tasks(groups, 0)  # in this process: a target of TASK_SHARDS_IN_PROCESS * SHARD_MAX files
+    assert [g for t in tasks for g in t] == list(range(len(groups)))
+    target = idx.TASK_SHARDS_IN_PROCESS * idx.SHARD_MAX
+    for t in tasks[:-1]:
+        n = 300 * len(t)
+        assert target // 2 <= n <= target * 3 // 2
+        last, nxt = groups[t[-1]].entries[0][0], groups[t[-1] + 1].entries[0][0]
+        assert last.split(os.sep)[:2] != nxt.split(os.sep)[:2]  # a study (or patient) folder ends there
+    # a study bigger than the window is cut inside it, at a series boundary
+    big = [idx._Group([(os.path.join("P", "ST", f"SE{s}", f"f{k}"), 1, 1) for k in range(900)]) for s in range(12)]
+    tasks = idx._tasks(big, 0)
+    assert [g for t in tasks for g in t] == list(range(12)) and all(900 * len(t) <= target * 3 // 2 + 900 for t in tasks)
