@@ -247,7 +247,6 @@ def build_index(
     progress: Callable[[int, int], object] | None = None,
     cancel: Callable[[], bool] | None = None,
     patient_tags: bool = False,
-    fork_workers: bool = False,
 ) -> IndexResult:
     """Index the DICOM headers of ``archive`` into the folder ``db`` (created), or bring that index up to date.
 
@@ -272,10 +271,6 @@ def build_index(
         raises :class:`Cancelled`.
     patient_tags : bool
         Store the patient-identifying columns (name, ID, birth date, sex, accession number); default: left out.
-    fork_workers : bool
-        Start the ``LocalCluster``'s workers by forking this process (Linux; elsewhere dask's spawn): they start with
-        its modules imported, in about a third of the time. Only for a process that runs nothing else (no GUI, no
-        threads of its own): the command line passes True; default False (spawned workers, safe anywhere).
 
     Returns
     -------
@@ -308,7 +303,7 @@ def build_index(
         os.makedirs(os.path.join(index, sub), exist_ok=True)
     result = IndexResult(archive=archive_s, index=index, scheduler=scheduler)
     with locked(index, LOCK, result.messages):
-        _build(archive_s, index, result, workers, scheduler, progress, cancel, patient_tags, fork_workers)
+        _build(archive_s, index, result, workers, scheduler, progress, cancel, patient_tags)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -322,7 +317,6 @@ def _build(
     progress: Callable[[int, int], object] | None,
     cancel: Callable[[], bool] | None,
     patient_tags: bool,
-    fork_workers: bool = False,
 ) -> None:
     old = read_manifest(index) if is_index(index) else None
     if old is not None and not _compatible(old, archive, patient_tags):
@@ -351,7 +345,7 @@ def _build(
         n_dirty += len(g.entries)
         # (workers=None: a cluster only for IN_PROCESS_BELOW files or more; workers=N: for any)
         if starting is None and scheduler is None and workers != 0 and (workers or n_dirty >= IN_PROCESS_BELOW):
-            starting = Runner.start(workers, None, n_dirty, fork=fork_workers)
+            starting = Runner.start(workers, None, n_dirty)
 
     try:  # walk until the local cluster is up (then its workers parse while the rest is walked) or to the end
         for g in walker:
@@ -484,7 +478,7 @@ def _build(
         elif dirty:
             from .index_shards import index_group
 
-            runner = Runner(workers, scheduler, n_dirty, fork=fork_workers)
+            runner = Runner(workers, scheduler, n_dirty)
             result.workers = runner.n_workers
             runner.run(index_group, [job(tag) for tag in _tasks(dirty, runner.n_workers)], task_done, cancel)
         removed = [s for s in old_shards if s["file"] not in visited]
@@ -499,9 +493,7 @@ def _build(
         current = manifest(volumes_file, touched)
         if touched or volumes_file is None:
             if runner is None and touched:
-                runner = Runner(
-                    workers, scheduler, sum(s["n"] for s in current["shards"] if set(s["studies"]) & touched), fork=fork_workers
-                )
+                runner = Runner(workers, scheduler, sum(s["n"] for s in current["shards"] if set(s["studies"]) & touched))
                 result.workers = runner.n_workers
             prebuilt = _complete_studies(current["shards"], touched, candidates)
             candidates.clear()

@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
                 progress=bar,
                 cancel=cancel,
                 patient_tags=args.patient_tags,
-                fork_workers=True,  # this process runs nothing else: its workers may be forked (faster start)
             )
         bar.close()
         for m in result.messages:
