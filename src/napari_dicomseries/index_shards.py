@@ -16,6 +16,7 @@ pickle: an index on a shared disk must not be able to run code when read);
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import uuid
@@ -336,6 +337,24 @@ def index_group(
         ``parsed``, ``reused``, ``removed``); ``volumes``: study -> volume rows (with ``policy``). Never the
         instance rows: the memory of the caller stays flat.
     """
+    # The cyclic garbage collector is paused for the task: its headers, rows and frames are freed by reference
+    # counting, while the collector would walk the task's growing heap of them again and again (4 % of the task).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _index_group(archive, index_dir, parts, patient_tags, policy)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _index_group(
+    archive: str,
+    index_dir: str,
+    parts: Sequence[tuple[Sequence[tuple[str, int, int]], str | None]],
+    patient_tags: bool,
+    policy: str | None,
+) -> dict[str, Any]:
     out_dir = os.path.join(index_dir, "instances")
     by_study: dict[str, list[DicomFile | tuple[str, str]]] = {}
     result: list[list[dict[str, Any]]] = []
