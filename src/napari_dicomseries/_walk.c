@@ -55,7 +55,8 @@ static int has_key(const unsigned char *keys, Py_ssize_t n, uint32_t key) {
     return 0;
 }
 
-/* The 2-byte VR objects, made once per VR met (an explicit VR is two capital letters). */
+/* The 2-byte VR objects, made once per VR met (an explicit VR is two capital letters) and kept for the life of the
+ * process (module-level state: this module has no per-interpreter state and is not meant for subinterpreters). */
 static PyObject *vr_objects[26 * 26];
 
 static PyObject *vr_object(unsigned char a, unsigned char b) {
@@ -81,9 +82,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     const unsigned char *kb = (const unsigned char *)keys.buf;
     Py_ssize_t n = data.len, nkeys = keys.len / 4;
     PyObject *result = NULL;
-    if (p < 0)
-        p = n; /* nothing to do */
-    while (p + 12 <= n) {
+    while (p >= 0 && p + 12 <= n) { /* (a negative p is returned as it is: rawheader never passes one) */
         const unsigned char *e = d + p;
         uint32_t swapped = rd32(e);
         uint16_t group = (uint16_t)(swapped & 0xFFFF);
@@ -108,7 +107,9 @@ static PyObject *walk(PyObject *self, PyObject *args) {
         }
         if (length == 0xFFFFFFFFu)
             break;
-        Py_ssize_t end = start + (Py_ssize_t)length;
+        /* (the value runs past the bytes at hand, or start + length would overflow a 32-bit Py_ssize_t) */
+        int past = (uint64_t)length > (uint64_t)(n - start);
+        Py_ssize_t end = past ? n + 1 : start + (Py_ssize_t)length;
         if (nkeys > 0 && has_key(kb, nkeys, swapped)) {
             PyObject *key = PyLong_FromUnsignedLong(swapped);
             if (key == NULL)
@@ -125,7 +126,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
             long what = PyLong_AsLong(PyTuple_GET_ITEM(kind, 0));
             if (what == -1 && PyErr_Occurred())
                 goto done;
-            if (what != 2 || end > n)
+            if (what != 2 || past)
                 break; /* pixel data, a sequence asked for, or a value past the bytes at hand */
             PyObject *tag = PyTuple_GET_ITEM(kind, 1);
             PyObject *vr = explicit_vr ? vr_object(e[4], e[5]) : empty_vr;
@@ -143,6 +144,8 @@ static PyObject *walk(PyObject *self, PyObject *args) {
             if (bad)
                 goto done;
         }
+        if (past)
+            break; /* an element not kept whose value runs past the bytes at hand: rawheader reads further */
         p = end;
     }
     result = PyLong_FromSsize_t(p);
@@ -186,7 +189,7 @@ static PyObject *meta(PyObject *self, PyObject *args) {
             start = p + 8;
             length = rd16(e + 6);
         }
-        if (length == 0xFFFFFFFFu || start + (Py_ssize_t)length > n)
+        if (length == 0xFFFFFFFFu || (uint64_t)length > (uint64_t)(n - start))
             break;
         if (rd16(e + 2) == 0x0010) {
             ts_at = start;

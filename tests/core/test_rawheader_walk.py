@@ -24,7 +24,7 @@ from napari_dicomseries.synthetic_archive import write_archive
 
 WALK_C = rawheader._walk_c
 
-pytestmark = pytest.mark.skipif(WALK_C is None, reason="the C walk is not built (no C compiler at install time)")
+needs_walk = pytest.mark.skipif(WALK_C is None, reason="the C walk is not built (no C compiler at install time)")
 
 
 def _both(data: bytes) -> tuple[object, object]:
@@ -51,12 +51,13 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_the_walk_is_built_where_a_compiler_is() -> None:
+def test_the_walk_is_built_where_a_compiler_is() -> None:  # (not skipped without the walk: that is what it checks)
     """The install builds the C walk when a C compiler is at hand (``setup.py``; optional otherwise)."""
     assert shutil.which("cc") is None or WALK_C is not None
     assert rawheader._walk_c is WALK_C
 
 
+@needs_walk
 @pytest.mark.slow
 def test_same_header_on_every_real_and_generated_file(shared_data: Path, synthetic_study: Path, archive: Path) -> None:
     paths = _files(shared_data) + _files(synthetic_study) + _files(archive)
@@ -68,6 +69,7 @@ def test_same_header_on_every_real_and_generated_file(shared_data: Path, synthet
     assert parsed >= 0.9 * len(paths)  # big endian, deflate and non-DICOM files give None both ways
 
 
+@needs_walk
 def test_same_header_on_cut_and_damaged_files(shared_data: Path, archive: Path) -> None:
     """Headers cut anywhere and with bytes overwritten (lengths, VRs, tags): the same result or None both ways.
 
@@ -94,6 +96,7 @@ def test_same_header_on_cut_and_damaged_files(shared_data: Path, archive: Path) 
     assert checked > 1000
 
 
+@needs_walk
 def test_straddling_headers_both_ways(tmp_path: Path) -> None:
     """An element header or value across the end of the first 4 KB read, and the pixel element across it."""
     from napari_dicomseries.synthetic import STUDY_SERIES, write_series
@@ -108,6 +111,7 @@ def test_straddling_headers_both_ways(tmp_path: Path) -> None:
             assert fast is not None and fast == slow, (pad, implicit)
 
 
+@needs_walk
 def test_scan_without_the_c_walk_lists_the_same(archive: Path, tmp_path: Path) -> None:
     """``ls --json`` of the archive with the C walk and with the Python loop (a subprocess each): the same bytes."""
     code = "import sys; from napari_dicomseries import rawheader; rawheader._walk_c = None; from napari_dicomseries.cli import main; main(sys.argv[1:])"
