@@ -42,7 +42,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -337,8 +337,9 @@ def _build(
         nonlocal n_dirty, starting
         result.files_seen += len(g.entries)
         if g.old is not None:
+            unchanged = g.old.get("fingerprint") == _fingerprint(g.entries)
             visited.add(g.old["file"])
-            if g.old.get("fingerprint") == _fingerprint(g.entries):
+            if unchanged:
                 kept.append(g.old)
                 return
         dirty.append(g)
@@ -381,7 +382,8 @@ def _build(
         new[i] = summaries
         done_files += len(g.entries)
         if progress is not None:
-            progress(done_files, n_dirty)  # (the files to parse walked so far: all of them once the walk is over)
+            # (the files to parse walked so far: while a local cluster parses during the walk the total still grows)
+            progress(done_files, n_dirty)
 
     def job(tag: list[int]) -> tuple[list[int], tuple[Any, ...]]:
         parts = [(dirty[i].entries, _old_file(dirty[i].old)) for i in tag]
@@ -390,24 +392,23 @@ def _build(
     def streamed(n_workers: int) -> Iterator[tuple[list[int], tuple[Any, ...]]]:
         """Tasks for the workers while the archive is still being walked, then the rest, balanced.
 
-        The first ``2 * n_workers`` tasks (each worker's first and next) take :data:`STREAM_TASK_FILES` files
-        each, as soon as that many are walked; then the walk is finished (the workers are busy meanwhile) and the
+        The first ``2 * n_workers`` tasks (each worker's first and next) take about :data:`STREAM_TASK_FILES`
+        files each (:func:`_task_end`), as soon as one and a half times that many are walked; then the walk is finished (the workers are busy meanwhile) and the
         rest is cut by :func:`_tasks`, big tasks first, so that the workers finish together.
         """
         nonlocal walked_all
         first = 0  # the first group of ``dirty`` not in a task yet
         early = 0
         while not walked_all:
-            if early < 2 * n_workers and sum(len(g.entries) for g in dirty[first:]) >= STREAM_TASK_FILES:
+            if early < 2 * n_workers and sum(len(g.entries) for g in dirty[first:]) >= STREAM_TASK_FILES * 3 // 2:
                 early += 1
-                tag: list[int] = []
-                n = 0
-                while n < STREAM_TASK_FILES:
-                    tag.append(first + len(tag))
-                    n += len(dirty[tag[-1]].entries)
-                first += len(tag)
+                end = first + _task_end(dirty[first:], 0, STREAM_TASK_FILES)
+                tag = list(range(first, end))
+                first = end
                 yield job(tag)
                 continue
+            if cancel is not None and cancel():  # (the run loop asks only between tasks; a long walk asks here)
+                raise Cancelled(f"{index}: cancelled while walking {archive}")
             g = next(walker, None)
             if g is None:
                 walked_all = True
@@ -423,8 +424,9 @@ def _build(
                 shards.extend(new[i])
             elif g.old is not None:  # not redone (interrupted): the old shard stays, consistent but out of date
                 shards.append(g.old)
-        if not walked_all:  # interrupted while walking: the old shards not reached yet stay too
-            shards.extend(s for s in old_shards if s["file"] not in visited)
+        if not walked_all:  # interrupted while walking: the old shards not in kept or dirty yet stay too
+            reached = {s["file"] for s in kept} | {g.old["file"] for g in dirty if g.old is not None}
+            shards.extend(s for s in old_shards if s["file"] not in reached)
         shards.sort(key=lambda s: walk_key(s["first"]))
         return {
             "format": FORMAT,
@@ -541,19 +543,40 @@ def _shared_folders(a: str, b: str) -> int:
     return k
 
 
+def _task_end(groups: Sequence[_Group], i: int, target: int) -> int:
+    """Where a task starting at group ``i`` ends (exclusive), aiming at ``target`` files.
+
+    Between half and one and a half times the target, at the highest folder boundary (the fewest leading folders
+    shared by the last file before and the first file after; the nearest to the target among equals): exports keep
+    a study in one folder tree, so a study seldom falls in two tasks and is seldom rebuilt from the shards
+    afterwards (:func:`_complete_studies`). The rest when it all fits.
+    """
+    lo, hi = target // 2, target * 3 // 2
+    best: tuple[tuple[int, int], int] | None = None  # ((folders shared, distance to the target), end)
+    j, n = i, 0
+    while j < len(groups):
+        n += len(groups[j].entries)
+        j += 1
+        if j == len(groups):
+            break
+        if n >= lo:  # a cut before group j is a candidate
+            before, after = groups[j - 1].entries[-1][0], groups[j].entries[0][0]
+            key = (_shared_folders(os.path.dirname(before), os.path.dirname(after)), abs(n - target))
+            if best is None or key < best[0]:
+                best = (key, j)
+        if n >= hi:
+            break
+    return j if best is None or (j == len(groups) and n <= hi) else best[1]
+
+
 def _tasks(groups: list[_Group], n_workers: int) -> list[list[int]]:
-    """Cut the groups to (re)index into tasks: lists of consecutive group numbers.
+    """Cut the groups to (re)index into tasks: lists of consecutive group numbers (ends: :func:`_task_end`).
 
     Each task aims at a target size: in this process :data:`TASK_SHARDS_IN_PROCESS` shards (memory, cancel); on
     a cluster a third of what remains per worker, between one and :data:`TASK_SHARDS` shards (big tasks first,
-    smaller ones at the end, so the workers finish together). Between half and one and a half times the target,
-    a task ends at the highest folder boundary (the fewest leading folders shared by the groups on either side;
-    the nearest to the target among equals): exports keep a study in one folder tree, so a study seldom falls in
-    two tasks and is seldom rebuilt from the shards afterwards (:func:`_complete_studies`).
+    smaller ones at the end, so the workers finish together).
     """
-    sizes = [len(g.entries) for g in groups]
-    folders = [os.path.dirname(g.entries[0][0]) if g.entries else "" for g in groups]
-    remaining = sum(sizes)
+    remaining = sum(len(g.entries) for g in groups)
     tasks: list[list[int]] = []
     i = 0
     while i < len(groups):
@@ -561,23 +584,9 @@ def _tasks(groups: list[_Group], n_workers: int) -> list[list[int]]:
             target = min(TASK_SHARDS * SHARD_MAX, max(SHARD_MAX, remaining // (3 * n_workers)))
         else:
             target = TASK_SHARDS_IN_PROCESS * SHARD_MAX
-        lo, hi = target // 2, target * 3 // 2
-        best: tuple[tuple[int, int], int] | None = None  # ((folders shared, distance to the target), end)
-        j, n = i, 0
-        while j < len(groups):
-            n += sizes[j]
-            j += 1
-            if j == len(groups):
-                break
-            if n >= lo:  # a cut before group j is a candidate
-                key = (_shared_folders(folders[j - 1], folders[j]), abs(n - target))
-                if best is None or key < best[0]:
-                    best = (key, j)
-            if n >= hi:
-                break
-        end = j if best is None or (j == len(groups) and n <= hi) else best[1]
+        end = _task_end(groups, i, target)
         tasks.append(list(range(i, end)))
-        remaining -= sum(sizes[i:end])
+        remaining -= sum(len(g.entries) for g in groups[i:end])
         i = end
     return tasks
 

@@ -343,3 +343,16 @@ def test_tasks_end_at_the_highest_folder_boundary_near_their_size() -> None:
     big = [idx._Group([(os.path.join("P", "ST", f"SE{s}", f"f{k}"), 1, 1) for k in range(900)]) for s in range(12)]
     tasks = idx._tasks(big, 0)
     assert [g for t in tasks for g in t] == list(range(12)) and all(900 * len(t) <= target * 3 // 2 + 900 for t in tasks)
+
+
+def test_tasks_compare_the_folders_on_either_side_of_a_cut() -> None:
+    """A group holding several folders: a boundary is judged by the folder of its last file, not its first."""
+
+    def group(*folders: str) -> idx._Group:
+        return idx._Group([(os.path.join(*f.split("/"), f"f{k}"), 1, 1) for f in folders for k in range(500)])
+
+    # study A, then study B (which starts inside the group A/S6 + B/S0), then study C
+    groups = [group("A/S0", "A/S1"), group("A/S2", "A/S3"), group("A/S4", "A/S5"), group("A/S6", "B/S0"),
+              group("B/S1", "B/S2"), group("B/S3", "B/S4"), group("C/S0", "C/S1"), group("C/S2", "C/S3")]  # fmt: skip
+    tasks = idx._tasks(groups, 0)  # a target of 4,000 files; 8,000 in all
+    assert tasks == [[0, 1, 2, 3, 4, 5], [6, 7]]  # cut where B ends and C starts (not after A/S6 + B/S0, inside B)
