@@ -102,37 +102,55 @@ def relative(path: str, root: str) -> str:
     return path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, root)
 
 
-#: What the fork server imports once, so that every worker forked from it starts with it imported.
-_FORKSERVER_PRELOAD = ("distributed", "napari_dicomseries.index_shards", "napari_dicomseries.build", "pyarrow.parquet")
+#: What the fork server imports, besides what dask.distributed has it import (dask, numpy, pandas, ...): the tasks'
+#: modules and pyarrow's Parquet writer, so that a worker forked from it starts with them imported.
+_FORKSERVER_PRELOAD = ("napari_dicomseries.index_shards", "napari_dicomseries.build", "pyarrow.parquet")
 
 
 def _local_cluster(**kwargs: Any) -> Any:
     """A ``LocalCluster`` run as a batch job, its workers forked from a fork server where there is one (POSIX).
 
     The fork server is a fresh interpreter (started, not forked, so it is safe from a process with threads: a GUI,
-    a notebook) that imports :data:`_FORKSERVER_PRELOAD` once; each worker is forked from it with those modules
-    imported, instead of starting an interpreter and importing them (dask's default, ``spawn``): on the 100,580-file
-    archive ``index --workers 2`` went from 7.2 to 6.0 s. Elsewhere, dask's default.
+    a notebook) that imports dask.distributed's list of packages and :data:`_FORKSERVER_PRELOAD` once; each worker
+    is forked from it with those imported, instead of starting an interpreter and importing them (dask's default,
+    ``spawn``). The fork server is multiprocessing's, one per process: it lives as long as the calling process
+    (a notebook keeps it for the next index), and its list is set once (the first cluster started sets it). A
+    worker the nanny restarts after a crash is spawned. Elsewhere, dask's default.
     """
     import dask
     from distributed import LocalCluster
 
     # A batch job on the machine's own cores, where every CPU cycle of this process (the scheduler and nannies live
-    # in it) is taken from a worker: no stack sampling of the tasks every 10 ms (nobody reads dask's profiles here),
-    # the event loops' health ticks, the memory checks and the system monitor far apart, and no work stealing
-    # (tasks wait on the scheduler until a worker is free).
+    # in it) is taken from a worker: no stack sampling of the tasks every 10 ms (nobody reads dask's profiles here)
+    # and the event loops' health ticks and the system monitor far apart.
     config: dict[str, Any] = {
         "distributed.worker.profile.enabled": False,
         "distributed.admin.tick.interval": "1s",
         "distributed.admin.system-monitor.interval": "2s",
-        "distributed.worker.memory.monitor-interval": "1s",
-        "distributed.scheduler.work-stealing": False,
     }
     if "forkserver" in multiprocessing.get_all_start_methods():
         config["distributed.worker.multiprocessing-method"] = "forkserver"
-        multiprocessing.get_context("forkserver").set_forkserver_preload(list(_FORKSERVER_PRELOAD))
     with dask.config.set(config):
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            from distributed.utils import get_mp_context
+
+            # dask sets its own list on its first fork-server context (once per process): take it, then add ours
+            ctx = get_mp_context()
+            ours = [m for m in _FORKSERVER_PRELOAD if m not in _preload_of(ctx)]
+            if ours:
+                ctx.set_forkserver_preload([*_preload_of(ctx), *ours])
         return LocalCluster(**kwargs)
+
+
+def _preload_of(ctx: Any) -> list[str]:
+    """The fork server's preload list, as multiprocessing keeps it on its one fork server.
+
+    ``["distributed"]`` when it cannot be read (dask.distributed's list always has it).
+    """
+    from multiprocessing import forkserver
+
+    found = getattr(getattr(forkserver, "_forkserver", None), "_preload_modules", None)
+    return list(found) if isinstance(found, list) else ["distributed"]
 
 
 class Runner:
