@@ -451,6 +451,22 @@ def test_a_big_index_is_listed_from_its_volume_table_and_opens_a_study_per_use(
         assert np.allclose(ours.affine, theirs.affine, atol=1e-6)
         assert np.array_equal(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))
 
+    # a row whose study was made (resolve) but whose rows were not replaced yet (a Cancel just after the study
+    # was opened): loading it resolves it from the cache, no study opened again
+    b.scan(db)
+    _wait(qtbot, b)
+    shown = {lyr.metadata["dicom"]["volume"]["key"] for lyr in viewer.layers}
+    row = next(
+        v for v in b.volumes
+        if v.study_instance_uid == studies[1] and v.kind == "image" and v.loadable and v.key not in shown
+    )  # fmt: skip
+    read_files_calls.clear()
+    b.resolve([row])
+    assert isinstance(row, IndexEntry) and row in b.volumes and read_files_calls == [[studies[1]]]
+    b.load_selected([row])
+    _wait(qtbot, b)
+    assert read_files_calls == [[studies[1]]] and viewer.layers[-1].metadata["dicom"]["volume"]["key"] == row.key
+
 
 def test_a_big_index_listed_with_another_gap_policy_replaces_a_study_s_rows_when_opened(
     make_napari_viewer,

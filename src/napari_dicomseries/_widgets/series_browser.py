@@ -1014,17 +1014,20 @@ class SeriesBrowser(Container):
         from ..index_query import open_index
 
         index, gaps, cache, entries = self.index_path, self.gaps, self._resolved, self.entries
-        with self._resolve_lock:
-            todo = set(_unresolved(rows, cache))
-            if todo:
-                if index is None:
-                    raise DicomSeriesError("these rows come from an index that is no longer listed: list it again")
-                keys = sorted({e.series_instance_uid or e.key for e in entries if e.study_instance_uid in todo})
-                volumes, _ = open_index(index, keys=keys, gaps=gaps or None, progress=progress, cancel=cancel)
-                got: dict[str, list[Volume]] = {uid: [] for uid in todo}
-                for v in volumes:
-                    got.setdefault(v.study_instance_uid, []).append(v)
-                cache.update(got)
+        # (the lock only when a study is to be made: the main thread resolving made rows never waits for a worker)
+        if _unresolved(rows, cache):
+            with self._resolve_lock:
+                todo = set(_unresolved(rows, cache))
+                if todo:
+                    if index is None:
+                        raise DicomSeriesError("these rows come from an index that is no longer listed: list it again")
+                    keys = sorted({e.series_instance_uid or e.key for e in entries if e.study_instance_uid in todo})
+                    volumes, _ = open_index(index, keys=keys, gaps=gaps or None, progress=progress, cancel=cancel)
+                    got: dict[str, list[Volume]] = {uid: [] for uid in todo}
+                    for v in volumes:  # (a series UID found in another study too: that study is not made here)
+                        if v.study_instance_uid in todo:
+                            got[v.study_instance_uid].append(v)
+                    cache.update(got)
         out: list[Volume] = []
         seen: set[int] = set()
         for r in rows:
@@ -1229,7 +1232,7 @@ class SeriesBrowser(Container):
 
         def work() -> Any:
             vols = todo
-            if studies:  # the index's studies of these rows, made here (their volumes replace the rows afterwards)
+            if any(isinstance(v, IndexEntry) for v in todo):  # index rows: their studies' volumes (made here if need be)
                 vols = [
                     v for v in self.resolve(todo, cancel=cancel.is_set, progress=progress)
                     if v.is_image and v.loadable and (v.key, v.series_instance_uid) not in loaded
