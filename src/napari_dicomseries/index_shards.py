@@ -481,6 +481,8 @@ def volume_rows(files: list[DicomFile], policy: str) -> list[dict[str, Any]]:
                 "pre_index": pre_index,
                 "part_suffix": part.key[len(pre_key) :] if part.key.startswith(pre_key) else "",
                 "local_acquisition_group": part.acquisition_group,
+                # (json.dumps' default separators, top-level keys first: index_query.list_entries reads
+                # content_time and instance_creation_time from this text with a regular expression; tested)
                 "summary": json.dumps(s),
             })  # fmt: skip
     return rows
@@ -547,7 +549,7 @@ def relabel(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if key != r["key"] or group != r["acquisition_group"]:
             summary = json.loads(r["summary"])
             summary["key"], summary["acquisition_group"] = key, group
-            r["summary"] = json.dumps(summary)
+            r["summary"] = json.dumps(summary)  # (the format list_entries reads: see volume_rows)
         r.update(order=order, key=key, base_key=base[unit], acquisition_group=group)
     return rows
 

@@ -307,6 +307,7 @@ def _parse(
     p = 132 if has_meta else 0
     ts = ""
     if has_meta:
+        # (the meta group in C only with the element walk in C: switching ``_walk_c`` off switches both off)
         plain = _meta_c(buf.data, p) if _meta_c is not None and _walk_c is not None else None
         if plain is not None:  # the meta group in C (the usual case)
             p, raw_ts = plain

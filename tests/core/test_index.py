@@ -24,7 +24,7 @@ from napari_dicomseries import index_shards, open_folder
 from napari_dicomseries.commands.ls import format_summaries, ls_json, print_notes
 from napari_dicomseries.errors import Cancelled, PathNotFoundError
 from napari_dicomseries.index import ArchiveIndexError, IndexLockedError, build_index, is_index
-from napari_dicomseries.index_query import find, list_index, open_index
+from napari_dicomseries.index_query import find, list_entries, list_index, open_index
 from napari_dicomseries.scan import DicomFile, scan
 from napari_dicomseries.synthetic import write_study
 
@@ -90,6 +90,10 @@ def test_index_lists_what_ls_lists(
     volumes, scanned = open_index(index)
     assert [v.summary() for v in volumes] == expected["series"]
     assert [s.path for s in scanned.skipped] == [s["path"] for s in expected["skipped"]]
+    # the browser's listing of a big index reads two texts of each summary with a regular expression
+    assert [(e.key, e.content_time, e.instance_creation_time) for e in list_entries(index)] == [
+        (s["key"], s.get("content_time") or "", s.get("instance_creation_time") or "") for s in expected["series"]
+    ]
 
 
 @pytest.mark.parametrize("folder", [*SHARED_FOLDERS, "synthetic"], ids=lambda p: getattr(p, "name", str(p)))

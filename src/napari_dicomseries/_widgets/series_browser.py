@@ -144,7 +144,9 @@ def volume_row(v: Volume | IndexEntry, layer_name: str = "") -> list[Any]:
         "modality": v.modality,
         "kernel": v.convolution_kernel,
         "kernel class": v.kernel_class,
-        "thickness mm": "" if not img else (f"{v.slice_thickness:g}" if v.slice_thickness else f"({v.spacing[0]:.3g})"),
+        "thickness mm": ""
+        if not img
+        else (f"{v.slice_thickness:g}" if v.slice_thickness else f"({v.spacing[0]:.3g})" if v.spacing else ""),
         "spacing mm": "" if not img else "x".join(f"{s:.3g}" for s in v.spacing),
         "size": "x".join(str(s) for s in v.shape),
         "orientation": v.orientation,
