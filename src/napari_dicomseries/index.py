@@ -393,8 +393,9 @@ def _build(
         """Tasks for the workers while the archive is still being walked, then the rest, balanced.
 
         The first ``2 * n_workers`` tasks (each worker's first and next) take about :data:`STREAM_TASK_FILES`
-        files each (:func:`_task_end`), as soon as one and a half times that many are walked; then the walk is finished (the workers are busy meanwhile) and the
-        rest is cut by :func:`_tasks`, big tasks first, so that the workers finish together.
+        files each (:func:`_task_end`), as soon as one and a half times that many are walked; then the walk is
+        finished (the workers are busy meanwhile) and the rest is cut by :func:`_tasks`, big tasks first, so that
+        the workers finish together.
         """
         nonlocal walked_all
         first = 0  # the first group of ``dirty`` not in a task yet

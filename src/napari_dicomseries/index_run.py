@@ -136,13 +136,14 @@ def _local_cluster(**kwargs: Any) -> Any:
 
             # dask sets its own list on its first fork-server context (once per process): take it, then add ours
             ctx = get_mp_context()
-            ours = [m for m in _FORKSERVER_PRELOAD if m not in _preload_of(ctx)]
+            theirs = _forkserver_preload()
+            ours = [m for m in _FORKSERVER_PRELOAD if m not in theirs]
             if ours:
-                ctx.set_forkserver_preload([*_preload_of(ctx), *ours])
+                ctx.set_forkserver_preload([*theirs, *ours])
         return LocalCluster(**kwargs)
 
 
-def _preload_of(ctx: Any) -> list[str]:
+def _forkserver_preload() -> list[str]:
     """The fork server's preload list, as multiprocessing keeps it on its one fork server.
 
     ``["distributed"]`` when it cannot be read (dask.distributed's list always has it).
