@@ -40,6 +40,18 @@ static int is_long_vr(unsigned char a, unsigned char b) {
     }
 }
 
+/* The value start and length of an explicit VR element header at e (offset p): a 32-bit length after two reserved
+ * bytes for a long VR, else a 16-bit length (the VR already checked to be two capital letters). */
+static inline void explicit_header(const unsigned char *e, Py_ssize_t p, Py_ssize_t *start, uint32_t *length) {
+    if (is_long_vr(e[4], e[5])) {
+        *start = p + 12;
+        *length = rd32(e + 8);
+    } else {
+        *start = p + 8;
+        *length = rd16(e + 6);
+    }
+}
+
 static int has_key(const unsigned char *keys, Py_ssize_t n, uint32_t key) {
     Py_ssize_t lo = 0, hi = n - 1;
     while (lo <= hi) {
@@ -94,13 +106,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
             unsigned char a = e[4], b = e[5];
             if (a < 'A' || a > 'Z' || b < 'A' || b > 'Z')
                 break;
-            if (is_long_vr(a, b)) {
-                start = p + 12;
-                length = rd32(e + 8);
-            } else {
-                start = p + 8;
-                length = rd16(e + 6);
-            }
+            explicit_header(e, p, &start, &length);
         } else {
             start = p + 8;
             length = rd32(e + 4);
@@ -182,13 +188,7 @@ static PyObject *meta(PyObject *self, PyObject *args) {
             break;
         Py_ssize_t start;
         uint32_t length;
-        if (is_long_vr(a, b)) {
-            start = p + 12;
-            length = rd32(e + 8);
-        } else {
-            start = p + 8;
-            length = rd16(e + 6);
-        }
+        explicit_header(e, p, &start, &length);
         if (length == 0xFFFFFFFFu || (uint64_t)length > (uint64_t)(n - start))
             break;
         if (rd16(e + 2) == 0x0010) {
