@@ -39,6 +39,23 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def read_path_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every path whose header :func:`scan.read_path` (the one header parser of scans and indexes) parses in this
+    process from now on."""
+    from napari_dicomseries import scan
+
+    calls: list[str] = []
+    real = scan.read_path
+
+    def counting(path: str):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(scan, "read_path", counting)
+    return calls
+
+
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory, synthetic_study: Path) -> Iterator[tuple[Path, list[Case], dict]]:
     """The corpus (:mod:`tests.corpus`) and the synthetic study (in ``good_study/``) in one folder, with its digest."""

@@ -17,7 +17,7 @@ import pydicom
 import pytest
 from napari.components import ViewerModel
 
-from napari_dicomseries import _reader, catalog, display, open_folder, scan
+from napari_dicomseries import _reader, catalog, display, open_folder
 from napari_dicomseries._reader import DicomReaderWarning
 from napari_dicomseries.synthetic import SeriesSpec, write_series, write_study
 
@@ -174,42 +174,29 @@ def test_plan_held_back_lists_the_rest(study: Path) -> None:
 # ----------------------------------------------------------------------------- the scan cache
 
 
-@pytest.fixture
-def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = scan.read_path
-
-    def counting(path: str):
-        seen.append(path)
-        return real(path)
-
-    monkeypatch.setattr(scan, "read_path", counting)
-    return seen
-
-
-def test_second_open_does_not_rescan(study: Path, count_reads: list[str]) -> None:
+def test_second_open_does_not_rescan(study: Path, read_path_calls: list[str]) -> None:
     n_files = sum(1 for p in study.iterdir() if p.is_file())
     first, _ = open_model(study)
-    assert len(count_reads) == n_files
+    assert len(read_path_calls) == n_files
     second, _ = open_model(study)
-    assert len(count_reads) == n_files  # no header read again
+    assert len(read_path_calls) == n_files  # no header read again
     assert [ly.name for ly in second.layers] == [ly.name for ly in first.layers]
     assert catalog.lookup([study]) is not None
     assert catalog.lookup(study, gaps="keep") is None  # another gap policy is another entry ...
     catalog.open_folder_cached(study, gaps="keep")
-    assert len(count_reads) == n_files  # ... built from the same scan
+    assert len(read_path_calls) == n_files  # ... built from the same scan
 
 
-def test_changed_folder_is_rescanned(study: Path, tmp_path: Path, count_reads: list[str]) -> None:
+def test_changed_folder_is_rescanned(study: Path, tmp_path: Path, read_path_calls: list[str]) -> None:
     folder = tmp_path / "grows"
     shutil.copytree(study, folder)
     viewer, _ = open_model(folder)
-    before = len(count_reads)
+    before = len(read_path_calls)
     n_layers = len(viewer.layers)
     extra = SeriesSpec(9, "2.5mm LUNG", "LUNG", 2.5, (-700.0, 1500.0), 25.0, "101600")
     added = write_series(folder, extra, scale=0.0625)
     viewer, _ = open_model(folder)
-    assert len(count_reads) == before + before + len(added)  # every file read again, the new ones too
+    assert len(read_path_calls) == before + before + len(added)  # every file read again, the new ones too
     assert len(viewer.layers) == n_layers + 1
     assert "S9 2.5mm LUNG" in [ly.name for ly in viewer.layers]
     # files rewritten in place (same names) are noticed too
@@ -265,12 +252,12 @@ def study_index(study: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def test_an_index_opens_like_its_folder(study: Path, study_index: Path, count_reads: list[str]) -> None:
+def test_an_index_opens_like_its_folder(study: Path, study_index: Path, read_path_calls: list[str]) -> None:
     assert _reader.get_reader(str(study_index)) is _reader.read_dicom
     from_folder, _ = open_model(study)
-    before = len(count_reads)
+    before = len(read_path_calls)
     from_index, _ = open_model(study_index)
-    assert len(count_reads) == before  # no header read: the index knows them
+    assert len(read_path_calls) == before  # no header read: the index knows them
     assert [ly.name for ly in from_index.layers] == [ly.name for ly in from_folder.layers]
     assert [ly.visible for ly in from_index.layers] == [ly.visible for ly in from_folder.layers]
     for a, b in zip(from_index.layers, from_folder.layers, strict=True):

@@ -25,7 +25,7 @@ pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
 import napari_dicomseries  # noqa: E402
-from napari_dicomseries import open_folder, scan  # noqa: E402
+from napari_dicomseries import open_folder  # noqa: E402
 from napari_dicomseries._widgets.panel import DicomPanel  # noqa: E402
 from napari_dicomseries._widgets.series_browser import COLUMNS, LoadMode, SeriesBrowser  # noqa: E402
 
@@ -59,20 +59,6 @@ def archive(request: pytest.FixtureRequest, tmp_path: Path, synthetic_study: Pat
     folder = tmp_path / "archive"
     shutil.copytree(source, folder)
     return folder, _make_index(folder, tmp_path / "index")
-
-
-@pytest.fixture
-def read_path_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every path whose header :func:`scan.read_path` parses in this process from now on."""
-    calls: list[str] = []
-    real = scan.read_path
-
-    def counting(path: str):
-        calls.append(path)
-        return real(path)
-
-    monkeypatch.setattr(scan, "read_path", counting)
-    return calls
 
 
 def _browser(viewer) -> SeriesBrowser:
