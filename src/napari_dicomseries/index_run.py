@@ -128,10 +128,11 @@ def _local_cluster(**kwargs: Any) -> Any:
         "distributed.admin.tick.interval": "1s",
         "distributed.admin.system-monitor.interval": "2s",
     }
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    forkserver = "forkserver" in multiprocessing.get_all_start_methods()
+    if forkserver:
         config["distributed.worker.multiprocessing-method"] = "forkserver"
     with dask.config.set(config):
-        if "forkserver" in multiprocessing.get_all_start_methods():
+        if forkserver:
             from distributed.utils import get_mp_context
 
             # dask sets its own list on its first fork-server context (once per process): take it, then add ours

@@ -338,7 +338,7 @@ def index_group(
         instance rows: the memory of the caller stays flat.
     """
     # The cyclic garbage collector is paused for the task: its headers, rows and frames are freed by reference
-    # counting, while the collector would walk the task's growing heap of them again and again (4 % of the task).
+    # counting, while the collector would walk the task's growing heap of them again and again (4-6 % of the task).
     collecting = gc.isenabled()
     gc.disable()
     try:
