@@ -26,6 +26,7 @@ from operator import attrgetter
 from typing import Any
 
 from . import scan as _scan
+from .elements import remember
 from .frame import Frame
 from .index_run import relative, walk_key
 from .scan import DicomFile, Skipped
@@ -140,9 +141,6 @@ def _schema(columns: dict[str, str]) -> Any:
 _FILE_FIELDS = tuple(f.name for f in fields(DicomFile) if f.name not in ("_dataset", "path", "frames", "mosaic"))
 _FRAME_FIELDS = tuple(f.name for f in fields(Frame))
 _MOSAIC_FIELDS = tuple(f.name for f in fields(Mosaic))
-#: the fields of each, read at once (a tuple, made in C)
-_FILE_VALUES, _FRAME_VALUES = attrgetter(*_FILE_FIELDS), attrgetter(*_FRAME_FIELDS)
-_FRAME_PATH = _FRAME_FIELDS.index("path")
 
 
 def _tuples(value: Any) -> Any:
@@ -155,23 +153,55 @@ def _tuples(value: Any) -> Any:
 #: one encoder for every file (``json.dumps`` with options makes one per call); no circularity check (plain data)
 _ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
+# A file's JSON is written in two parts each, for the file and for its frames: the fields that differ from file to
+# file of a series (``_OWN``), encoded every time, then the others (``_SHARED``), whose JSON is remembered (see
+# :func:`_shared_json`). :func:`decode_file` reads the fields by name (a frame row by the ``fields`` list it holds),
+# so the order is free.
+_FILE_OWN = ("size", "sop_instance_uid", "pixel_offset", "warnings", "tags")
+_FILE_SHARED = tuple(n for n in _FILE_FIELDS if n not in _FILE_OWN)
+_FRAME_OWN = ("path", "index", "sop_instance_uid", "position", "instance_number")
+_FRAME_SHARED = tuple(n for n in _FRAME_FIELDS if n not in _FRAME_OWN)
+#: the fields of each part, read at once (a tuple, made in C)
+_FILE_OWN_VALUES, _FILE_SHARED_VALUES = attrgetter(*_FILE_OWN), attrgetter(*_FILE_SHARED)
+_FRAME_OWN_VALUES, _FRAME_SHARED_VALUES = attrgetter(*_FRAME_OWN), attrgetter(*_FRAME_SHARED)
+#: what comes between a file's fields and its frame rows: the rows' field list, the same for every file
+_FRAMES_HEAD = ',"frames":{"fields":' + _ENCODE([*_FRAME_OWN, *_FRAME_SHARED]) + ',"rows":['
+#: JSON of the ``_SHARED`` part of a file or frame, by the identity of its values (see :func:`_shared_json`)
+_SHARED_JSON: dict[tuple[Any, ...], tuple[tuple[Any, ...], str]] = {}
+
+
+def _shared_json(values: tuple[Any, ...], names: tuple[str, ...] | None) -> str:
+    """The JSON of ``values`` without its brackets: a list's items, or with ``names`` an object's members.
+
+    Remembered by the identity of the values: the scan converts a value that repeats across the files of a series
+    once (:func:`elements.remember`), so their frames hold the very same objects and their JSON is made once. The
+    entry keeps the values alive, so an identity cannot be taken by another object while its entry exists (equal
+    values are not enough: ``0.0 == -0.0`` and ``1 == 1.0 == True`` are written differently).
+    """
+    key = tuple(map(id, values))
+    hit = _SHARED_JSON.get(key)
+    if hit is not None:
+        return hit[1]
+    text = _ENCODE(values if names is None else dict(zip(names, values, strict=True)))[1:-1]
+    remember(_SHARED_JSON, key, (values, text))
+    return text
+
 
 def encode_file(f: DicomFile) -> str:
     """``f`` as JSON: its fields, its frames as a table (a frame's path only when it differs from the file's).
 
     The pydicom data set (read on demand) is not stored.
     """
-    frames: list[Any] = []
+    rows = []
     for fr in f.frames:
-        row: Any = _FRAME_VALUES(fr)
-        if fr.path == f.path:
-            row = list(row)
-            row[_FRAME_PATH] = None
-        frames.append(row)
-    doc: dict[str, Any] = dict(zip(_FILE_FIELDS, _FILE_VALUES(f), strict=True))
-    doc["frames"] = {"fields": _FRAME_FIELDS, "rows": frames}
-    doc["mosaic"] = None if f.mosaic is None else {name: getattr(f.mosaic, name) for name in _MOSAIC_FIELDS}
-    return _ENCODE(doc)
+        own = _FRAME_OWN_VALUES(fr)
+        if own[0] == f.path:
+            own = (None, *own[1:])
+        rows.append(f"[{_ENCODE(own)[1:-1]},{_shared_json(_FRAME_SHARED_VALUES(fr), None)}]")
+    mosaic = "null" if f.mosaic is None else _ENCODE({name: getattr(f.mosaic, name) for name in _MOSAIC_FIELDS})
+    own_file = _ENCODE(dict(zip(_FILE_OWN, _FILE_OWN_VALUES(f), strict=True)))[:-1]
+    shared = _shared_json(_FILE_SHARED_VALUES(f), _FILE_SHARED)
+    return f'{own_file},{shared}{_FRAMES_HEAD}{",".join(rows)}]}},"mosaic":{mosaic}}}'
 
 
 def decode_file(path: str, text: str) -> DicomFile:

@@ -303,6 +303,11 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
         raise NotDicomError(f"{path}: DICOM header with unusable values ({type(exc).__name__}: {exc})") from exc
 
 
+#: transfer syntax UID -> the same text, one object for all files (their headers' JSON is remembered by identity,
+#: see :func:`index_shards.encode_file`)
+_TS_TEXT: dict[str, str] = {}
+
+
 def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile | None:
     """The file read by the fast parser; None when the careful (pydicom) path should give the precise reason."""
     is_enhanced = bool(raw.present & enhanced.GROUP_TAGS)
@@ -312,11 +317,12 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
     series_uid = str(src.get(tags.SeriesInstanceUID) or "")
     if not sop_class or not series_uid or sop_class == uids.MediaStorageDirectoryStorage:
         return None
+    ts = _TS_TEXT.get(raw.transfer_syntax_uid) or remember(_TS_TEXT, raw.transfer_syntax_uid, raw.transfer_syntax_uid)
     return _describe(
         path,
         size,
         src,
-        transfer_syntax_uid=raw.transfer_syntax_uid,
+        transfer_syntax_uid=ts,
         sop_class=sop_class,
         sop_uid=str(src.get(tags.SOPInstanceUID) or path),
         series_uid=series_uid,

@@ -112,6 +112,39 @@ def test_dicomfile_round_trip_is_exact(folder: Path | str, synthetic_study: Path
         assert type(back.frames) is tuple and all(type(a) is type(b) for a, b in zip(back.frames, f.frames, strict=True))
 
 
+@pytest.mark.parametrize("folder", [*SHARED_FOLDERS, "synthetic"], ids=lambda p: getattr(p, "name", str(p)))
+def test_dicomfile_json_is_that_of_its_fields(folder: Path | str, synthetic_study: Path) -> None:
+    """The JSON of a file, whose parts that repeat across a series are remembered, is the plain JSON of its fields,
+    in files met in either order (a remembered part is never that of other, merely equal values: 0.0 and -0.0)."""
+    archive = synthetic_study if folder == "synthetic" else Path(folder)
+    files = scan(str(archive)).files
+    assert files
+    X = index_shards
+
+    def plain(f: DicomFile) -> str:
+        rows = [
+            [*((None if fr.path == f.path else fr.path), *(getattr(fr, n) for n in X._FRAME_OWN[1:])),
+             *(getattr(fr, n) for n in X._FRAME_SHARED)]
+            for fr in f.frames
+        ]  # fmt: skip
+        doc = {n: getattr(f, n) for n in (*X._FILE_OWN, *X._FILE_SHARED)}
+        doc["frames"] = {"fields": [*X._FRAME_OWN, *X._FRAME_SHARED], "rows": rows}
+        doc["mosaic"] = None if f.mosaic is None else {n: getattr(f.mosaic, n) for n in X._MOSAIC_FIELDS}
+        return json.dumps(doc, separators=(",", ":"))
+
+    for order in (files, files[::-1]):
+        for f in order:
+            assert X.encode_file(f) == plain(f), f.path
+    # equal values of other objects are not taken for each other: -0.0 after 0.0, int after float
+    f = files[0]
+    if f.frames:
+        fr = f.frames[0]
+        signed = dataclasses.replace(fr, rescale_intercept=-0.0)
+        unsigned = dataclasses.replace(fr, rescale_intercept=0.0)
+        for g in (dataclasses.replace(f, frames=(unsigned,)), dataclasses.replace(f, frames=(signed,))):
+            assert X.encode_file(g) == plain(g)
+
+
 @needs_shared
 def test_many_studies_keys_and_groups_as_ls(synthetic_study: Path, tmp_path: Path) -> None:
     """Volumes built study by study get the keys and acquisition groups of a scan of the whole archive (series
