@@ -640,7 +640,7 @@ def _rebuild_volumes(
     """
     import pyarrow.parquet as pq
 
-    from .index_shards import notes_of, relabel, study_volumes, write_volumes
+    from .index_shards import SUMMARY_TEXT_COLUMNS, notes_of, relabel, study_volumes, summary_text, write_volumes
 
     rows: list[dict[str, Any]] = []
     if volumes_file:
@@ -650,9 +650,12 @@ def _rebuild_volumes(
                 for r in pq.ParquetFile(os.path.join(index, volumes_file)).read().to_pylist()
                 if r["study_instance_uid"] not in touched
             ]
-    for r in rows:
-        if "notes" not in r:  # kept from a table written before the notes column
+    for r in rows:  # kept from a table written before a column was added: the column from the summary
+        if "notes" not in r:
             r["notes"] = notes_of(json.loads(r["summary"]))
+        for name in SUMMARY_TEXT_COLUMNS:
+            if name not in r:
+                r[name] = summary_text(r["summary"], name)
     for study_rows in prebuilt.values():
         rows.extend(study_rows)
     # batches of studies that share shards, a few thousand files each

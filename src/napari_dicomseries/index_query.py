@@ -425,12 +425,9 @@ def open_index(
 _ENTRY_COLUMNS = (
     "key", "base_key", "study_instance_uid", "series_instance_uid", "series_number", "series_description", "modality",
     "convolution_kernel", "kernel_class", "thickness_class", "orientation", "kind", "is_image", "loadable", "acquisition_group",
-    "acquisition_datetime", "shape", "n_files", "spacing_slice", "spacing_row", "spacing_column", "slice_thickness",
-    "warning_codes", "notes",
+    "acquisition_datetime", "content_time", "instance_creation_time", "shape", "n_files", "spacing_slice", "spacing_row",
+    "spacing_column", "slice_thickness", "warning_codes", "notes",
 )  # fmt: skip
-#: Fields of the ``summary`` JSON that have no column of their own: read with a regular expression over the column
-#: (``json.dumps`` writes ``"name": "value"``), so no summary is parsed.
-_SUMMARY_TEXT_FIELDS = ("content_time", "instance_creation_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +492,8 @@ def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from .index_shards import SUMMARY_TEXT_COLUMNS, summary_text
+
     index = os.fspath(db)
     manifest = read_manifest(index)
     path = _volumes_path(index, manifest)
@@ -503,13 +502,16 @@ def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
     pf = pq.ParquetFile(path)
     have = set(pf.schema_arrow.names)
     wanted = [n for n in ("order", *_ENTRY_COLUMNS) if n in have]
-    table = pf.read(columns=wanted + (["summary"] if "summary" in have else []))
+    older = [n for n in SUMMARY_TEXT_COLUMNS if n not in have]  # a table written before these columns were added
+    table = pf.read(columns=wanted + (["summary"] if older and "summary" in have else []))
     if "order" in have:
         table = table.take(pc.sort_indices(table["order"]))
     n = table.num_rows
     cols: dict[str, list[Any]] = {name: table[name].to_pylist() for name in wanted}
-    for name in _SUMMARY_TEXT_FIELDS:
-        cols[name] = _summary_texts(table["summary"], name) if "summary" in have else [""] * n
+    if older:
+        summaries = table["summary"].to_pylist() if "summary" in have else [None] * n
+        for name in older:
+            cols[name] = [summary_text(s, name) for s in summaries]
     empty: list[Any] = [None] * n
     get = lambda name: cols.get(name, empty)  # noqa: E731 - a short local accessor
     out = []
@@ -521,7 +523,7 @@ def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
         get("key"), get("base_key"), get("study_instance_uid"), get("series_instance_uid"), get("series_number"),
         get("series_description"), get("modality"), get("convolution_kernel"), get("kernel_class"), get("thickness_class"),
         get("orientation"), get("kind"), get("is_image"), get("loadable"), get("acquisition_group"),
-        get("acquisition_datetime"), cols["content_time"], cols["instance_creation_time"], get("shape"), get("n_files"),
+        get("acquisition_datetime"), get("content_time"), get("instance_creation_time"), get("shape"), get("n_files"),
         get("spacing_slice"), get("spacing_row"), get("spacing_column"), get("slice_thickness"), get("warning_codes"),
         get("notes"), strict=True,
     ):  # fmt: skip
@@ -556,14 +558,6 @@ def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
             )
         )
     return out
-
-
-def _summary_texts(summaries: Any, name: str) -> list[str]:
-    """The text field ``name`` of each ``summary`` JSON of a column ("" when absent or not a string), parsing none."""
-    import pyarrow.compute as pc
-
-    found = pc.extract_regex(summaries, rf'"{name}": "(?P<v>(?:[^"\\]|\\.)*)"').to_pylist()
-    return [(json.loads(f'"{m["v"]}"') if "\\" in m["v"] else m["v"]) if m else "" for m in found]
 
 
 def _base_of(r: IndexVolume) -> str:

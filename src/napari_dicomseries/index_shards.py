@@ -40,6 +40,8 @@ __all__ = [
     "decode_file",
     "walk_key",
     "notes_of",
+    "summary_text",
+    "SUMMARY_TEXT_COLUMNS",
     "relative",
     "index_group",
     "study_volumes",
@@ -107,6 +109,8 @@ VOLUME_COLUMNS = {
     "loadable": "bool",
     "acquisition_group": "string",
     "acquisition_datetime": "string",
+    "content_time": "string",
+    "instance_creation_time": "string",
     "frame_of_reference_uid": "string",
     "shape": "string",
     "n_files": "int64",
@@ -496,6 +500,8 @@ def volume_rows(files: list[DicomFile], policy: str) -> list[dict[str, Any]]:
                 "loadable": s["loadable"],
                 "acquisition_group": part.acquisition_group,
                 "acquisition_datetime": part.acquisition_datetime,
+                "content_time": part.content_time,
+                "instance_creation_time": part.instance_creation_time,
                 "frame_of_reference_uid": part.frame_of_reference_uid,
                 "shape": "x".join(str(n) for n in part.shape),
                 "n_files": len(part.files),
@@ -511,8 +517,6 @@ def volume_rows(files: list[DicomFile], policy: str) -> list[dict[str, Any]]:
                 "pre_index": pre_index,
                 "part_suffix": part.key[len(pre_key) :] if part.key.startswith(pre_key) else "",
                 "local_acquisition_group": part.acquisition_group,
-                # (json.dumps' default separators, top-level keys first: index_query.list_entries reads
-                # content_time and instance_creation_time from this text with a regular expression; tested)
                 "summary": json.dumps(s),
             })  # fmt: skip
     return rows
@@ -527,6 +531,17 @@ def notes_of(summary: dict[str, Any]) -> str | None:
         "segments": [seg["label"] for seg in summary["segments"]],
     }
     return json.dumps(notes) if any(notes.values()) else None
+
+
+#: Columns of the volume table added after it was first written: a table written before lacks them, and they are
+#: then read from the row's ``summary`` JSON (:func:`summary_text`).
+SUMMARY_TEXT_COLUMNS = ("content_time", "instance_creation_time")
+
+
+def summary_text(summary: str | None, name: str) -> str:
+    """The text field ``name`` of a volume row's ``summary`` JSON ("" when absent)."""
+    value = json.loads(summary).get(name) if summary else None
+    return value if isinstance(value, str) else ""
 
 
 def study_volumes(

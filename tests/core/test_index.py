@@ -27,6 +27,7 @@ from napari_dicomseries.index import ArchiveIndexError, IndexLockedError, build_
 from napari_dicomseries.index_query import find, list_entries, list_index, open_index
 from napari_dicomseries.scan import DicomFile, scan
 from napari_dicomseries.synthetic import write_study
+from napari_dicomseries.synthetic_archive import write_archive
 
 from ..corpus import Case
 from ..data import SHARED_DATA, SHARED_FOLDERS
@@ -90,7 +91,7 @@ def test_index_lists_what_ls_lists(
     volumes, scanned = open_index(index)
     assert [v.summary() for v in volumes] == expected["series"]
     assert [s.path for s in scanned.skipped] == [s["path"] for s in expected["skipped"]]
-    # the browser's listing of a big index reads two texts of each summary with a regular expression
+    # the browser's listing of a big index reads the volume table's columns, no summary
     assert [(e.key, e.content_time, e.instance_creation_time) for e in list_entries(index)] == [
         (s["key"], s.get("content_time") or "", s.get("instance_creation_time") or "") for s in expected["series"]
     ]
@@ -143,6 +144,36 @@ def test_dicomfile_json_is_that_of_its_fields(folder: Path | str, synthetic_stud
         unsigned = dataclasses.replace(fr, rescale_intercept=0.0)
         for g in (dataclasses.replace(f, frames=(unsigned,)), dataclasses.replace(f, frames=(signed,))):
             assert X.encode_file(g) == plain(g)
+
+
+def test_volume_table_written_before_the_time_columns_still_lists(tmp_path: Path) -> None:
+    """An index whose volume table predates the content/creation time columns: listed with the times of its
+    summaries, and a rerun that rebuilds one study fills the columns of the other study's rows, kept from it."""
+    archive = tmp_path / "archive"
+    write_archive(archive, 1200, junk=False, extent_scale=0.1)
+    index = tmp_path / "index"
+    build_index(archive, index, workers=0)
+    entries = list_entries(index)
+    expected = [(e.key, e.content_time, e.instance_creation_time) for e in entries]
+    assert len({e.study_instance_uid for e in entries}) >= 2 and any(t for _, t, _ in expected)
+    study = next(e for e in entries if e.content_time).study_instance_uid
+    changed = next(f for f in scan(str(archive)).files if f.study_instance_uid == study).path
+    volumes = index / idx.read_manifest(index)["volumes"]
+    pq.write_table(pq.read_table(volumes).drop_columns(list(index_shards.SUMMARY_TEXT_COLUMNS)), volumes)
+    assert "content_time" not in pq.read_schema(volumes).names
+    assert [(e.key, e.content_time, e.instance_creation_time) for e in list_entries(index)] == expected
+    st = os.stat(changed)
+    os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # its study is rebuilt, the others' rows kept
+    result = build_index(archive, index, workers=0)
+    assert 1 <= result.studies_rebuilt < len({e.study_instance_uid for e in entries})  # the studies of one shard
+    rows = pq.read_table(index / idx.read_manifest(index)["volumes"]).to_pylist()
+    assert rows and all(
+        (r["content_time"], r["instance_creation_time"])
+        == (json.loads(r["summary"])["content_time"], json.loads(r["summary"])["instance_creation_time"])
+        for r in rows
+    )
+    assert [(e.key, e.content_time, e.instance_creation_time) for e in list_entries(index)] == expected
+    assert list_index(index).to_json() == ls_dir(archive)
 
 
 @needs_shared
