@@ -209,16 +209,78 @@ static PyObject *meta(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* lookup(d, specs) -> (values, missed): the values of the elements of `d` remembered in per-tag memos.
+ *
+ * specs: a tuple of (tag, memo or None, absent). values[i] = absent when d has no element `tag`; memo[d[tag]] when
+ * the memo holds that element; else None, and i is in `missed` (the caller converts the element and remembers it).
+ * A memo of None is missed whenever the tag is present (a value converted for every file). This is the loop of
+ * elements.memo_lookup, which runs without this module and gives the same result. */
+static PyObject *lookup(PyObject *self, PyObject *args) {
+    PyObject *d, *specs;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &d, &PyTuple_Type, &specs))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(specs);
+    PyObject *values = PyList_New(n);
+    PyObject *missed = PyList_New(0);
+    if (values == NULL || missed == NULL)
+        goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *spec = PyTuple_GET_ITEM(specs, i);
+        if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 3) {
+            PyErr_SetString(PyExc_TypeError, "lookup: each spec is a (tag, memo or None, absent) tuple");
+            goto error;
+        }
+        PyObject *memo = PyTuple_GET_ITEM(spec, 1);
+        if (memo != Py_None && !PyDict_Check(memo)) {
+            PyErr_SetString(PyExc_TypeError, "lookup: a memo is a dict or None");
+            goto error;
+        }
+        PyObject *v = NULL;
+        PyObject *e = PyDict_GetItemWithError(d, PyTuple_GET_ITEM(spec, 0)); /* borrowed */
+        if (e == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            v = PyTuple_GET_ITEM(spec, 2);
+        } else if (memo != Py_None) {
+            v = PyDict_GetItemWithError(memo, e); /* borrowed */
+            if (v == NULL && PyErr_Occurred()) {
+                if (!PyErr_ExceptionMatches(PyExc_TypeError)) /* an unhashable element: missed */
+                    goto error;
+                PyErr_Clear();
+            }
+        }
+        if (v == NULL) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(missed, index) < 0) {
+                Py_XDECREF(index);
+                goto error;
+            }
+            Py_DECREF(index);
+            v = Py_None;
+        }
+        Py_INCREF(v);
+        PyList_SET_ITEM(values, i, v);
+    }
+    return Py_BuildValue("(NN)", values, missed);
+error:
+    Py_XDECREF(values);
+    Py_XDECREF(missed);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
      "walk(data, p, explicit, keys, kinds, values, present) -> int: step over the plain top-level elements from p, "
      "keep the wanted ones; the offset of the first element not taken."},
     {"meta", meta, METH_VARARGS,
      "meta(data, p) -> (end, transfer syntax bytes or None) | None: the plain file meta group from p."},
+    {"lookup", lookup, METH_VARARGS,
+     "lookup(d, specs) -> (values, missed): the values of d's elements remembered in per-tag memos (see "
+     "elements.memo_lookup)."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk", "The top-level element walk of rawheader, in C.", -1,
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk", "The top-level element walk of rawheader and the memo lookups of the scan, in C.", -1,
                                     methods};
 
 PyMODINIT_FUNC PyInit__walk(void) {

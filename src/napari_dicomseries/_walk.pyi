@@ -1,4 +1,6 @@
-"""Types of the C element walk (``_walk.c``); see :mod:`napari_dicomseries.rawheader`."""
+"""Types of the C element walk (``_walk.c``); see :mod:`napari_dicomseries.rawheader` and :func:`elements.memo_lookup`."""
+
+from typing import Any
 
 def walk(
     data: bytes,
@@ -10,3 +12,4 @@ def walk(
     present: set[int],
 ) -> int: ...
 def meta(data: bytes | bytearray, p: int) -> tuple[int, bytes | None] | None: ...
+def lookup(d: dict[int, Any], specs: tuple[tuple[int, dict[Any, Any] | None, Any], ...]) -> tuple[list[Any], list[int]]: ...

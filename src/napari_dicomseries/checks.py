@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import tags, uids
-from .elements import RawItem, orientation, remember, spacing, to_float
+from .elements import RawItem, memo_lookup, orientation, remember, spacing, to_float
 from .syntax import DEFLATE, UNCOMPRESSED, pixel_element
 
 if TYPE_CHECKING:
@@ -91,6 +91,10 @@ _RAW_CHECKS: tuple[tuple[str, int, int, str, dict[Any, str] | None], ...] = tupl
 )
 
 
+#: ``_RAW_CHECKS`` as :func:`elements.memo_lookup` reads them
+_RAW_CHECK_SPECS = tuple((tag, memo, "") for _, tag, _, _, memo in _RAW_CHECKS)
+
+
 def value_warnings(path: str, text: Callable[[int], str | None]) -> list[str]:
     """Warnings for numeric tags that are present but unusable (text, NaN, wrong count, impossible values).
 
@@ -113,21 +117,15 @@ def raw_value_warnings(path: str, item: RawItem) -> list[str]:
     The outcome of a check depends on the raw element alone, so it is memoized by tag and raw element
     (:func:`elements.remember`); the warnings name ``path`` as :func:`value_warnings` does, in the same order.
     """
-    out = []
     d = item.d
-    for keyword, tag, n, then, memo in _RAW_CHECKS:
-        e = d.get(tag)
-        if e is None:
-            continue
-        problem = memo.get(e) if memo is not None else None
-        if problem is None:
-            t = item.text(tag)
-            problem = _problem(keyword, n, then, t) if t is not None else ""
-            if memo is not None:
-                remember(memo, e, problem)
-        if problem:
-            out.append(f"{path}: {problem}")
-    return out
+    problems, missed = memo_lookup(d, _RAW_CHECK_SPECS)  # "" for a usable or absent value
+    for i in missed:
+        keyword, tag, n, then, memo = _RAW_CHECKS[i]
+        t = item.text(tag)
+        problems[i] = problem = _problem(keyword, n, then, t) if t is not None else ""
+        if memo is not None:
+            remember(memo, d[tag], problem)
+    return [f"{path}: {problem}" for problem in problems if problem]
 
 
 def _problem(keyword: str, n: int, then: str, t: str) -> str:

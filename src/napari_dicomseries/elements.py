@@ -20,6 +20,7 @@ import functools
 import math
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,6 +47,7 @@ __all__ = [
     "ORTHOGONALITY_TOLERANCE",
     "MEMO_LIMIT",
     "remember",
+    "memo_lookup",
 ]
 
 #: Largest |cos| between the row and column directions of ImageOrientationPatient still taken as perpendicular.
@@ -74,6 +76,47 @@ def remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
         memo.clear()
     memo[key] = value
     return value
+
+
+#: What a memo lookup gives for an element its memo does not hold (a memo may hold None).
+_MISSED = object()
+
+
+def _memo_lookup_py(d: dict[int, Any], specs: tuple[tuple[int, dict[Any, Any] | None, Any], ...]) -> tuple[list[Any], list[int]]:
+    values: list[Any] = []
+    missed: list[int] = []
+    for i, (tag, memo, absent) in enumerate(specs):
+        e = d.get(tag)
+        if e is None:
+            values.append(absent)
+            continue
+        v = _MISSED
+        if memo is not None:
+            try:
+                v = memo.get(e, _MISSED)
+            except TypeError:  # an unhashable element
+                pass
+        if v is _MISSED:
+            missed.append(i)
+            v = None
+        values.append(v)
+    return values, missed
+
+
+_Lookup = Callable[[dict[int, Any], tuple[tuple[int, dict[Any, Any] | None, Any], ...]], tuple[list[Any], list[int]]]
+_memo_lookup_c: _Lookup | None
+try:  # the same loop in C (_walk.c), built with the package where a compiler is at hand
+    from ._walk import lookup as _memo_lookup_c
+except ImportError:  # pragma: no cover - depends on the build
+    _memo_lookup_c = None
+
+#: ``memo_lookup(d, specs) -> (values, missed)``: the values of the raw elements ``d`` (tag -> element) remembered
+#: in per-tag memos. ``specs`` is a tuple of ``(tag, memo or None, absent)``: ``values[i]`` is ``absent`` when ``d``
+#: has no element ``tag``, ``memo[d[tag]]`` when the memo holds it, else None with ``i`` listed in ``missed`` (the
+#: caller converts those elements and :func:`remember` s them; a memo of None: converted for every file). The scan
+#: reads most of a file's values this way (:func:`frame.build_raw_frame`, :func:`checks.raw_value_warnings`, the
+#: descriptive texts), in C where the extension is built (one call instead of a Python loop over ~40 tags).
+memo_lookup: _Lookup = _memo_lookup_c if _memo_lookup_c is not None else _memo_lookup_py
 
 
 class Item(Protocol):

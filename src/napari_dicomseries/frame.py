@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import tags as t
-from .elements import RawItem, first, floats, image_type, orientation, remember, spacing, to_float, to_int
+from .elements import RawItem, first, floats, image_type, memo_lookup, orientation, remember, spacing, to_float, to_int
 
 __all__ = ["Frame", "TagSource", "build_frame", "build_raw_frame", "CONVERTERS"]
 
@@ -117,6 +117,11 @@ _RAW_CONVERTERS: tuple[tuple[str, int, Callable[[Any], Any], Any, dict[Any, Any]
 )
 
 
+#: ``_RAW_CONVERTERS`` as :func:`elements.memo_lookup` reads them, and their field names
+_RAW_SPECS = tuple((tag, memo, absent) for _, tag, _, absent, memo in _RAW_CONVERTERS)
+_RAW_NAMES = tuple(name for name, *_ in _RAW_CONVERTERS)
+
+
 def build_frame(src: TagSource, path: str, index: int, sop_uid: str, rows: int, columns: int, **fields: Any) -> Frame:
     """The frame ``index`` of a file, its values read through ``src``.
 
@@ -155,24 +160,12 @@ def build_raw_frame(
     alone (``src.get(tag)`` does), so it is memoized by tag and raw element (:func:`elements.remember`). The
     values kept are immutable (numbers, tuples, None), so frames never share a mutable object.
     """
-    d, get = src.d, src.get
-    values: dict[str, Any] = {
-        "path": path,
-        "index": index,
-        "sop_instance_uid": sop_uid,
-        "rows": rows,
-        "columns": columns,
-        "pixel_spacing": pixel_spacing,
-    }
-    for name, tag, conv, absent, memo in _RAW_CONVERTERS:
-        e = d.get(tag)
-        if e is None:
-            values[name] = absent
-        elif memo is None:
-            values[name] = conv(get(tag))
-        else:
-            try:
-                values[name] = memo[e]
-            except KeyError:
-                values[name] = remember(memo, e, conv(get(tag)))
-    return Frame(**values)
+    d = src.d
+    found, missed = memo_lookup(d, _RAW_SPECS)
+    for i in missed:
+        _, tag, conv, _, memo = _RAW_CONVERTERS[i]
+        found[i] = conv(src.get(tag)) if memo is None else remember(memo, d[tag], conv(src.get(tag)))
+    values = dict(zip(_RAW_NAMES, found, strict=True))
+    return Frame(
+        path=path, index=index, sop_instance_uid=sop_uid, rows=rows, columns=columns, pixel_spacing=pixel_spacing, **values
+    )

@@ -40,7 +40,7 @@ from .checks import (
     vendor_compression,
 )
 from .dataset import deflated_has_pixels, read_dataset, tame
-from .elements import DsItem, Item, RawItem, is_multivalue, remember, to_float, to_int
+from .elements import DsItem, Item, RawItem, is_multivalue, memo_lookup, remember, to_float, to_int
 from .errors import Cancelled, NotDicomError
 from .files import is_dicom, iter_paths, looks_like_raw_dataset, not_regular
 from .frame import Frame, build_frame, build_raw_frame
@@ -186,8 +186,9 @@ def _descriptive_value(src: Item, tag: int, is_is: bool) -> str:
     return text
 
 
-#: SpecificCharacterSet -> tag -> raw element -> its descriptive text (see :func:`_raw_descriptive`).
-_DESCRIPTIVE_MEMO: dict[str, dict[int, dict[tuple[bytes, Any], str]]] = {}
+#: SpecificCharacterSet -> per tag of ``_DESCRIPTIVE_TAGS``: (tag, raw element -> its descriptive text, "") as
+#: :func:`elements.memo_lookup` reads them (see :func:`_raw_descriptive`).
+_DESCRIPTIVE_MEMO: dict[str, tuple[tuple[int, dict[tuple[bytes, Any], str], str], ...]] = {}
 
 
 def _raw_descriptive(src: RawItem) -> dict[str, str]:
@@ -196,22 +197,15 @@ def _raw_descriptive(src: RawItem) -> dict[str, str]:
     A text depends on its raw element and the character set alone, so it is memoized by both (description,
     manufacturer, kernel ... repeat in every file of a series).
     """
-    memos = _DESCRIPTIVE_MEMO.get(src.charset)
-    if memos is None:
-        memos = remember(_DESCRIPTIVE_MEMO, src.charset, {tag: {} for _, tag, _ in _DESCRIPTIVE_TAGS})
+    specs = _DESCRIPTIVE_MEMO.get(src.charset)
+    if specs is None:
+        specs = remember(_DESCRIPTIVE_MEMO, src.charset, tuple((tag, {}, "") for _, tag, _ in _DESCRIPTIVE_TAGS))
     d = src.d
-    out = {}
-    for keyword, tag, is_is in _DESCRIPTIVE_TAGS:
-        e = d.get(tag)
-        if e is None:
-            continue
-        memo = memos[tag]
-        text = memo.get(e)
-        if text is None:
-            text = remember(memo, e, _descriptive_value(src, tag, is_is))
-        if text:
-            out[keyword] = text
-    return out
+    texts, missed = memo_lookup(d, specs)  # "" for an absent tag
+    for i in missed:
+        _, tag, is_is = _DESCRIPTIVE_TAGS[i]
+        texts[i] = remember(specs[i][1], d[tag], _descriptive_value(src, tag, is_is))
+    return {keyword: text for keyword, text in zip(DESCRIPTIVE, texts, strict=True) if text}
 
 
 # ----------------------------------------------------------------------------- headers

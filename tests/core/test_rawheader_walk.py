@@ -5,11 +5,13 @@
 tests run :func:`rawheader.parse` both ways on the same bytes and require the same :class:`RawHeader`, field for
 field: every file of ``../shared/data``, of the synthetic study and of a generated multi-vendor archive, headers
 whose elements straddle the first 4 KB read, and thousands of cut and damaged copies (a damaged header must give
-the same answer, never a crash).
+the same answer, never a crash). The memo lookups of the scan in C (``elements.memo_lookup``) are checked the same
+way against their Python loop, down to the files read and ``ls --json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import shutil
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from napari_dicomseries import enhanced, rawheader, scan
+from napari_dicomseries import checks, elements, enhanced, frame, rawheader, scan
 from napari_dicomseries.synthetic_archive import write_archive
 
 WALK_C = rawheader._walk_c
@@ -111,10 +113,66 @@ def test_straddling_headers_both_ways(tmp_path: Path) -> None:
             assert fast is not None and fast == slow, (pad, implicit)
 
 
+def _python_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan's memo lookups in Python (as without the extension)."""
+    for module in (frame, checks, scan):
+        monkeypatch.setattr(module, "memo_lookup", elements._memo_lookup_py)
+
+
+@needs_walk
+def test_memo_lookup_in_c_is_the_python_loop() -> None:
+    """``elements.memo_lookup`` in C and in Python: the same values and misses on random elements and memos
+    (absent tags, memos of None, a memo holding None, unhashable elements, the memo of another tag)."""
+    rng = random.Random(5)
+    elems = [(b"DS", b"1.5"), (b"DS", b"-0"), (b"IS", b"3"), (b"", b"x"), (b"SQ", b""), [1, 2]]
+    for _ in range(3000):
+        tags = rng.sample(range(20), rng.randrange(0, 12))
+        d = {t: rng.choice(elems) for t in tags}
+        specs = []
+        for tag in rng.sample(range(24), rng.randrange(0, 16)):
+            memo = (
+                None
+                if rng.random() < 0.2
+                else {e: rng.choice((None, 0.0, "", "v", (1.0,))) for e in elems[:5] if rng.random() < 0.5}
+            )
+            specs.append((tag, memo, rng.choice((None, "", 1.0, "absent"))))
+        fast = elements._memo_lookup_c(d, tuple(specs))
+        slow = elements._memo_lookup_py(d, tuple(specs))
+        assert fast == slow and [type(v) for v in fast[0]] == [type(v) for v in slow[0]], (d, specs)
+    with pytest.raises(TypeError):
+        elements._memo_lookup_c({}, ((1, [], None),))  # a memo that is no dict
+
+
+@needs_walk
+def test_same_files_with_the_python_lookups(
+    shared_data: Path, synthetic_study: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file read with the memo lookups in C and in Python: the same DicomFile, field for field."""
+    names = [f.name for f in dataclasses.fields(scan.DicomFile) if f.name != "_dataset"]
+    paths = [str(p) for p in _files(shared_data) + _files(synthetic_study) + _files(archive)]
+    fast = [scan.read_path(p) for p in paths]
+    _python_lookups(monkeypatch)
+    slow = [scan.read_path(p) for p in paths]
+    read = 0
+    for p, a, b in zip(paths, fast, slow, strict=True):
+        assert type(a) is type(b), p
+        if isinstance(a, scan.DicomFile):
+            assert [getattr(a, n) for n in names] == [getattr(b, n) for n in names], p
+            read += 1
+        else:
+            assert a == b, p
+    assert read >= 0.9 * len(paths)
+
+
 @needs_walk
 def test_scan_without_the_c_walk_lists_the_same(archive: Path, tmp_path: Path) -> None:
-    """``ls --json`` of the archive with the C walk and with the Python loop (a subprocess each): the same bytes."""
-    code = "import sys; from napari_dicomseries import rawheader; rawheader._walk_c = None; from napari_dicomseries.cli import main; main(sys.argv[1:])"
+    """``ls --json`` of the archive with the C walk and lookups and with the Python loops (a subprocess each): the
+    same bytes."""
+    code = (
+        "import sys; from napari_dicomseries import rawheader, elements, frame, checks, scan; rawheader._walk_c = None; "
+        "frame.memo_lookup = checks.memo_lookup = scan.memo_lookup = elements._memo_lookup_py; "
+        "from napari_dicomseries.cli import main; main(sys.argv[1:])"
+    )
     with_c = subprocess.run([sys.executable, "-m", "napari_dicomseries.cli", "ls", str(archive), "--json"], capture_output=True)
     without = subprocess.run([sys.executable, "-c", code, "ls", str(archive), "--json"], capture_output=True)
     assert with_c.returncode == 0 and without.returncode == 0, (with_c.stderr, without.stderr)

@@ -214,7 +214,7 @@ def test_memoized_values_give_what_pydicom_gives(tmp_path: Path, monkeypatch: py
     assert [w.split(": ", 1)[1] for w in k1.warnings] != [w.split(": ", 1)[1] for w in k3.warnings]  # slope 0 in k1 only
     assert "ImageOrientationPatient '1\\0\\0\\1\\0\\0'" in " ".join(k3.warnings)
     assert files[2].tags["SeriesDescription"] == "Thorax \u00e9" and files[3].tags["SeriesDescription"] == "Abdomen"
-    memos += [m for by_tag in scan_module._DESCRIPTIVE_MEMO.values() for m in by_tag.values()]
+    memos += [memo for specs in scan_module._DESCRIPTIVE_MEMO.values() for _, memo, _ in specs]
     assert all(len(m) <= elements.MEMO_LIMIT for m in memos)
     if limit is None:  # the memos were used: several distinct values of a tag kept at once
         assert any(len(m) > 1 for m in memos)
