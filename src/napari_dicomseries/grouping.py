@@ -20,6 +20,7 @@ Where the parts lie in space is :mod:`positions`' business; :mod:`build` makes v
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,10 @@ TIME_TAGS = ("TemporalPositionIndex", "TriggerTime", "DiffusionBValue", "Acquisi
 
 def _round_tuple(v: tuple[float, ...] | None, nd: int) -> tuple[float, ...] | None:
     return None if v is None else tuple(round(x, nd) + 0.0 for x in v)
+
+
+def _finite(v: tuple[float, ...] | None) -> bool:
+    return v is None or all(math.isfinite(x) for x in v)
 
 
 _SPLIT_KEYS = (
@@ -76,8 +81,17 @@ def split_series(frames: list[Frame]) -> list[tuple[list[Frame], str | None]]:
         the frames with None when nothing splits them.
     """
     keyed: dict[tuple[Any, ...], list[Frame]] = defaultdict(list)
+    # The key depends only on these fields, which most frames of a series share: it is computed (rounding and all)
+    # once per distinct combination, not per frame (equal fields give an equal key, so the groups are the same).
+    memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     for f in frames:
-        keyed[tuple(fn(f) for _, fn in _SPLIT_KEYS)].append(f)
+        fields = (f.image_type, f.echo_number, f.orientation, f.rows, f.columns, f.pixel_spacing, f.position is None)
+        key = memo.get(fields)
+        if key is None:
+            key = tuple(fn(f) for _, fn in _SPLIT_KEYS)
+            if _finite(f.orientation) and _finite(f.pixel_spacing):  # a NaN is unequal to itself: never shared
+                memo[fields] = key
+        keyed[key].append(f)
     if len(keyed) == 1:
         return [(frames, None)]
     keys = list(keyed)
