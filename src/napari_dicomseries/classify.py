@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .geometry import cross3, norm3
 from .labels import KernelClass, Kind, Orientation, ThicknessClass
 from .volume import Volume
 from .warning import WarningCode
@@ -154,12 +155,12 @@ def kernel_class(kernel: str, description: str = "") -> tuple[KernelClass, str]:
 
 def _plane(direction: Sequence[float]) -> tuple[int, float]:
     """The patient axis (0 LR, 1 AP, 2 SI) closest to the image-plane normal, and the angle between them (degrees)."""
-    d = np.asarray(direction, float).reshape(3, 3)
-    normal = np.cross(d[:, 0], d[:, 1])  # the image plane's normal: row x column cosines, whatever the slice step
-    norm = float(np.linalg.norm(normal))
-    normal = normal / norm if norm > 0 else d[:, 2]
-    axis = int(np.argmax(np.abs(normal)))
-    return axis, math.degrees(math.acos(min(1.0, abs(float(normal[axis])))))
+    d = [float(x) for x in direction]  # row-major 3 x 3: column k is d[k], d[k + 3], d[k + 6] (plain floats: see cross3)
+    normal = cross3(d[0::3], d[1::3])  # the image plane's normal: row x column cosines, whatever the slice step
+    norm = norm3(normal)
+    normal = (normal[0] / norm, normal[1] / norm, normal[2] / norm) if norm > 0 else (d[2], d[5], d[8])
+    axis = max(range(3), key=lambda i: abs(normal[i]))  # the first of equal ones, as numpy's argmax
+    return axis, math.degrees(math.acos(min(1.0, abs(normal[axis]))))
 
 
 def orientation_class(direction: Sequence[float], gantry_tilt: float = 0.0) -> tuple[Orientation, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import permutations
 from typing import Any
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from .errors import GeometryError
 
-__all__ = ["Geometry", "SHEAR_TOLERANCE", "GRID_TOLERANCE_MM", "index_to_lps", "vec3"]
+__all__ = ["Geometry", "SHEAR_TOLERANCE", "GRID_TOLERANCE_MM", "index_to_lps", "vec3", "cross3", "norm3"]
 
 #: Largest |cos| between voxel axes still taken as perpendicular (a tilt of ~0.006 degrees).
 SHEAR_TOLERANCE = 1e-4
@@ -48,6 +49,20 @@ def vec3(values: Iterable[Any]) -> tuple[float, float, float]:
     """
     x, y, z = values
     return (float(x), float(y), float(z))
+
+
+def cross3(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """The cross product ``a x b`` of two 3-vectors, as floats.
+
+    Plain arithmetic in the order ``numpy.cross`` uses (so the same bits), without its ~10 us of array set-up:
+    the volume builder takes it per volume and per slice plane.
+    """
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+def norm3(v: Sequence[float]) -> float:
+    """The length of a 3-vector: ``sqrt(x*x + y*y + z*z)``, summed in that order (as ``numpy.linalg.norm`` of 3 values)."""
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
 
 
 def index_to_lps(
@@ -153,16 +168,22 @@ class Geometry:
         """LPS position of voxel [0, 0, 0] (mm)."""
         return vec3(self.affine[:3, 3])
 
-    @property
+    @cached_property
     def direction(self) -> tuple[float, ...]:
         """ITK direction (row-major 3 x 3; columns: row cosine, column cosine, slice normal)."""
-        row = self.affine[:3, 2] / (np.linalg.norm(self.affine[:3, 2]) or 1.0)
-        col = self.affine[:3, 1] / (np.linalg.norm(self.affine[:3, 1]) or 1.0)
-        normal = np.cross(row, col)
-        normal /= np.linalg.norm(normal) or 1.0
-        if np.dot(normal, self.affine[:3, 0]) < 0:
-            normal = -normal
-        return tuple(float(x) for x in np.column_stack([row, col, normal]).reshape(-1))
+        # computed once (the affine is read-only) in plain floats: normal, spacing and tilt_degrees ask for it too
+        a = self.affine.tolist()
+        step, col_step, row_step = ((a[0][k], a[1][k], a[2][k]) for k in range(3))
+        n = norm3(row_step) or 1.0
+        row = (row_step[0] / n, row_step[1] / n, row_step[2] / n)
+        n = norm3(col_step) or 1.0
+        col = (col_step[0] / n, col_step[1] / n, col_step[2] / n)
+        normal = cross3(row, col)
+        n = norm3(normal) or 1.0
+        normal = (normal[0] / n, normal[1] / n, normal[2] / n)
+        if normal[0] * step[0] + normal[1] * step[1] + normal[2] * step[2] < 0:
+            normal = (-normal[0], -normal[1], -normal[2])
+        return (row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2], normal[2])
 
     @property
     def normal(self) -> tuple[float, float, float]:
