@@ -64,17 +64,22 @@ def build_volumes(result: ScanResult | Iterable[DicomFile]) -> list[Volume]:
     for (uid, number), sfiles in by_series.items():
         # one SeriesInstanceUID with several SeriesNumbers: each number is its own series
         series_reason = f"SeriesNumber={number or '(none)'}" if numbers[uid] > 1 else None
-        images = [f for f in sfiles if f.is_image and not is_segmentation(f)]
-        others = [f for f in sfiles if not f.is_image and not is_rtstruct(f)]
-        for f in sfiles:
-            if not f.is_image and is_rtstruct(f):  # placed on the grid of its series once every image volume is built
-                structure_sets[f.sop_instance_uid].append((uid, series_reason, f))
-        if others:
-            volumes.append(_non_image_volume(uid, others))
+        # one pass sorts the files (is_image is a property worth asking once per file)
+        images: list[DicomFile] = []
+        others: list[DicomFile] = []
         segs: dict[str, list[DicomFile]] = defaultdict(list)
         for f in sfiles:
-            if f.is_image and is_segmentation(f):
-                segs[f.sop_instance_uid].append(f)  # a copy of one SEG object under another name counts once
+            if f.is_image:
+                if is_segmentation(f):
+                    segs[f.sop_instance_uid].append(f)  # a copy of one SEG object under another name counts once
+                else:
+                    images.append(f)
+            elif is_rtstruct(f):  # placed on the grid of its series once every image volume is built
+                structure_sets[f.sop_instance_uid].append((uid, series_reason, f))
+            else:
+                others.append(f)
+        if others:
+            volumes.append(_non_image_volume(uid, others))
         for copies in segs.values():
             copies.sort(key=lambda f: f.path)
             vol = _segmentation_volume(uid, copies[0], series_reason)
@@ -195,7 +200,7 @@ def _image_volume(part: Part, files_by_path: dict[str, DicomFile], series_uid: s
     frames = part.frames
     warnings = list(part.warnings)
     geometry = stack_geometry(frames, part.n_time, warnings, axis_name(frames[0].orientation))
-    files = [files_by_path[p] for p in dict.fromkeys(f.path for f in frames)]
+    files = [files_by_path[p] for p in dict.fromkeys([f.path for f in frames])]
     first = files[0]
     ts = sorted({f.transfer_syntax_uid for f in files})
     for t in ts:
@@ -214,7 +219,11 @@ def _image_volume(part: Part, files_by_path: dict[str, DicomFile], series_uid: s
                 f"files use {len(ts)} transfer syntaxes ({', '.join(ts)}); each is decoded with its engine",
             )
         )
+    # the first file with a problem, asked once per distinct pixel format (all a problem depends on), not per file
+    formats: dict[tuple[Any, ...], DicomFile] = {}
     for f in files:
+        formats.setdefault((f.bits_allocated, f.samples_per_pixel, f.photometric_interpretation), f)
+    for f in formats.values():
         problem = pixel_format_problem(f)
         if problem:
             warnings.append(
@@ -259,6 +268,8 @@ def _file_warnings(files: list[DicomFile]) -> list[VolumeWarning]:
     """The files' own warnings (strings of the scan) as records; one for a message that several files repeat."""
     by_msg: dict[str, list[str]] = {}
     for f in files:
+        if not f.warnings:  # most files have none: skip building the prefix
+            continue
         prefix = f"{f.path}: "
         for w in f.warnings:
             by_msg.setdefault(w[len(prefix) :] if w.startswith(prefix) else w, []).append(f.path)

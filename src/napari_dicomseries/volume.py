@@ -138,7 +138,13 @@ class Volume:
         """Whether the pixels can be decoded: an image (or segmentation) whose transfer syntax has a decoder."""
         if self.kind == "segmentation":  # decoded by pydicom (1-bit frames included)
             return bool(self.shape)
-        return self.is_image and all(decoder_for(f.transfer_syntax_uid) and not pixel_format_problem(f) for f in self.files)
+        if not self.is_image:
+            return False
+        # asked once per distinct encoding (what both checks read), not per file: a series shares one or two
+        encodings = {
+            (f.transfer_syntax_uid, f.bits_allocated, f.samples_per_pixel, f.photometric_interpretation): f for f in self.files
+        }
+        return all(decoder_for(f.transfer_syntax_uid) and not pixel_format_problem(f) for f in encodings.values())
 
     @property
     def warning_messages(self) -> list[str]:
