@@ -48,9 +48,9 @@ def read_path_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = scan.read_path
 
-    def counting(path: str):  # type: ignore[no-untyped-def]
+    def counting(path: str, st=None):  # type: ignore[no-untyped-def]
         calls.append(path)
-        return real(path)
+        return real(path, st)
 
     monkeypatch.setattr(scan, "read_path", counting)
     return calls

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -177,13 +176,6 @@ class _Group:
     old: dict[str, Any] | None = None
 
 
-def _fingerprint(entries: list[tuple[str, int, int]]) -> str:
-    h = hashlib.sha1(usedforsecurity=False)
-    for rel, size, mtime in entries:
-        h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
 def _walk(archive: str, old_shards: list[dict[str, Any]], problems: list[dict[str, str]]) -> Iterator[_Group]:
     """Group the archive's files (walk order) by the old shards' ranges; new ranges cut by folder and size.
 
@@ -318,6 +310,8 @@ def _build(
     cancel: Callable[[], bool] | None,
     patient_tags: bool,
 ) -> None:
+    from .index_shards import fingerprint
+
     old = read_manifest(index) if is_index(index) else None
     if old is not None and not _compatible(old, archive, patient_tags):
         result.messages.append(f"{index}: built for another archive, version or options: rebuilt")
@@ -337,7 +331,7 @@ def _build(
         nonlocal n_dirty, starting
         result.files_seen += len(g.entries)
         if g.old is not None:
-            unchanged = g.old.get("fingerprint") == _fingerprint(g.entries)
+            unchanged = g.old.get("fingerprint") == fingerprint(g.entries)
             visited.add(g.old["file"])
             if unchanged:
                 kept.append(g.old)
@@ -367,15 +361,6 @@ def _build(
     def group_done(i: int, summaries: list[dict[str, Any]]) -> None:
         nonlocal done_files
         g = dirty[i]
-        for s in summaries:
-            s["fingerprint"] = ""
-        if len(summaries) == 1:
-            summaries[0]["fingerprint"] = _fingerprint(g.entries)
-        else:  # cut into several shards: each one's fingerprint over its own range
-            start = 0
-            for s in summaries:
-                s["fingerprint"] = _fingerprint(g.entries[start : start + s["n"]])
-                start += s["n"]
         result.files_parsed += summaries[0].pop("parsed", 0)
         result.files_reused += summaries[0].pop("reused", 0)
         result.files_removed += summaries[0].pop("removed", 0)

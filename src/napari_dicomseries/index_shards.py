@@ -17,6 +17,7 @@ pickle: an index on a shared disk must not be able to run code when read);
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import uuid
@@ -40,6 +41,7 @@ __all__ = [
     "decode_file",
     "walk_key",
     "notes_of",
+    "fingerprint",
     "summary_text",
     "SUMMARY_TEXT_COLUMNS",
     "relative",
@@ -338,10 +340,18 @@ def dask_setup(worker: Any = None) -> None:
     pa.array([0])
 
 
+def fingerprint(entries: Iterable[tuple[str, int, int]]) -> str:
+    """The fingerprint of a shard's files: their relative paths, sizes and mtimes (a rerun compares its walk's)."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for rel, size, mtime in entries:
+        h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
 def index_group(
     archive: str,
     index_dir: str,
-    parts: Sequence[tuple[Sequence[tuple[str, int, int]], str | None]],
+    parts: Sequence[tuple[Sequence[tuple[str, int | None, int | None]], str | None]],
     patient_tags: bool,
     policy: str | None = None,
 ) -> dict[str, Any]:
@@ -354,9 +364,10 @@ def index_group(
     index_dir : str
         The index folder (shards go to ``instances/`` in it).
     parts : sequence of (entries, old shard)
-        Consecutive groups of files in walk order: each one's ``(relative path, size, mtime_ns)`` now, and the shard
-        that held it before (``instances/...``) or None: rows of files whose size and mtime are unchanged are taken
-        from it, not parsed again.
+        Consecutive groups of files in walk order: each one's ``(relative path, size, mtime_ns)`` now (size and
+        mtime None when the walk did not stat the file: it is stat'ed here), and the shard that held it before
+        (``instances/...``) or None: rows of files whose size and mtime are unchanged are taken from it, not parsed
+        again.
     patient_tags : bool
         Fill the patient columns.
     policy : str, optional
@@ -366,8 +377,8 @@ def index_group(
     Returns
     -------
     dict
-        ``parts``: per group, one small summary per shard written (``file``, ``first``, ``last``, ``n``,
-        ``studies``, ``errors``, ``skipped`` (the paths and reasons of the error rows), and on the first one
+        ``parts``: per group, one small summary per shard written (``file``, ``first``, ``last``, ``fingerprint``
+        (:func:`fingerprint`), ``n``, ``studies``, ``errors``, ``skipped`` (the paths and reasons of the error rows), and on the first one
         ``parsed``, ``reused``, ``removed``); ``volumes``: study -> volume rows (with ``policy``). Never the
         instance rows: the memory of the caller stays flat.
     """
@@ -385,7 +396,7 @@ def index_group(
 def _index_group(
     archive: str,
     index_dir: str,
-    parts: Sequence[tuple[Sequence[tuple[str, int, int]], str | None]],
+    parts: Sequence[tuple[Sequence[tuple[str, int | None, int | None]], str | None]],
     patient_tags: bool,
     policy: str | None,
 ) -> dict[str, Any]:
@@ -404,8 +415,19 @@ def _index_group(
                 old = {}
         rows: list[dict[str, Any]] = []
         parsed = reused = 0
-        for rel, size, mtime_ns in entries:
+        stated: list[tuple[str, int, int]] = []  # the entries with their size and mtime
+        for rel, walked_size, walked_mtime in entries:
             path = os.path.join(archive, rel)
+            st = None
+            if walked_size is None or walked_mtime is None:  # not stat'ed by the walk (a first index): stat'ed here,
+                try:  # once for the row and the parser
+                    st = os.stat(path)
+                    size, mtime_ns = st.st_size, st.st_mtime_ns
+                except OSError:
+                    size, mtime_ns = -1, -1  # read_path says why
+            else:
+                size, mtime_ns = walked_size, walked_mtime
+            stated.append((rel, size, mtime_ns))
             prev = old.get(path)
             if prev is not None and prev["size"] == size and prev["mtime_ns"] == mtime_ns:
                 rows.append(prev)
@@ -413,7 +435,7 @@ def _index_group(
                 if policy is not None and prev["error"] is None:
                     by_study.setdefault(prev["study_instance_uid"], []).append((path, prev["dicomfile"]))
                 continue
-            item = _scan.read_path(path)
+            item = _scan.read_path(path, st)
             rows.append(instance_row(path, size, mtime_ns, item, patient_tags))
             parsed += 1
             if policy is not None and isinstance(item, DicomFile):
@@ -421,13 +443,14 @@ def _index_group(
         summaries = []
         for start in range(0, len(rows), SHARD_MAX):
             chunk = rows[start : start + SHARD_MAX]
-            part = entries[start : start + SHARD_MAX]
+            part = stated[start : start + SHARD_MAX]
             name = _write_table(chunk, INSTANCE_COLUMNS, out_dir, "part")
             skipped = [[r["path"], r["error"]] for r in chunk if r["error"] is not None]
             summaries.append({
                 "file": f"instances/{name}",
                 "first": part[0][0],
                 "last": part[-1][0],
+                "fingerprint": fingerprint(part),
                 "n": len(chunk),
                 "studies": sorted({r["study_instance_uid"] for r in chunk if r["error"] is None}),
                 "errors": len(skipped),

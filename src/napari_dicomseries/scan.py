@@ -226,13 +226,15 @@ def _open(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def read_header(path: str | os.PathLike[str]) -> DicomFile:
+def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) -> DicomFile:
     """Read the header of one DICOM file (no pixel data) into a :class:`DicomFile`.
 
     Parameters
     ----------
     path : path
         The file.
+    st : os.stat_result, optional
+        ``os.stat(path)`` when the caller has just made it (the index records it): not made again.
 
     Returns
     -------
@@ -247,7 +249,8 @@ def read_header(path: str | os.PathLike[str]) -> DicomFile:
     """
     path = os.fspath(path)
     try:
-        st = os.stat(path)  # one stat: the kind of file and its size
+        if st is None:
+            st = os.stat(path)  # one stat: the kind of file and its size
         if not S_ISREG(st.st_mode):
             problem = not_regular(path)
             if problem:
@@ -516,13 +519,14 @@ def _raw_image_values(src: RawItem) -> _ImageValues:
 # ----------------------------------------------------------------------------- scan
 
 
-def read_path(path: str) -> DicomFile | Skipped:
+def read_path(path: str, st: os.stat_result | None = None) -> DicomFile | Skipped:
     """Read the header of one path as the scan does: a :class:`DicomFile`, or a :class:`Skipped` with the reason.
 
-    Never raises for a file that is not DICOM or cannot be read (the reason is on the ``Skipped``).
+    Never raises for a file that is not DICOM or cannot be read (the reason is on the ``Skipped``). ``st``: the
+    path's ``os.stat`` when the caller has it (see :func:`read_header`).
     """
     try:
-        return read_header(path)
+        return read_header(path, st)
     except NotDicomError as exc:
         msg = str(exc)
         prefix = f"{path}: "

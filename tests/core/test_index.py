@@ -296,10 +296,10 @@ def test_failure_mid_run_then_rerun_no_duplicate_no_loss(
     real = index_shards._scan.read_path
     calls = {"n": 0}
 
-    def failing(path: str):  # type: ignore[no-untyped-def]
+    def failing(path: str, st=None):  # type: ignore[no-untyped-def]
         if path == victim:
             raise RuntimeError("injected failure")
-        return real(path)
+        return real(path, st)
 
     def cancel() -> bool:
         calls["n"] += 1
