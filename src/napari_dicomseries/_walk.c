@@ -268,6 +268,31 @@ error:
     return NULL;
 }
 
+/* fill(obj, names, values) -> obj: object.__setattr__(obj, names[i], values[i]) for each i, in one call.
+ *
+ * The generic attribute assignment (PyObject_GenericSetAttr, what object.__setattr__ does), the way the __init__
+ * of a frozen dataclass sets each field past its own __setattr__; frame.build_raw_frame fills a new Frame with it
+ * instead of calling Frame(...) (which sets its 27 fields one Python call each). Without this module the frame is
+ * made by Frame(*values), the same object. */
+static PyObject *fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyTuple_Check(args[1]) || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "fill(obj, names, values): names and values are tuples");
+        return NULL;
+    }
+    PyObject *obj = args[0], *names = args[1], *values = args[2];
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    if (PyTuple_GET_SIZE(values) != n) {
+        PyErr_SetString(PyExc_ValueError, "fill: as many values as names");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyObject_GenericSetAttr(obj, PyTuple_GET_ITEM(names, i), PyTuple_GET_ITEM(values, i)) < 0)
+            return NULL;
+    }
+    Py_INCREF(obj);
+    return obj;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
      "walk(data, p, explicit, keys, kinds, values, present) -> int: step over the plain top-level elements from p, "
@@ -277,10 +302,12 @@ static PyMethodDef methods[] = {
     {"lookup", lookup, METH_VARARGS,
      "lookup(d, specs) -> (values, missed): the values of d's elements remembered in per-tag memos (see "
      "elements.memo_lookup)."},
+    {"fill", (PyCFunction)(void (*)(void))fill, METH_FASTCALL,
+     "fill(obj, names, values) -> obj: object.__setattr__(obj, name, value) for each pair (see frame.build_raw_frame)."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk", "The top-level element walk of rawheader and the memo lookups of the scan, in C.", -1,
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk", "The top-level element walk of rawheader, the memo lookups of the scan and the frame fill, in C.", -1,
                                     methods};
 
 PyMODINIT_FUNC PyInit__walk(void) {

@@ -1,4 +1,7 @@
-"""Types of the C element walk (``_walk.c``); see :mod:`napari_dicomseries.rawheader` and :func:`elements.memo_lookup`."""
+"""Types of the C element walk (``_walk.c``).
+
+See :mod:`napari_dicomseries.rawheader`, :func:`elements.memo_lookup` and :func:`frame.build_raw_frame`.
+"""
 
 from typing import Any
 
@@ -13,3 +16,4 @@ def walk(
 ) -> int: ...
 def meta(data: bytes | bytearray, p: int) -> tuple[int, bytes | None] | None: ...
 def lookup(d: dict[int, Any], specs: tuple[tuple[int, dict[Any, Any] | None, Any], ...]) -> tuple[list[Any], list[int]]: ...
+def fill(obj: Any, names: tuple[str, ...], values: tuple[Any, ...]) -> Any: ...

@@ -12,6 +12,8 @@ read by :mod:`rawheader`, converts a value repeated across files once.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -117,9 +119,85 @@ _RAW_CONVERTERS: tuple[tuple[str, int, Callable[[Any], Any], Any, dict[Any, Any]
 )
 
 
-#: ``_RAW_CONVERTERS`` as :func:`elements.memo_lookup` reads them, and their field names
+#: ``_RAW_CONVERTERS`` as :func:`elements.memo_lookup` reads them
 _RAW_SPECS = tuple((tag, memo, absent) for _, tag, _, absent, memo in _RAW_CONVERTERS)
-_RAW_NAMES = tuple(name for name, *_ in _RAW_CONVERTERS)
+#: The fields of a :class:`Frame` in order: the values of ``CONVERTERS`` come in that order, with ``pixel_spacing``
+#: after the first two (:func:`build_raw_frame` relies on it).
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Frame))
+assert _FIELD_NAMES[:6] == ("path", "index", "sop_instance_uid", "position", "orientation", "pixel_spacing")
+assert _FIELD_NAMES[6 : 6 + len(CONVERTERS) - 2] == tuple(name for name, *_ in CONVERTERS[2:])
+assert _FIELD_NAMES[4 + len(CONVERTERS) :] == (
+    "rows",
+    "columns",
+    "dimension_index",
+    "dimension_names",
+    "dimension_values",
+    "diffusion_directionality",
+)
+#: The last fields of a classic frame (no dimensions, no diffusion directionality): the defaults.
+_CLASSIC_TAIL = tuple(f.default for f in dataclasses.fields(Frame)[-4:])
+
+_fill_c: Callable[[Any, tuple[str, ...], tuple[Any, ...]], Any] | None
+try:  # object.__setattr__ of every field in one call (_walk.c), built with the package where a compiler is at hand
+    from ._walk import fill as _fill_c
+except ImportError:  # pragma: no cover - depends on the build
+    _fill_c = None
+
+
+def _new_frame_c(values: tuple[Any, ...]) -> Frame:
+    """``Frame(*values)`` (all fields, in order), its fields set as the dataclass's ``__init__`` sets them, in C."""
+    assert _fill_c is not None
+    frame: Frame = _fill_c(object.__new__(Frame), _FIELD_NAMES, values)
+    return frame
+
+
+def _new_frame_py(values: tuple[Any, ...]) -> Frame:
+    return Frame(*values)
+
+
+#: ``new_frame(values) -> Frame(*values)``: a frame from the values of all its fields in order (in C where the
+#: extension is built: one call instead of 27 ``object.__setattr__``; the same frame).
+new_frame: Callable[[tuple[Any, ...]], Frame] = _new_frame_c if _fill_c is not None else _new_frame_py
+
+
+def _raw_position(src: RawItem, e: tuple[bytes, Any]) -> tuple[float, ...] | None:
+    """``_three(src.get(ImagePositionPatient))`` straight from the raw element.
+
+    A value different in every file: not put through ``convert_bytes``' cache, which it would only fill; stripped
+    and split as ``convert_bytes`` does. Another VR than the dictionary's (DS; b"" for implicit VR, UN) is converted
+    the general way.
+    """
+    if e[0] not in _DS_VRS:
+        return _three(src.get(t.ImagePositionPatient))
+    parts = e[1].decode("latin-1").strip("\x00 ").split("\\")
+    if len(parts) != 3:  # (no value, one value, or not three: floats(v, 3) is None)
+        return None
+    try:
+        x, y, z = float(parts[0].strip("\x00 ")), float(parts[1].strip("\x00 ")), float(parts[2].strip("\x00 "))
+    except ValueError:
+        return None
+    return (x, y, z) if math.isfinite(x) and math.isfinite(y) and math.isfinite(z) else None
+
+
+def _raw_instance(src: RawItem, e: tuple[bytes, Any]) -> int | None:
+    """``to_int(src.get(InstanceNumber))`` straight from the raw element (see :func:`_raw_position`)."""
+    if e[0] not in _IS_VRS:
+        return to_int(src.get(t.InstanceNumber))
+    text = e[1].decode("latin-1").strip("\x00 ")
+    if "\\" in text or not text:  # several values (a tuple) or none: no int
+        return None
+    return to_int(text)
+
+
+#: Raw VRs read as the dictionary VR of ImagePositionPatient (DS) and of InstanceNumber (IS): their own, implicit, UN.
+_DS_VRS, _IS_VRS = (b"DS", b"", b"UN"), (b"IS", b"", b"UN")
+assert t.VR[t.ImagePositionPatient] == "DS" and t.VR[t.InstanceNumber] == "IS"
+#: The per-file tags converted straight from their raw element.
+_PER_FILE_RAW: dict[int, Callable[[RawItem, tuple[bytes, Any]], Any]] = {
+    t.ImagePositionPatient: _raw_position,
+    t.InstanceNumber: _raw_instance,
+}
+assert set(_PER_FILE_RAW) == _PER_FILE
 
 
 def build_frame(src: TagSource, path: str, index: int, sop_uid: str, rows: int, columns: int, **fields: Any) -> Frame:
@@ -164,8 +242,8 @@ def build_raw_frame(
     found, missed = memo_lookup(d, _RAW_SPECS)
     for i in missed:
         _, tag, conv, _, memo = _RAW_CONVERTERS[i]
-        found[i] = conv(src.get(tag)) if memo is None else remember(memo, d[tag], conv(src.get(tag)))
-    values = dict(zip(_RAW_NAMES, found, strict=True))
-    return Frame(
-        path=path, index=index, sop_instance_uid=sop_uid, rows=rows, columns=columns, pixel_spacing=pixel_spacing, **values
-    )
+        if memo is None:
+            found[i] = _PER_FILE_RAW[tag](src, d[tag])
+        else:
+            found[i] = remember(memo, d[tag], conv(src.get(tag)))
+    return new_frame((path, index, sop_uid, found[0], found[1], pixel_spacing, *found[2:], rows, columns, *_CLASSIC_TAIL))

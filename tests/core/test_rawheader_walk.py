@@ -114,9 +114,10 @@ def test_straddling_headers_both_ways(tmp_path: Path) -> None:
 
 
 def _python_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scan's memo lookups in Python (as without the extension)."""
+    """The scan's memo lookups and frame making in Python (as without the extension)."""
     for module in (frame, checks, scan):
         monkeypatch.setattr(module, "memo_lookup", elements._memo_lookup_py)
+    monkeypatch.setattr(frame, "new_frame", frame._new_frame_py)
 
 
 @needs_walk
@@ -147,7 +148,7 @@ def test_memo_lookup_in_c_is_the_python_loop() -> None:
 def test_same_files_with_the_python_lookups(
     shared_data: Path, synthetic_study: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every file read with the memo lookups in C and in Python: the same DicomFile, field for field."""
+    """Every file read with the memo lookups and frame fill in C and in Python: the same DicomFile, field for field."""
     names = [f.name for f in dataclasses.fields(scan.DicomFile) if f.name != "_dataset"]
     paths = [str(p) for p in _files(shared_data) + _files(synthetic_study) + _files(archive)]
     fast = [scan.read_path(p) for p in paths]
@@ -166,11 +167,11 @@ def test_same_files_with_the_python_lookups(
 
 @needs_walk
 def test_scan_without_the_c_walk_lists_the_same(archive: Path, tmp_path: Path) -> None:
-    """``ls --json`` of the archive with the C walk and lookups and with the Python loops (a subprocess each): the
-    same bytes."""
+    """``ls --json`` of the archive with the C walk, lookups and frame fill and with the Python loops (a subprocess
+    each): the same bytes."""
     code = (
         "import sys; from napari_dicomseries import rawheader, elements, frame, checks, scan; rawheader._walk_c = None; "
-        "frame.memo_lookup = checks.memo_lookup = scan.memo_lookup = elements._memo_lookup_py; "
+        "frame.memo_lookup = checks.memo_lookup = scan.memo_lookup = elements._memo_lookup_py; frame.new_frame = frame._new_frame_py; "
         "from napari_dicomseries.cli import main; main(sys.argv[1:])"
     )
     with_c = subprocess.run([sys.executable, "-m", "napari_dicomseries.cli", "ls", str(archive), "--json"], capture_output=True)
