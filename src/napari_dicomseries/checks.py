@@ -121,11 +121,39 @@ def raw_value_warnings(path: str, item: RawItem) -> list[str]:
     problems, missed = memo_lookup(d, _RAW_CHECK_SPECS)  # "" for a usable or absent value
     for i in missed:
         keyword, tag, n, then, memo = _RAW_CHECKS[i]
-        t = item.text(tag)
-        problems[i] = problem = _problem(keyword, n, then, t) if t is not None else ""
+        e = d[tag]
+        if keyword not in _VALUE_CHECKED and e[0] != b"SQ" and _plain_numbers(e[1], n):
+            problem = ""  # (what _problem says of such a value, without its lists)
+        else:
+            t = item.text(tag)
+            problem = _problem(keyword, n, then, t) if t is not None else ""
+        problems[i] = problem
         if memo is not None:
             remember(memo, d[tag], problem)
     return [f"{path}: {problem}" for problem in problems if problem]
+
+
+#: Checked tags whose numbers :func:`_problem` checks beyond their count (positive, perpendicular, non-zero).
+_VALUE_CHECKED = frozenset({"PixelSpacing", "ImageOrientationPatient", "RescaleSlope"})
+
+
+def _plain_numbers(b: bytes, n: int) -> bool:
+    """True when the raw text ``b`` is ``n`` finite numbers (any number when ``n`` is 0) as ``float`` reads them.
+
+    Read before any stripping: then :func:`_problem` finds nothing wrong with the value unless its tag is in
+    :data:`_VALUE_CHECKED` (its parts, stripped of NULs and spaces, are the same numbers: ``float`` refuses a NUL
+    and ignores spaces). False says nothing (the careful check decides).
+    """
+    parts = b.decode("latin-1").split("\\")
+    if n and len(parts) != n:
+        return False
+    try:
+        for x in parts:
+            if not math.isfinite(float(x)):
+                return False
+    except ValueError:
+        return False
+    return True
 
 
 def _problem(keyword: str, n: int, then: str, t: str) -> str:
