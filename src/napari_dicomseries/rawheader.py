@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from . import uids
 
-__all__ = ["RawHeader", "RawItem", "parse", "LONG_VRS"]
+__all__ = ["RawHeader", "RawItem", "parse", "LONG_VRS", "CHUNK"]
 
 #: VRs with a 32-bit length in an explicit VR element header (``pydicom.valuerep.EXPLICIT_VR_LENGTH_32``; tested).
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
@@ -32,7 +32,9 @@ ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 IMPLICIT_LE = uids.ImplicitVRLittleEndian
 #: Transfer syntaxes whose data set is explicit VR little endian (the JPEG family and RLE encapsulate only the pixels).
 _EXPLICIT_LE_PREFIXES = (uids.ExplicitVRLittleEndian, "1.2.840.10008.1.2.4.", uids.RLELossless)
-_CHUNK = 4096
+#: Bytes read at once from the start of a file (most headers fit).
+CHUNK = 4096
+_CHUNK = CHUNK
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _TAG = struct.Struct("<HH")
@@ -119,9 +121,11 @@ class RawHeader:
 
 
 class _Buf:
+    """The bytes of a file read so far: the first read as it came (no copy), a bytearray once more is read."""
+
     def __init__(self, fh: BinaryIO, first: bytes) -> None:
         self.fh = fh
-        self.data = bytearray(first)
+        self.data: bytes | bytearray = first
         self.eof = len(first) < _CHUNK
 
     def need(self, end: int) -> None:
@@ -132,7 +136,14 @@ class _Buf:
             if not more:
                 self.eof = True
                 raise _NeedMore
+            self.growable()
             self.data += more
+
+    def growable(self) -> bytearray:
+        """``data`` as a bytearray, which :meth:`need` extends in place from then on."""
+        if not isinstance(self.data, bytearray):
+            self.data = bytearray(self.data)
+        return self.data
 
 
 def _skip_undefined(buf: _Buf, p: int, explicit: bool, depth: int = 0) -> int:
@@ -157,7 +168,7 @@ def _skip_undefined(buf: _Buf, p: int, explicit: bool, depth: int = 0) -> int:
 
 def _skip_elements(buf: _Buf, p: int, explicit: bool, depth: int) -> int:
     """Skip the elements of an item of undefined length; return the position after its delimiter."""
-    data = buf.data  # extended in place by buf.need()
+    data = buf.growable()  # extended in place by buf.need()
     elem_at, u32_at, long_vrs = _ELEM.unpack_from, _U32.unpack_from, LONG_VRS
     while True:
         if p + 12 > len(data):  # near the end of the bytes read so far: the careful way
@@ -282,26 +293,36 @@ def _read_items_sq(data: bytes, p: int, length: int, depth: int) -> tuple[tuple[
 
 
 def parse(
-    fh: BinaryIO, wanted: set[int] | frozenset[int], sequences: frozenset[int] | set[int] = frozenset()
+    fh: BinaryIO,
+    wanted: set[int] | frozenset[int],
+    sequences: frozenset[int] | set[int] = frozenset(),
+    first: bytes | None = None,
 ) -> RawHeader | None:
     """Parse the header of an open file; ``None`` when pydicom should do it instead.
 
     ``wanted`` top-level tags keep their raw bytes; the top-level sequences in
     ``sequences`` are read into items (explicit VR files only; in an implicit
     VR file, or a sequence encoded in a way this reader does not follow, the
-    result is ``None``).
+    result is ``None``). ``first``: the first :data:`CHUNK` bytes of the file
+    (all of it when shorter) when the caller has read them, ``fh`` positioned
+    after them; else the file is read from its start.
     """
     try:
-        return _parse(fh, wanted, sequences)
+        return _parse(fh, wanted, sequences, first)
     except (_NeedMore, _Unsupported, struct.error, UnicodeDecodeError, IndexError):
         return None
 
 
 def _parse(
-    fh: BinaryIO, wanted: set[int] | frozenset[int], sequences: frozenset[int] | set[int] = frozenset()
+    fh: BinaryIO,
+    wanted: set[int] | frozenset[int],
+    sequences: frozenset[int] | set[int] = frozenset(),
+    first: bytes | None = None,
 ) -> RawHeader | None:
-    fh.seek(0)
-    buf = _Buf(fh, fh.read(_CHUNK))
+    if first is None:
+        fh.seek(0)
+        first = fh.read(_CHUNK)
+    buf = _Buf(fh, first)
     head = buf.data
     has_meta = len(head) >= 132 and head[128:132] == b"DICM"
     p = 132 if has_meta else 0

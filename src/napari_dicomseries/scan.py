@@ -18,11 +18,13 @@ of header values are in :mod:`checks`, the pydicom path in :mod:`dataset`.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from stat import S_ISREG
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -223,7 +225,37 @@ _MEDIA_STORAGE_SOP_CLASS, _MEDIA_STORAGE_SOP_INSTANCE = 0x00020002, 0x00020003
 
 
 def _open(path: str) -> BinaryIO:
-    return open(path, "rb")
+    """The file, unbuffered.
+
+    The header is read in a few large reads (:func:`_read_start`, :mod:`rawheader`); the pydicom path buffers it
+    (:func:`_buffered`).
+    """
+    return open(path, "rb", buffering=0)
+
+
+def _read_start(fh: BinaryIO, size: int) -> bytes:
+    """The first :data:`rawheader.CHUNK` bytes of the file (all of it when shorter), whatever a read returns at once."""
+    head = fh.read(rawheader.CHUNK)
+    while len(head) < rawheader.CHUNK and len(head) < size:  # a short read before the end of the file: read on
+        more = fh.read(rawheader.CHUNK - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+@contextmanager
+def _buffered(fh: BinaryIO) -> Iterator[BinaryIO]:
+    """``fh`` buffered for pydicom (which reads a header element by element), from its start; ``fh`` stays open."""
+    fh.seek(0)
+    if not isinstance(fh, io.RawIOBase):
+        yield fh
+        return
+    buffered = io.BufferedReader(fh)
+    try:
+        yield buffered
+    finally:
+        buffered.detach()
 
 
 def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) -> DicomFile:
@@ -259,11 +291,11 @@ def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) 
         if size == 0:
             raise NotDicomError(f"{path}: empty file (0 bytes)")
         with _open(path) as fh:
-            head = fh.read(132)
+            head = _read_start(fh, size)
             if head[128:132] != b"DICM" and not looks_like_raw_dataset(head):
                 raise NotDicomError(f"{path}: not a DICOM file (no 'DICM' marker and no DICOM data set at its start)")
-            raw = rawheader.parse(fh, _FAST_TAGS, enhanced.SEQUENCES)
-            if raw is not None and not raw.present & _NEEDS_PYDICOM:
+            raw = rawheader.parse(fh, _FAST_TAGS, enhanced.SEQUENCES, first=head)
+            if raw is not None and raw.present.isdisjoint(_NEEDS_PYDICOM):
                 fast = _make_file_fast(path, size, raw)
                 if fast is not None:
                     elem = raw.pixel_element or b""
@@ -276,12 +308,11 @@ def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) 
                     return fast
             import pydicom
 
-            fh.seek(0)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _buffered(fh) as bfh:
                 warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
-                pixel_offset = fh.tell()
-                nxt = fh.read(12)
+                ds = pydicom.dcmread(bfh, stop_before_pixels=True, force=True)
+                pixel_offset = bfh.tell()
+                nxt = bfh.read(12)
     except NotDicomError:
         raise
     except PermissionError as exc:
@@ -305,13 +336,32 @@ def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) 
 _TS_TEXT: dict[str, str] = {}
 
 
+#: Raw VRs read as a UI element is (its own, implicit, UN: the dictionary VR of the UIDs :func:`_raw_uid` reads).
+_UI_VRS = (b"UI", b"", b"UN")
+
+
+def _raw_uid(src: RawItem, tag: int) -> str:
+    """``str(src.get(tag) or "")`` for a UID tag, straight from its raw element when it holds one value.
+
+    The usual case: no trip through ``convert_bytes``' cache, which an instance UID would only fill.
+    """
+    e = src.d.get(tag)
+    if e is None:
+        return ""
+    if e[0] in _UI_VRS:
+        text: str = e[1].decode("latin-1").strip("\x00 ")
+        if "\\" not in text:
+            return text
+    return str(src.get(tag) or "")
+
+
 def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile | None:
     """The file read by the fast parser; None when the careful (pydicom) path should give the precise reason."""
-    is_enhanced = bool(raw.present & enhanced.GROUP_TAGS)
+    is_enhanced = not raw.present.isdisjoint(enhanced.GROUP_TAGS)
     src = enhanced.raw_top(raw) if is_enhanced else RawItem(raw.values)
     src.charset = src.text(tags.SpecificCharacterSet) or ""
-    sop_class = str(src.get(tags.SOPClassUID) or "")
-    series_uid = str(src.get(tags.SeriesInstanceUID) or "")
+    sop_class = _raw_uid(src, tags.SOPClassUID)
+    series_uid = _raw_uid(src, tags.SeriesInstanceUID)
     if not sop_class or not series_uid or sop_class == uids.MediaStorageDirectoryStorage:
         return None
     ts = _TS_TEXT.get(raw.transfer_syntax_uid) or remember(_TS_TEXT, raw.transfer_syntax_uid, raw.transfer_syntax_uid)
@@ -321,7 +371,7 @@ def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile
         src,
         transfer_syntax_uid=ts,
         sop_class=sop_class,
-        sop_uid=str(src.get(tags.SOPInstanceUID) or path),
+        sop_uid=_raw_uid(src, tags.SOPInstanceUID) or path,
         series_uid=series_uid,
         has_pixels=raw.pixel_offset is not None,
         pixel_offset=raw.pixel_offset,
@@ -421,7 +471,7 @@ def _describe(
             else:
                 warns.extend(value_warnings(path, src.text))
                 frame = build_frame(src, path, 0, sop_uid, rows, cols, pixel_spacing=spacing_fallback(path, src.text, warns))
-            frames = (frame, *(replace(frame, index=i) for i in range(1, nframes)))
+            frames = (frame,) if nframes == 1 else (frame, *(replace(frame, index=i) for i in range(1, nframes)))
             if nframes == 1 and "MOSAIC" in frame.image_type:
                 mosaic = siemens.mosaic_of(path, rows, cols, src.private, warns)
                 if mosaic is not None:

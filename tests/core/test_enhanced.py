@@ -41,7 +41,7 @@ def test_fast_and_pydicom_paths_agree_on_every_enhanced_file(shared_data: Path, 
     paths = _enhanced_files(shared_data)  # MR images, and SEG objects (functional groups too, but no image frames)
     fast = {p: scan_module.read_header(p) for p in paths}
     assert all(f._dataset is None and f.enhanced for f in fast.values())  # read without pydicom
-    monkeypatch.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(): None)
+    monkeypatch.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(), first=None: None)
     for p in paths:
         slow = scan_module.read_header(p)
         assert slow._dataset is not None and slow.enhanced

@@ -440,7 +440,7 @@ def test_fast_header_path_agrees_with_pydicom(shared_data: Path, synthetic_study
 
     paths = sorted(synthetic_study.iterdir()) + sorted(p for p in shared_data.rglob("*.dcm"))
     fast = {p: scan_module.read_header(p) for p in paths}
-    monkeypatch.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(): None)
+    monkeypatch.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(), first=None: None)
     slow = {p: scan_module.read_header(p) for p in paths}
     # the fast parser reads little-endian files, enhanced multi-frame ones included; big endian and deflate go to pydicom
     pydicom_only = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}

@@ -33,7 +33,7 @@ FIELDS = [f.name for f in dataclasses.fields(DicomFile) if f.name != "_dataset"]
 def _pydicom_path(monkeypatch: pytest.MonkeyPatch, paths: list[Path]) -> dict[Path, DicomFile | Skipped]:
     """``read_path`` with the fast parser switched off: pydicom reads every header."""
     with monkeypatch.context() as m:
-        m.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(): None)
+        m.setattr(rawheader, "parse", lambda fh, wanted, sequences=frozenset(), first=None: None)
         return {p: read_path(str(p)) for p in paths}
 
 
@@ -121,7 +121,8 @@ def test_headers_straddling_the_first_read(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_reads_the_header_only_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One open per file, and bytes read: the first 4 KB when the header fits, twice that when it does not."""
+    """One open per file, and bytes read: the first 4 KB when the header fits (read once: the DICM sniff and the parser
+    share it), twice that when it does not."""
     (src, *_) = write_series(tmp_path / "src", STUDY_SERIES[0], scale=0.25)
     files = {
         "short": src,  # a header of about 1.4 KB
@@ -158,8 +159,9 @@ def test_reads_the_header_only_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         size = p.stat().st_size
         got = read_bytes[str(p)]
         assert opened.count(str(p)) == 1, name
-        # the 132-byte sniff, then the first 4 KB; a longer header doubles what is at hand (never the pixel data)
-        limit = 132 + (4096 if header + 12 <= 4096 else 8192)
+        # the first 4 KB, sniffed and parsed (never read twice); a longer header doubles what is at hand (never the
+        # pixel data)
+        limit = 4096 if header + 12 <= 4096 else 8192
         assert got <= limit < size, (name, got, header, size)
 
 
@@ -218,3 +220,87 @@ def test_memoized_values_give_what_pydicom_gives(tmp_path: Path, monkeypatch: py
     assert all(len(m) <= elements.MEMO_LIMIT for m in memos)
     if limit is None:  # the memos were used: several distinct values of a tag kept at once
         assert any(len(m) > 1 for m in memos)
+
+
+# ----------------------------------------------------------------------------- per-file values straight from the bytes
+
+#: Raw texts for the per-file fast paths: padding (space, NUL), several values, empty, not numbers, not finite,
+#: what ``float`` accepts beyond DICOM (underscores, tabs, a no-break space), Latin-1 bytes.
+_TRICKY = [
+    b"1\\2\\3", b"1\\2\\3 ", b" 1\\ 2 \\3\x00", b"-174.375\\-174.375\\-278.75", b"1\\2", b"1\\2\\3\\4", b"", b" ", b"\x00",
+    b"\x00\x00", b"nan\\1\\2", b"inf\\1\\2", b"1e999\\0\\0", b"1\\\\2", b"1\\2\\", b"\\1\\2", b"\\\\", b"abc", b"1_0\\2\\3",
+    b"\t1\\2\\3\n", b"-0\\+5\\.5", b"1\x00\\2\\3", b"1 \x00\\2\\3", b"\x00 1\\2\\3", b"12", b"12 ", b"1.5", b"-3", b"3.0",
+    b"1e3", b"2\\3", b"\xff\\1\\2", b"\xa01\\2\\3", b"1.2.840.10008.5.1.4.1.1.2\x00", b"1.2.3\\4.5", b" 1.2 ", b"0", b"0\\0\\0",
+]  # fmt: skip
+
+
+def _raw_values(seed: int = 7, n: int = 3000) -> list[bytes]:
+    """:data:`_TRICKY` and random short texts of number characters, separators and padding."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "0123456789.-+eE \x00\\\tnaifNI_"
+    return _TRICKY + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))).encode("latin-1") for _ in range(n)]
+
+
+#: VRs an element may come with: the dictionary's (DS, IS, UI), implicit (b""), UN, another text VR, a binary VR.
+_VRS = (b"DS", b"IS", b"UI", b"", b"UN", b"LO", b"FD")
+
+
+def test_per_file_values_read_straight_from_the_bytes_equal_their_definitions() -> None:
+    """ImagePositionPatient, InstanceNumber and the UIDs, converted from the raw bytes without ``convert_bytes``
+    (values different in every file), give what the general accessors give, for every VR and tricky text."""
+    from napari_dicomseries import elements, frame
+    from napari_dicomseries import tags as t
+
+    seen = set()
+    for b in _raw_values():
+        for vr in _VRS:
+            e = (vr, b)
+            item = elements.RawItem({t.ImagePositionPatient: e, t.InstanceNumber: e, t.SOPInstanceUID: e})
+            position = frame._raw_position(item, e)
+            assert position == frame._three(item.get(t.ImagePositionPatient)), e
+            assert frame._raw_instance(item, e) == elements.to_int(item.get(t.InstanceNumber)), e
+            assert scan_module._raw_uid(item, t.SOPInstanceUID) == str(item.get(t.SOPInstanceUID) or ""), e
+            seen.add(position is None)
+    assert seen == {True, False}  # both outcomes met
+    assert scan_module._raw_uid(elements.RawItem({}), t.SOPInstanceUID) == ""
+
+
+def test_raw_value_checks_equal_the_checks_of_the_text() -> None:
+    """:func:`checks.raw_value_warnings` (a value of plain numbers passed without the careful check) gives what
+    :func:`checks.value_warnings` gives from the text, for every checked tag, VR and tricky text (memos emptied)."""
+    from napari_dicomseries import checks, elements
+
+    for *_, memo in checks._RAW_CHECKS:
+        if memo is not None:
+            memo.clear()
+    warned = passed = 0
+    for b in _raw_values(seed=11, n=1500):
+        for vr in (b"DS", b"", b"UN", b"FD"):
+            item = elements.RawItem({tag: (vr, b) for _, tag, *_ in checks._CHECKS})
+            expected = checks.value_warnings("f.dcm", item.text)
+            assert checks.raw_value_warnings("f.dcm", item) == expected, (vr, b)
+            warned += bool(expected)
+            passed += not expected
+    assert warned and passed
+
+
+def test_frames_made_in_one_call_equal_frames_made_by_their_class() -> None:
+    """``frame.new_frame`` (the fields set in C where the extension is built) makes the frame ``Frame(*values)``
+    makes: equal, the same hash and repr, still frozen."""
+    from napari_dicomseries import frame
+
+    values = (
+        "a.dcm", 0, "1.2.3", (1.0, 2.0, 3.0), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (0.5, 0.5), 1.25, None, 7, 1, None, None,
+        None, None, None, None, ("ORIGINAL", "PRIMARY"), 1.0, -1024.0, 40.0, 400.0, 32, 32, (), (), (), None,
+    )  # fmt: skip
+    a, b = frame.new_frame(values), frame.Frame(*values)
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b)
+    assert dataclasses.astuple(a) == values and dataclasses.replace(a, index=1) == dataclasses.replace(b, index=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.index = 1  # type: ignore[misc]
+    assert frame._new_frame_py(values) == a
+    if frame._fill_c is not None:  # a wrong number of values is refused, not half filled
+        with pytest.raises(ValueError):
+            frame._fill_c(object.__new__(frame.Frame), frame._FIELD_NAMES, values[:-1])
