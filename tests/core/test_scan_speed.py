@@ -301,6 +301,8 @@ def test_frames_made_in_one_call_equal_frames_made_by_their_class() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.index = 1  # type: ignore[misc]
     assert frame._new_frame_py(values) == a
+    # the fields are set past __init__: nothing else may happen there (a __post_init__ would be skipped)
+    assert not hasattr(frame.Frame, "__post_init__")
     if frame._fill_c is not None:  # a wrong number of values is refused, not half filled
         with pytest.raises(ValueError):
             frame._fill_c(object.__new__(frame.Frame), frame._FIELD_NAMES, values[:-1])
