@@ -355,13 +355,27 @@ def _raw_uid(src: RawItem, tag: int) -> str:
     return str(src.get(tag) or "")
 
 
+#: raw element -> :func:`_raw_uid` of the UIDs a series repeats (SOP class, series): one text object per series, so
+#: that the JSON of its files' shared fields is remembered (see :func:`index_shards.encode_file`)
+_SERIES_UID_TEXT: dict[tuple[bytes, bytes], str] = {}
+
+
+def _series_uid(src: RawItem, tag: int) -> str:
+    """:func:`_raw_uid` of a UID that repeats across the files of a series, remembered by its raw element."""
+    e = src.d.get(tag)
+    if e is None:
+        return ""
+    text = _SERIES_UID_TEXT.get(e)
+    return text if text is not None else remember(_SERIES_UID_TEXT, e, _raw_uid(src, tag))
+
+
 def _make_file_fast(path: str, size: int, raw: rawheader.RawHeader) -> DicomFile | None:
     """The file read by the fast parser; None when the careful (pydicom) path should give the precise reason."""
     is_enhanced = not raw.present.isdisjoint(enhanced.GROUP_TAGS)
     src = enhanced.raw_top(raw) if is_enhanced else RawItem(raw.values)
     src.charset = src.text(tags.SpecificCharacterSet) or ""
-    sop_class = _raw_uid(src, tags.SOPClassUID)
-    series_uid = _raw_uid(src, tags.SeriesInstanceUID)
+    sop_class = _series_uid(src, tags.SOPClassUID)
+    series_uid = _series_uid(src, tags.SeriesInstanceUID)
     if not sop_class or not series_uid or sop_class == uids.MediaStorageDirectoryStorage:
         return None
     ts = _TS_TEXT.get(raw.transfer_syntax_uid) or remember(_TS_TEXT, raw.transfer_syntax_uid, raw.transfer_syntax_uid)

@@ -146,6 +146,19 @@ def test_dicomfile_json_is_that_of_its_fields(folder: Path | str, synthetic_stud
             assert X.encode_file(g) == plain(g)
 
 
+def test_dicomfile_json_of_a_series_is_made_once(synthetic_study: Path) -> None:
+    """The shared part of the JSON of the files of a series is made once, not per file: the scan gives its files the
+    very same value objects (a value read again per file, such as a UID decoded afresh, would cost the index the
+    JSON of every file; this happened once)."""
+    files = scan(str(synthetic_study)).files
+    series = {f.series_instance_uid for f in files}
+    assert len(files) > 10 * len(series)
+    index_shards._SHARED_JSON.clear()
+    for f in files:
+        index_shards.encode_file(f)
+    assert len(index_shards._SHARED_JSON) <= 2 * len(series)  # the file part and the frame part of each series
+
+
 def test_volume_table_written_before_the_time_columns_still_lists(tmp_path: Path) -> None:
     """An index whose volume table predates the content/creation time columns: listed with the times of its
     summaries, and a rerun that rebuilds one study fills the columns of the other study's rows, kept from it."""
