@@ -2,7 +2,8 @@
 
 :func:`iter_paths` yields every file under a folder (links to folders already
 seen are not followed again, so a symbolic link loop ends), with a problem for
-what cannot be read (broken link, loop, unreadable folder). :func:`is_dicom`
+what cannot be read (broken link, loop, unreadable folder); :func:`walk_folders` is the same walk folder by folder,
+with each file's ``os.DirEntry`` (the index's walk: no path joined and split again per file). :func:`is_dicom`
 and :func:`looks_like_raw_dataset` tell DICOM files from others by their first
 bytes (128-byte preamble + ``DICM``, or a data set written without them);
 :func:`not_regular` names pipes, sockets and devices, which are never opened.
@@ -11,12 +12,13 @@ bytes (128-byte preamble + ``DICM``, or a data set written without them);
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import stat
 import struct
 from collections.abc import Iterable, Iterator
 
-__all__ = ["iter_paths", "is_dicom", "looks_like_raw_dataset", "not_regular", "VRS"]
+__all__ = ["iter_paths", "walk_folders", "is_dicom", "looks_like_raw_dataset", "not_regular", "VRS"]
 
 #: The two-letter VR codes of DICOM (``pydicom.valuerep.VR`` without the ambiguous ones; a test checks it).
 VRS = frozenset({
@@ -69,27 +71,40 @@ def not_regular(path: str) -> str | None:
     return f"not a regular file but a {kind}: not read"
 
 
-def _walk(root: str, recursive: bool) -> Iterator[tuple[str, str | None]]:
+def walk_folders(root: str, recursive: bool = True) -> Iterator[tuple[str, list[tuple[os.DirEntry[str] | None, str | None]]]]:
+    """Yield ``(folder, items)`` for every folder under the folder ``root`` (itself first), in :func:`iter_paths` order.
+
+    ``items`` are the folder's files in name order, as ``(entry, problem)``: ``problem`` is None for a file that
+    can be followed, else why a symbolic link cannot be. A folder that cannot be read (or was already visited
+    through a link) has the one item ``(None, problem)``. The sub-folders come after their parent, each sorted by
+    name, without following links to folders already seen (so a symbolic link loop ends).
+
+    Joining the folder and the name of an item gives the path :func:`iter_paths` yields (``entry.path``); the
+    ``os.DirEntry`` caches what is known of the file (``entry.stat()`` is one ``stat`` call, as ``os.stat`` is).
+    """
     seen: set[tuple[int, int]] = set()
     stack = [root]
+    by_name = operator.attrgetter("name")
     while stack:
         d = stack.pop()
         try:
             st = os.stat(d)
         except OSError as exc:
-            yield d, f"cannot open folder: {exc.strerror or exc}"
+            yield d, [(None, f"cannot open folder: {exc.strerror or exc}")]
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
-            yield d, "folder already visited (symbolic link loop)"
+            yield d, [(None, "folder already visited (symbolic link loop)")]
             continue
         seen.add(key)
         try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
+            with os.scandir(d) as it:
+                entries = sorted(it, key=by_name)
         except OSError as exc:
-            yield d, f"cannot list folder: {exc.strerror or exc}"
+            yield d, [(None, f"cannot list folder: {exc.strerror or exc}")]
             continue
         subdirs = []
+        items: list[tuple[os.DirEntry[str] | None, str | None]] = []
         for e in entries:
             try:
                 if e.is_dir():
@@ -98,11 +113,16 @@ def _walk(root: str, recursive: bool) -> Iterator[tuple[str, str | None]]:
                     continue
             except OSError:
                 pass
-            if e.is_symlink() and not os.path.exists(e.path):
-                yield e.path, _link_problem(e.path)
-            else:
-                yield e.path, None
+            # (the entry's type comes with the listing: only a symbolic link costs a call, to its target)
+            items.append((e, _link_problem(e.path) if e.is_symlink() and not os.path.exists(e.path) else None))
+        yield d, items
         stack.extend(reversed(subdirs))
+
+
+def _walk(root: str, recursive: bool) -> Iterator[tuple[str, str | None]]:
+    for folder, items in walk_folders(root, recursive):
+        for e, problem in items:
+            yield (folder if e is None else e.path), problem
 
 
 def looks_like_raw_dataset(head: bytes) -> bool:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import Cancelled, DicomSeriesError, PathNotFoundError
-from .files import iter_paths
+from .files import walk_folders
 from .index_run import IN_PROCESS_BELOW, ArchiveIndexError, IndexLockedError, Runner, locked, relative, walk_key
 
 if TYPE_CHECKING:
@@ -186,28 +186,31 @@ def _walk(archive: str, old_shards: list[dict[str, Any]], problems: list[dict[st
     target: int | None = None  # index of the old shard being filled, None for a new range
     cur: list[tuple[str, int, int]] = []
     cur_dir = ""
-    for p, problem in iter_paths(archive):
-        if problem:
-            problems.append({"path": p, "reason": problem})
-            continue
-        rel = relative(p, archive)
-        try:
-            st = os.stat(p)
-            size, mtime = st.st_size, st.st_mtime_ns
-        except OSError:
-            size, mtime = -1, -1  # read_path says why
-        if firsts:
-            key = walk_key(rel)
-            i = bisect.bisect_right(firsts, key) - 1
-            t = i if i >= 0 and key <= lasts[i] else None
-        else:
-            t = None
-        d = os.path.dirname(rel)
-        if cur and (t != target or (t is None and (len(cur) >= SHARD_MAX or (len(cur) >= SHARD_MIN and d != cur_dir)))):
-            yield _Group(cur, old_shards[target] if target is not None else None)
-            cur = []
-        target, cur_dir = t, d
-        cur.append((rel, size, mtime))
+    for folder, items in walk_folders(archive):
+        # (the folder's path relative to the archive once, not each file's: ``relative(entry.path)`` and its dirname)
+        d = "" if folder == archive else relative(folder, archive)
+        prefix = d + os.sep if d else ""
+        for e, problem in items:
+            if e is None or problem:
+                problems.append({"path": folder if e is None else e.path, "reason": problem or ""})
+                continue
+            rel = prefix + e.name
+            try:
+                st = e.stat()  # (follows a link, as os.stat does)
+                size, mtime = st.st_size, st.st_mtime_ns
+            except OSError:
+                size, mtime = -1, -1  # read_path says why
+            if firsts:
+                key = walk_key(rel)
+                i = bisect.bisect_right(firsts, key) - 1
+                t = i if i >= 0 and key <= lasts[i] else None
+            else:
+                t = None
+            if cur and (t != target or (t is None and (len(cur) >= SHARD_MAX or (len(cur) >= SHARD_MIN and d != cur_dir)))):
+                yield _Group(cur, old_shards[target] if target is not None else None)
+                cur = []
+            target, cur_dir = t, d
+            cur.append((rel, size, mtime))
     if cur:
         yield _Group(cur, old_shards[target] if target is not None else None)
 
