@@ -20,6 +20,7 @@ import pytest
 from napari_dicomseries import index as idx
 from napari_dicomseries.index import build_index
 from napari_dicomseries.index_query import list_index
+from napari_dicomseries.index_run import Runner
 
 from ..data import SHARED_DATA
 from .test_index import assert_index_is, ls_dir
@@ -221,7 +222,7 @@ def _slow_walk(monkeypatch: pytest.MonkeyPatch, state: dict[str, object], stop_a
     """The archive walk as on a slow disk: each group comes 0.1 s apart until the workers are running (the local
     cluster is up and tasks are asked for), at most 60 s; ``stop_at``: a Ctrl-C (KeyboardInterrupt) lands in the
     walk that many groups after the tasks started."""
-    walk, run = idx._walk, idx.Runner.run
+    walk, run = idx._walk, Runner.run
     state.update(walk_over=False, running=False, first_job_during_walk=None)
 
     def walk_spy(*args: object):  # type: ignore[no-untyped-def]
@@ -237,7 +238,7 @@ def _slow_walk(monkeypatch: pytest.MonkeyPatch, state: dict[str, object], stop_a
             yield g
         state["walk_over"] = True
 
-    def run_spy(self: idx.Runner, fn, jobs, done, cancel):  # type: ignore[no-untyped-def]
+    def run_spy(self: Runner, fn, jobs, done, cancel):  # type: ignore[no-untyped-def]
         def jobs_spy():  # type: ignore[no-untyped-def]
             for job in jobs:
                 if state["first_job_during_walk"] is None:
@@ -248,7 +249,7 @@ def _slow_walk(monkeypatch: pytest.MonkeyPatch, state: dict[str, object], stop_a
         return run(self, fn, jobs_spy(), done, cancel)
 
     monkeypatch.setattr(idx, "_walk", walk_spy)
-    monkeypatch.setattr(idx.Runner, "run", run_spy)
+    monkeypatch.setattr(Runner, "run", run_spy)
 
 
 @needs_shared
@@ -292,3 +293,48 @@ def test_interrupt_while_walking_keeps_every_row(synthetic_study: Path, tmp_path
     monkeypatch.setattr(idx, "_walk", walk)
     assert build_index(archive, tmp_path / "index", workers=2).files_parsed > 0
     assert_index_is(tmp_path / "index", archive)
+
+
+_CLUSTER_SCRIPT = """
+import json, sys
+from multiprocessing import forkserver
+from distributed import Client
+from napari_dicomseries import index_run
+
+cluster = index_run._local_cluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+with Client(cluster, set_as_default=False) as client:
+    worker = list(client.run(lambda: sorted(m for m in sys.modules if m in ("pandas", "pyarrow.parquet"))).values())
+cluster.close()
+print(json.dumps({"client": "pandas" in sys.modules, "preload": forkserver._forkserver._preload_modules, "worker": worker}))
+"""
+
+_DASK_LIST_SCRIPT = """
+import json
+import dask
+from multiprocessing import forkserver
+from distributed.utils import get_mp_context
+
+with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+    get_mp_context()
+print(json.dumps(forkserver._forkserver._preload_modules))
+"""
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="no fork server")
+def test_fork_server_imports_dasks_list_and_ours_this_process_neither() -> None:
+    """The fork server gets dask.distributed's own list of packages (as dask makes it, in another process) and the
+    tasks' modules; the calling process does not import dask's list to make it (pandas), the workers have it."""
+    from napari_dicomseries.index_run import _FORKSERVER_PRELOAD
+
+    def run(script: str) -> object:
+        p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    dasks = run(_DASK_LIST_SCRIPT)
+    assert isinstance(dasks, list) and "pandas" in dasks
+    got = run(_CLUSTER_SCRIPT)
+    assert isinstance(got, dict)
+    assert got["preload"] == [*dasks, *(m for m in _FORKSERVER_PRELOAD if m not in dasks)]
+    assert got["client"] is False
+    assert got["worker"] == [["pandas", "pyarrow.parquet"]]
