@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .errors import Cancelled, DicomSeriesError, PathNotFoundError
 from .files import walk_folders
-from .index_run import IN_PROCESS_BELOW, ArchiveIndexError, IndexLockedError, Runner, locked, relative, walk_key
+from .index_run import IN_PROCESS_BELOW, ArchiveIndexError, IndexLockedError, Runner, fingerprint, locked, relative, walk_key
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -172,19 +172,23 @@ def _write_manifest(index: str, manifest: dict[str, Any]) -> None:
 class _Group:
     """Files of one shard-to-be: an old shard's range (``old`` its manifest entry) or a new range."""
 
-    entries: list[tuple[str, int, int]]
+    #: (relative path, size, mtime_ns): size and mtime None for a file outside every old shard's range (not stat'ed
+    #: by the walk: the task stats it)
+    entries: list[tuple[str, int | None, int | None]]
     old: dict[str, Any] | None = None
 
 
 def _walk(archive: str, old_shards: list[dict[str, Any]], problems: list[dict[str, str]]) -> Iterator[_Group]:
     """Group the archive's files (walk order) by the old shards' ranges; new ranges cut by folder and size.
 
-    Yields every group with files, old or new; old shards that get no file are not yielded.
+    Yields every group with files, old or new; old shards that get no file are not yielded. Only the files in an
+    old shard's range are stat'ed here (to compare the shard's fingerprint); the others are new or moved, and the
+    task that parses them stats them (a first index stats every file once, not twice).
     """
     firsts = [walk_key(s["first"]) for s in old_shards]
     lasts = [walk_key(s["last"]) for s in old_shards]
     target: int | None = None  # index of the old shard being filled, None for a new range
-    cur: list[tuple[str, int, int]] = []
+    cur: list[tuple[str, int | None, int | None]] = []
     cur_dir = ""
     for folder, items in walk_folders(archive):
         # (the folder's path relative to the archive once, not each file's: ``relative(entry.path)`` and its dirname)
@@ -195,17 +199,21 @@ def _walk(archive: str, old_shards: list[dict[str, Any]], problems: list[dict[st
                 problems.append({"path": folder if e is None else e.path, "reason": problem or ""})
                 continue
             rel = prefix + e.name
-            try:
-                st = e.stat()  # (follows a link, as os.stat does)
-                size, mtime = st.st_size, st.st_mtime_ns
-            except OSError:
-                size, mtime = -1, -1  # read_path says why
             if firsts:
                 key = walk_key(rel)
                 i = bisect.bisect_right(firsts, key) - 1
                 t = i if i >= 0 and key <= lasts[i] else None
             else:
                 t = None
+            size: int | None = None
+            mtime: int | None = None
+            if t is not None:  # in an old shard's range: its fingerprint decides whether the shard is kept
+                try:
+                    st = e.stat()  # (follows a link, as os.stat does)
+                    size, mtime = st.st_size, st.st_mtime_ns
+                except OSError:
+                    size, mtime = -1, -1  # read_path says why
+            # (else the file is parsed: the worker stats it, once for its row and the parser)
             if cur and (t != target or (t is None and (len(cur) >= SHARD_MAX or (len(cur) >= SHARD_MIN and d != cur_dir)))):
                 yield _Group(cur, old_shards[target] if target is not None else None)
                 cur = []
@@ -313,8 +321,6 @@ def _build(
     cancel: Callable[[], bool] | None,
     patient_tags: bool,
 ) -> None:
-    from .index_shards import fingerprint
-
     old = read_manifest(index) if is_index(index) else None
     if old is not None and not _compatible(old, archive, patient_tags):
         result.messages.append(f"{index}: built for another archive, version or options: rebuilt")

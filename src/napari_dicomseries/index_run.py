@@ -8,6 +8,7 @@ with ``set_as_default=False`` and used explicitly; finished futures are polled (
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -21,7 +22,7 @@ from .errors import Cancelled, DicomSeriesError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["ArchiveIndexError", "IndexLockedError", "Runner", "locked", "IN_PROCESS_BELOW", "walk_key", "relative"]
+__all__ = ["ArchiveIndexError", "IndexLockedError", "Runner", "locked", "IN_PROCESS_BELOW", "walk_key", "relative", "fingerprint"]
 
 #: With ``workers=None`` and no scheduler, fewer files than this to parse are parsed in this process (starting a
 #: cluster of processes costs seconds).
@@ -94,6 +95,14 @@ def walk_key(rel: str) -> tuple[tuple[int, str], ...]:
     """
     parts = rel.split(os.sep)
     return (*((1, p) for p in parts[:-1]), (0, parts[-1]))
+
+
+def fingerprint(entries: Iterable[tuple[str, int | None, int | None]]) -> str:
+    """The fingerprint of a shard's files: their ``(relative path, size, mtime_ns)`` (a rerun compares its walk's)."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for rel, size, mtime in entries:
+        h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
 
 
 def relative(path: str, root: str) -> str:

@@ -17,7 +17,6 @@ pickle: an index on a shared disk must not be able to run code when read);
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import uuid
@@ -29,7 +28,7 @@ from typing import Any
 from . import scan as _scan
 from .elements import remember
 from .frame import Frame
-from .index_run import relative, walk_key
+from .index_run import fingerprint, relative, walk_key
 from .scan import DicomFile, Skipped
 from .siemens import Mosaic
 
@@ -41,7 +40,6 @@ __all__ = [
     "decode_file",
     "walk_key",
     "notes_of",
-    "fingerprint",
     "summary_text",
     "SUMMARY_TEXT_COLUMNS",
     "relative",
@@ -340,14 +338,6 @@ def dask_setup(worker: Any = None) -> None:
     pa.array([0])
 
 
-def fingerprint(entries: Iterable[tuple[str, int, int]]) -> str:
-    """The fingerprint of a shard's files: their relative paths, sizes and mtimes (a rerun compares its walk's)."""
-    h = hashlib.sha1(usedforsecurity=False)
-    for rel, size, mtime in entries:
-        h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
 def index_group(
     archive: str,
     index_dir: str,
@@ -378,7 +368,7 @@ def index_group(
     -------
     dict
         ``parts``: per group, one small summary per shard written (``file``, ``first``, ``last``, ``fingerprint``
-        (:func:`fingerprint`), ``n``, ``studies``, ``errors``, ``skipped`` (the paths and reasons of the error rows), and on the first one
+        (:func:`index_run.fingerprint`), ``n``, ``studies``, ``errors``, ``skipped`` (the paths and reasons of the error rows), and on the first one
         ``parsed``, ``reused``, ``removed``); ``volumes``: study -> volume rows (with ``policy``). Never the
         instance rows: the memory of the caller stays flat.
     """
