@@ -331,6 +331,12 @@ def test_fork_server_imports_dasks_list_and_ours_this_process_neither() -> None:
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout.strip().splitlines()[-1])
 
+    from distributed.versions import optional_packages, required_packages
+
+    from napari_dicomseries.index_run import _DASK_PACKAGES
+
+    # the fork server starts before dask is imported, with dask's packages named in index_run: still dask's list
+    assert _DASK_PACKAGES == (*required_packages, *optional_packages)
     dasks = run(_DASK_LIST_SCRIPT)
     assert isinstance(dasks, list) and "pandas" in dasks
     got = run(_CLUSTER_SCRIPT)
@@ -338,3 +344,35 @@ def test_fork_server_imports_dasks_list_and_ours_this_process_neither() -> None:
     assert got["preload"] == [*dasks, *(m for m in _FORKSERVER_PRELOAD if m not in dasks)]
     assert got["client"] is False
     assert got["worker"] == [["pandas", "pyarrow.parquet"]]
+
+
+_EARLY_SCRIPT = """
+import json, sys
+from multiprocessing import forkserver
+from napari_dicomseries.index import build_index
+
+seen = []
+real = forkserver.ensure_running
+def ensure_running():
+    seen.append("distributed" in sys.modules)
+    return real()
+forkserver.ensure_running = ensure_running
+if __name__ == "__main__":
+    result = build_index(sys.argv[1], sys.argv[2], workers=2)
+    print(json.dumps({"dask_imported_at_start": seen[0], "files": result.files_parsed}))
+"""
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="no fork server")
+def test_fork_server_starts_before_dask_is_imported(synthetic_study: Path, tmp_path: Path) -> None:
+    """The fork server of a local cluster starts importing before the command imports dask.distributed (the two
+    overlap), and the index is built as usual."""
+    script = tmp_path / "early.py"
+    script.write_text(_EARLY_SCRIPT)
+    p = subprocess.run(
+        [sys.executable, str(script), str(synthetic_study), str(tmp_path / "index")], capture_output=True, text=True, timeout=300
+    )
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    assert got == {"dask_imported_at_start": False, "files": 85}
+    assert list_index(tmp_path / "index").to_json() == ls_dir(synthetic_study)
