@@ -227,21 +227,24 @@ _MEDIA_STORAGE_SOP_CLASS, _MEDIA_STORAGE_SOP_INSTANCE = 0x00020002, 0x00020003
 def _open(path: str) -> BinaryIO:
     """The file, unbuffered.
 
-    The header is read in a few large reads (:func:`_read_start`, :mod:`rawheader`); the pydicom path buffers it
+    The header is read in a few large reads (:func:`_read_at_most`, :mod:`rawheader`); the pydicom path buffers it
     (:func:`_buffered`).
     """
     return open(path, "rb", buffering=0)
 
 
-def _read_start(fh: BinaryIO, size: int) -> bytes:
-    """The first :data:`rawheader.CHUNK` bytes of the file (all of it when shorter), whatever a read returns at once."""
-    head = fh.read(rawheader.CHUNK)
-    while len(head) < rawheader.CHUNK and len(head) < size:  # a short read before the end of the file: read on
-        more = fh.read(rawheader.CHUNK - len(head))
+def _read_at_most(fh: BinaryIO, n: int) -> bytes:
+    """``n`` bytes of the (unbuffered) file from its position, fewer only at its end.
+
+    A read may return fewer bytes than asked before the end (network and FUSE file systems do): read on.
+    """
+    data = fh.read(n)
+    while len(data) < n:
+        more = fh.read(n - len(data))
         if not more:
             break
-        head += more
-    return head
+        data += more
+    return data
 
 
 @contextmanager
@@ -291,7 +294,7 @@ def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) 
         if size == 0:
             raise NotDicomError(f"{path}: empty file (0 bytes)")
         with _open(path) as fh:
-            head = _read_start(fh, size)
+            head = _read_at_most(fh, rawheader.CHUNK)  # (the sniff's and the parser's: read once)
             if head[128:132] != b"DICM" and not looks_like_raw_dataset(head):
                 raise NotDicomError(f"{path}: not a DICOM file (no 'DICM' marker and no DICOM data set at its start)")
             raw = rawheader.parse(fh, _FAST_TAGS, enhanced.SEQUENCES, first=head)
@@ -301,7 +304,7 @@ def read_header(path: str | os.PathLike[str], st: os.stat_result | None = None) 
                     elem = raw.pixel_element or b""
                     if fast.pixel_offset is not None and raw.pixel_element is None:
                         fh.seek(fast.pixel_offset)
-                        elem = fh.read(12)
+                        elem = _read_at_most(fh, 12)
                     problem = pixel_problem(fast, elem)
                     if problem:
                         raise NotDicomError(f"{path}: {problem}")
