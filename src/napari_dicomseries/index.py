@@ -26,10 +26,12 @@ others are rebuilt from the shards (:func:`index_shards.study_volumes`). The
 skipped files of each shard are listed in the manifest, so :func:`list_index`
 reads the manifest and one volume table. A cluster is started in the background
 as soon as the walk finds enough to parse. A rerun
-stats every file and gives each to the shard whose range holds it (new files
-between ranges form new shards); a shard whose (path, size, mtime) list is
-unchanged is kept as it is, any other is rewritten with the rows of its
-unchanged files copied and the others parsed. Shards are written under a
+gives each file to the shard whose range holds it (new files between ranges
+form new shards) and stats the files in the old shards' ranges; a shard whose
+(path, size, mtime) list is unchanged is kept as it is, any other is rewritten
+with the rows of its unchanged files copied and the others parsed. The files
+outside every old range (all of them in a first index) are stat'ed once, by
+the task that parses them. Shards are written under a
 temporary name and renamed; the manifest is replaced (renamed) last, so a
 reader sees the old index or the new one, never a mix.
 """
@@ -125,6 +127,17 @@ def is_index(path: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     return f'"format": "{FORMAT}"'.encode() in head
+
+
+#: Columns of the volume table added after it was first written: a table written before lacks them, and they are
+#: then read from the row's ``summary`` JSON (:func:`summary_field`).
+SUMMARY_TEXT_COLUMNS = ("content_time", "instance_creation_time")
+
+
+def summary_field(summary: str | None, name: str) -> str:
+    """The text field ``name`` of a volume row's ``summary`` JSON ("" when absent)."""
+    value = json.loads(summary).get(name) if summary else None
+    return value if isinstance(value, str) else ""
 
 
 def read_manifest(index: str | os.PathLike[str]) -> dict[str, Any]:
@@ -634,7 +647,7 @@ def _rebuild_volumes(
     """
     import pyarrow.parquet as pq
 
-    from .index_shards import SUMMARY_TEXT_COLUMNS, notes_of, relabel, study_volumes, summary_text, write_volumes
+    from .index_shards import notes_of, relabel, study_volumes, write_volumes
 
     rows: list[dict[str, Any]] = []
     if volumes_file:
@@ -649,7 +662,7 @@ def _rebuild_volumes(
             r["notes"] = notes_of(json.loads(r["summary"]))
         for name in SUMMARY_TEXT_COLUMNS:
             if name not in r:
-                r[name] = summary_text(r["summary"], name)
+                r[name] = summary_field(r["summary"], name)
     for study_rows in prebuilt.values():
         rows.extend(study_rows)
     # batches of studies that share shards, a few thousand files each

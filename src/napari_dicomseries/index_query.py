@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import Cancelled, DicomSeriesError
-from .index import read_manifest
+from .index import SUMMARY_TEXT_COLUMNS, read_manifest, summary_field
 
 if TYPE_CHECKING:
     from .scan import ScanResult, Skipped
@@ -492,8 +492,6 @@ def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from .index_shards import SUMMARY_TEXT_COLUMNS, summary_text
-
     index = os.fspath(db)
     manifest = read_manifest(index)
     path = _volumes_path(index, manifest)
@@ -511,7 +509,7 @@ def list_entries(db: str | os.PathLike[str]) -> list[IndexEntry]:
     if older:
         summaries = table["summary"].to_pylist() if "summary" in have else [None] * n
         for name in older:
-            cols[name] = [summary_text(s, name) for s in summaries]
+            cols[name] = [summary_field(s, name) for s in summaries]
     empty: list[Any] = [None] * n
     get = lambda name: cols.get(name, empty)  # noqa: E731 - a short local accessor
     out = []

@@ -182,8 +182,9 @@ def _set_forkserver_preload() -> None:
     to make it, it imports each package of its list in this process (pandas: 0.2 s of CPU, never used here) to see
     that it can. :func:`start_forkserver` made the same list from the packages found, not imported (the fork server
     skips one that fails to import, as dask would), so dask is told that it is set. When dask has set its list
-    already, or its flag is not there (another version), its list is taken and ours added (for a fork server not
-    started yet).
+    already, or its flag is not there (another version), its list is taken and ours added, which matters only for
+    a fork server not started yet: one already running (this process's, started earlier by this module or by
+    another library) keeps the list it was started with, and a module missing from it is imported by each worker.
     """
     import distributed.utils as dutils
 
@@ -242,6 +243,15 @@ def _key(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4()}"
 
 
+def _in_process(workers: int | None, scheduler: str | None, n_files: int) -> bool:
+    """Whether a :class:`Runner` works in this process, with no cluster.
+
+    So it does with ``workers=0``, or ``workers=None`` and fewer than :data:`IN_PROCESS_BELOW` files to parse,
+    unless a scheduler is given.
+    """
+    return scheduler is None and (workers == 0 or (workers is None and n_files < IN_PROCESS_BELOW))
+
+
 class Runner:
     """Runs tasks in this process or on a dask.distributed cluster (never installed as dask's default client).
 
@@ -260,7 +270,7 @@ class Runner:
         self.cluster: Any = None
         self.n_workers = 0
         self.address = scheduler
-        if scheduler is None and (workers == 0 or (workers is None and n_files < IN_PROCESS_BELOW)):
+        if _in_process(workers, scheduler, n_files):
             return
         import logging
 
@@ -297,8 +307,10 @@ class Runner:
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        if scheduler is None and workers != 0:
-            start_forkserver()  # (here: it starts importing before the thread imports dask)
+        if scheduler is None and not _in_process(workers, scheduler, n_files):
+            # here: it starts importing before the thread imports dask (an error is met again, and reported, there)
+            with contextlib.suppress(OSError):
+                start_forkserver()
         pool = ThreadPoolExecutor(1, thread_name_prefix="index-runner")
         try:
             return pool.submit(cls, workers, scheduler, n_files)

@@ -40,8 +40,6 @@ __all__ = [
     "decode_file",
     "walk_key",
     "notes_of",
-    "summary_text",
-    "SUMMARY_TEXT_COLUMNS",
     "relative",
     "index_group",
     "study_volumes",
@@ -182,7 +180,7 @@ def _shared_json(values: tuple[Any, ...], names: tuple[str, ...] | None) -> str:
     entry keeps the values alive, so an identity cannot be taken by another object while its entry exists (equal
     values are not enough: ``0.0 == -0.0`` and ``1 == 1.0 == True`` are written differently).
     """
-    key = tuple(map(id, values))
+    key = (id(names), *map(id, values))  # (the names too: a file's part and a frame's never meet)
     hit = _SHARED_JSON.get(key)
     if hit is not None:
         return hit[1]
@@ -368,9 +366,10 @@ def index_group(
     -------
     dict
         ``parts``: per group, one small summary per shard written (``file``, ``first``, ``last``, ``fingerprint``
-        (:func:`index_run.fingerprint`), ``n``, ``studies``, ``errors``, ``skipped`` (the paths and reasons of the error rows), and on the first one
-        ``parsed``, ``reused``, ``removed``); ``volumes``: study -> volume rows (with ``policy``). Never the
-        instance rows: the memory of the caller stays flat.
+        (:func:`index_run.fingerprint` of what was recorded), ``n``, ``studies``, ``errors``, ``skipped`` (the
+        paths and reasons of the error rows), and on the first one ``parsed``, ``reused``, ``removed``);
+        ``volumes``: study -> volume rows (with ``policy``). Never the instance rows: the memory of the caller
+        stays flat.
     """
     # The cyclic garbage collector is paused for the task: its headers, rows and frames are freed by reference
     # counting, while the collector would walk the task's growing heap of them again and again (4-6 % of the task).
@@ -546,17 +545,6 @@ def notes_of(summary: dict[str, Any]) -> str | None:
     return json.dumps(notes) if any(notes.values()) else None
 
 
-#: Columns of the volume table added after it was first written: a table written before lacks them, and they are
-#: then read from the row's ``summary`` JSON (:func:`summary_text`).
-SUMMARY_TEXT_COLUMNS = ("content_time", "instance_creation_time")
-
-
-def summary_text(summary: str | None, name: str) -> str:
-    """The text field ``name`` of a volume row's ``summary`` JSON ("" when absent)."""
-    value = json.loads(summary).get(name) if summary else None
-    return value if isinstance(value, str) else ""
-
-
 def study_volumes(
     index_dir: str, archive: str, shard_files: Sequence[str], studies: Sequence[str], policy: str
 ) -> list[dict[str, Any]]:
@@ -607,7 +595,7 @@ def relabel(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if key != r["key"] or group != r["acquisition_group"]:
             summary = json.loads(r["summary"])
             summary["key"], summary["acquisition_group"] = key, group
-            r["summary"] = json.dumps(summary)  # (the format list_entries reads: see volume_rows)
+            r["summary"] = json.dumps(summary)
         r.update(order=order, key=key, base_key=base[unit], acquisition_group=group)
     return rows
 

@@ -34,7 +34,6 @@ IMPLICIT_LE = uids.ImplicitVRLittleEndian
 _EXPLICIT_LE_PREFIXES = (uids.ExplicitVRLittleEndian, "1.2.840.10008.1.2.4.", uids.RLELossless)
 #: Bytes read at once from the start of a file (most headers fit).
 CHUNK = 4096
-_CHUNK = CHUNK
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _TAG = struct.Struct("<HH")
@@ -126,13 +125,13 @@ class _Buf:
     def __init__(self, fh: BinaryIO, first: bytes) -> None:
         self.fh = fh
         self.data: bytes | bytearray = first
-        self.eof = len(first) < _CHUNK
+        self.eof = len(first) < CHUNK
 
     def need(self, end: int) -> None:
         while end > len(self.data):
             if self.eof:
                 raise _NeedMore
-            more = self.fh.read(max(_CHUNK, end - len(self.data), len(self.data)))
+            more = self.fh.read(max(CHUNK, end - len(self.data), len(self.data)))
             if not more:
                 self.eof = True
                 raise _NeedMore
@@ -321,7 +320,7 @@ def _parse(
 ) -> RawHeader | None:
     if first is None:
         fh.seek(0)
-        first = fh.read(_CHUNK)
+        first = fh.read(CHUNK)
     buf = _Buf(fh, first)
     head = buf.data
     has_meta = len(head) >= 132 and head[128:132] == b"DICM"
