@@ -113,6 +113,20 @@ def test_dicomfile_round_trip_is_exact(folder: Path | str, synthetic_study: Path
         assert type(back.frames) is tuple and all(type(a) is type(b) for a, b in zip(back.frames, f.frames, strict=True))
 
 
+def _plain_json(f: DicomFile) -> str:
+    """The JSON of ``f``'s fields in encode_file's order, made whole (no part remembered)."""
+    X = index_shards
+    rows = [
+        [*((None if fr.path == f.path else fr.path), *(getattr(fr, n) for n in X._FRAME_OWN[1:])),
+         *(getattr(fr, n) for n in X._FRAME_SHARED)]
+        for fr in f.frames
+    ]  # fmt: skip
+    doc = {n: getattr(f, n) for n in (*X._FILE_OWN, *X._FILE_SHARED)}
+    doc["frames"] = {"fields": [*X._FRAME_OWN, *X._FRAME_SHARED], "rows": rows}
+    doc["mosaic"] = None if f.mosaic is None else {n: getattr(f.mosaic, n) for n in X._MOSAIC_FIELDS}
+    return json.dumps(doc, separators=(",", ":"))
+
+
 @pytest.mark.parametrize("folder", [*SHARED_FOLDERS, "synthetic"], ids=lambda p: getattr(p, "name", str(p)))
 def test_dicomfile_json_is_that_of_its_fields(folder: Path | str, synthetic_study: Path) -> None:
     """The JSON of a file, whose parts that repeat across a series are remembered, is the plain JSON of its fields,
@@ -120,22 +134,9 @@ def test_dicomfile_json_is_that_of_its_fields(folder: Path | str, synthetic_stud
     archive = synthetic_study if folder == "synthetic" else Path(folder)
     files = scan(str(archive)).files
     assert files
-    X = index_shards
-
-    def plain(f: DicomFile) -> str:
-        rows = [
-            [*((None if fr.path == f.path else fr.path), *(getattr(fr, n) for n in X._FRAME_OWN[1:])),
-             *(getattr(fr, n) for n in X._FRAME_SHARED)]
-            for fr in f.frames
-        ]  # fmt: skip
-        doc = {n: getattr(f, n) for n in (*X._FILE_OWN, *X._FILE_SHARED)}
-        doc["frames"] = {"fields": [*X._FRAME_OWN, *X._FRAME_SHARED], "rows": rows}
-        doc["mosaic"] = None if f.mosaic is None else {n: getattr(f.mosaic, n) for n in X._MOSAIC_FIELDS}
-        return json.dumps(doc, separators=(",", ":"))
-
     for order in (files, files[::-1]):
         for f in order:
-            assert X.encode_file(f) == plain(f), f.path
+            assert index_shards.encode_file(f) == _plain_json(f), f.path
     # equal values of other objects are not taken for each other: -0.0 after 0.0, int after float
     f = files[0]
     if f.frames:
@@ -143,7 +144,19 @@ def test_dicomfile_json_is_that_of_its_fields(folder: Path | str, synthetic_stud
         signed = dataclasses.replace(fr, rescale_intercept=-0.0)
         unsigned = dataclasses.replace(fr, rescale_intercept=0.0)
         for g in (dataclasses.replace(f, frames=(unsigned,)), dataclasses.replace(f, frames=(signed,))):
-            assert X.encode_file(g) == plain(g)
+            assert index_shards.encode_file(g) == _plain_json(g)
+
+
+def test_dicomfile_json_is_never_that_of_freed_values(synthetic_study: Path) -> None:
+    """The remembered JSON is keyed by the identity of its values and keeps them alive: values made and freed file
+    after file (CPython gives a new float the memory of the one just freed, so the same id) never get the JSON of
+    the values before them."""
+    f = next(f for f in scan(str(synthetic_study)).files if f.frames)
+    fr = f.frames[0]
+    for i in range(3000):
+        frame = dataclasses.replace(fr, rescale_intercept=float(i) + 0.5, window_center=-float(i) - 0.25)
+        g = dataclasses.replace(f, frames=(frame,), bits_stored=1000 + i)
+        assert index_shards.encode_file(g) == _plain_json(g), i
 
 
 def test_dicomfile_json_of_a_series_is_made_once(synthetic_study: Path) -> None:
@@ -159,6 +172,33 @@ def test_dicomfile_json_of_a_series_is_made_once(synthetic_study: Path) -> None:
     assert len(index_shards._SHARED_JSON) <= 2 * len(series)  # the file part and the frame part of each series
 
 
+def test_a_file_gone_between_the_walk_and_its_task(synthetic_study: Path, tmp_path: Path) -> None:
+    """A first index's walk does not stat: its task does, once for the row and the parser. A file gone by then is
+    an error row with size and mtime -1 (the next run finds it gone); the others get their own stat, and the
+    shard's fingerprint is that of what the task recorded."""
+    from napari_dicomseries.index_run import fingerprint
+
+    archive, out = tmp_path / "archive", tmp_path / "index"
+    shutil.copytree(synthetic_study, archive)
+    (out / "instances").mkdir(parents=True)
+    names = sorted(p.name for p in archive.iterdir())[:5]
+    entries = [(n, None, None) for n in names[:2]] + [("gone.dcm", None, None)] + [(n, None, None) for n in names[2:]]
+    res = index_shards.index_group(str(archive), str(out), [(entries, None)], False, None)
+    (summary,) = res["parts"][0]
+    rows = pq.read_table(out / summary["file"]).to_pylist()
+    recorded = []
+    for r in rows:
+        rel = os.path.basename(r["path"])
+        if rel == "gone.dcm":
+            assert (r["size"], r["mtime_ns"]) == (-1, -1) and "No such file" in r["error"]
+        else:
+            st = os.stat(r["path"])
+            assert (r["size"], r["mtime_ns"]) == (st.st_size, st.st_mtime_ns) and r["error"] is None
+        recorded.append((rel, r["size"], r["mtime_ns"]))
+    assert [rel for rel, _, _ in recorded] == [rel for rel, _, _ in entries]
+    assert summary["fingerprint"] == fingerprint(recorded) and summary["errors"] == 1
+
+
 def test_volume_table_written_before_the_time_columns_still_lists(tmp_path: Path) -> None:
     """An index whose volume table predates the content/creation time columns: listed with the times of its
     summaries, and a rerun that rebuilds one study fills the columns of the other study's rows, kept from it."""
@@ -172,7 +212,7 @@ def test_volume_table_written_before_the_time_columns_still_lists(tmp_path: Path
     study = next(e for e in entries if e.content_time).study_instance_uid
     changed = next(f for f in scan(str(archive)).files if f.study_instance_uid == study).path
     volumes = index / idx.read_manifest(index)["volumes"]
-    pq.write_table(pq.read_table(volumes).drop_columns(list(index_shards.SUMMARY_TEXT_COLUMNS)), volumes)
+    pq.write_table(pq.read_table(volumes).drop_columns(list(idx.SUMMARY_TEXT_COLUMNS)), volumes)
     assert "content_time" not in pq.read_schema(volumes).names
     assert [(e.key, e.content_time, e.instance_creation_time) for e in list_entries(index)] == expected
     st = os.stat(changed)

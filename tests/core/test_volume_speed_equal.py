@@ -8,6 +8,7 @@ numpy formula of ``Geometry.direction``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -45,6 +46,44 @@ def test_split_series_groups_as_the_per_frame_key(folder: Path) -> None:
         assert sorted(got) == sorted(expected.values())
         n_groups += len(got)
     assert n_groups > 0
+
+
+def test_split_series_memo_tells_every_split_field_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames that differ in one split field each (localizer, echo, orientation, size, spacing, position present,
+    the full ImageType), interleaved: the memoized key makes the groups, their order and reasons of the key made
+    per frame (the memo switched off). A field left out of the memo's key would put two of them together."""
+    from napari_dicomseries import grouping
+
+    base = Frame(
+        "a.dcm", 0, "1", (0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (0.5, 0.5), 1.0, None, 1, 1, 1, None,
+        None, None, None, None, ("ORIGINAL", "PRIMARY", "AXIAL"), 1.0, 0.0, None, None, 64, 64,
+    )  # fmt: skip
+    variants = [
+        {},
+        {"image_type": ("ORIGINAL", "PRIMARY", "LOCALIZER")},
+        {"echo_number": 2},
+        {"orientation": (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)},
+        {"rows": 32},
+        {"columns": 32},
+        {"pixel_spacing": (0.7, 0.7)},
+        {"position": None},
+        {"image_type": ("DERIVED", "SECONDARY", "AXIAL")},
+        {"orientation": (-0.0, 1.0, 0.0, 0.0, 0.0, -1.0)},  # -0.0 and 0.0: one key, as without the memo
+    ]
+    frames = []
+    for k in range(3):
+        for v, variant in enumerate(variants):
+            fields = {"sop_instance_uid": f"{k}.{v}", "instance_number": 10 * k + v, "position": (0.0, 0.0, float(k))}
+            frames.append(dataclasses.replace(base, **{**fields, **variant}))
+
+    def groups(out: list) -> list:
+        return [([f.sop_instance_uid for f in g], reason) for g, reason in out]
+
+    memoized = groups(split_series(frames))
+    monkeypatch.setattr(grouping, "_finite", lambda v: False)  # never remembered: the key of each frame
+    per_frame = groups(split_series(frames))
+    assert memoized == per_frame
+    assert len(memoized) == len(variants) - 1  # every variant apart, but -0.0 with 0.0
 
 
 def _ulps(a: float, b: float) -> float:
