@@ -293,18 +293,18 @@ def unique_name(name: str, taken: set[str] | Sequence[str]) -> str:
 
 
 def contrast_limits(volume: Volume, data: Any) -> tuple[float, float]:
-    """From the first WindowCenter/WindowWidth, else the 1-99.5 percentiles of a few slices (3 read, at most)."""
-    if volume.window:
-        c, w = volume.window
-        return (float(c - w / 2), float(c + w / 2))
+    """The limits an image layer opens with.
+
+    The image's own window (the first WindowCenter/WindowWidth, when it makes one), else the 1-99.5 percentiles of
+    a few slices (3 read, at most; none when the window decides): :func:`windowing.window_limits` and
+    :func:`windowing.sample_limits`, the rule the thumbnails follow too.
+    """
+    from .windowing import sample_limits, window_limits
+
     n = volume.n_slices
     ks = sorted({n // 2, n // 4, (3 * n) // 4})
     lead = (0,) * (len(volume.shape) - 3)
-    sample = np.concatenate([np.asarray(data[(*lead, k)]).ravel() for k in ks])
-    lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.5]))
-    if not hi > lo:
-        hi = lo + 1.0
-    return lo, hi
+    return window_limits(volume.window) or sample_limits(np.concatenate([np.asarray(data[(*lead, k)]).ravel() for k in ks]))
 
 
 def _photometric(volume: Volume) -> str:

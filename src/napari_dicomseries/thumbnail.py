@@ -19,6 +19,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .volume import Volume
+from .windowing import sample_limits, window_limits
 
 __all__ = ["middle_frame_index", "thumbnail", "cached_thumbnail", "clear_cache"]
 
@@ -36,14 +37,8 @@ def middle_frame_index(volume: Volume) -> int:
 
 
 def _window(volume: Volume, frame: np.ndarray) -> tuple[float, float]:
-    if volume.window and volume.window[1] > 0:
-        c, w = volume.window
-        return float(c - w / 2), float(c + w / 2)
-    finite = frame[np.isfinite(frame)] if frame.dtype.kind == "f" else frame
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = (float(x) for x in np.percentile(finite, [1.0, 99.5]))
-    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+    """The limits of a thumbnail: those the image opens with (:func:`display.contrast_limits`' rule) on its slice."""
+    return window_limits(volume.window) or sample_limits(frame)
 
 
 def _shrink(img: np.ndarray, size: int, aspect: float) -> np.ndarray:

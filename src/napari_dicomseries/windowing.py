@@ -33,6 +33,8 @@ __all__ = [
     "CT_PRESETS",
     "PRESET_ORDER",
     "contrast_limits",
+    "window_limits",
+    "sample_limits",
     "window_of_limits",
     "series_windows",
     "is_hounsfield",
@@ -209,6 +211,33 @@ def is_hounsfield(header: Mapping[str, Any], modality: str = "") -> bool:
         return False
     rtype = str(header.get("RescaleType", "") or "").strip().upper()
     return rtype in ("", "HU")
+
+
+def window_limits(window: tuple[float, float] | None) -> tuple[float, float] | None:
+    """:func:`contrast_limits` of a ``(center, width)`` pair (``Volume.window``) when it makes a window, else None.
+
+    None for no pair, a non-finite centre or width, or a width that is not positive.
+    """
+    if window is None:
+        return None
+    try:
+        return contrast_limits(*window)
+    except ValueError:
+        return None
+
+
+def sample_limits(sample: Any) -> tuple[float, float]:
+    """The 1-99.5 percentiles of ``sample`` (some values of an image), its non-finite values left out.
+
+    ``low < high`` always: a constant sample gets ``(v, v + 1)``, an empty one ``(0, 1)``.
+    """
+    arr = np.asarray(sample).ravel()
+    if arr.dtype.kind == "f":
+        arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(x) for x in np.percentile(arr, [1.0, 99.5]))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
 def full_range(data: Any) -> Preset | None:

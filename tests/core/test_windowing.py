@@ -146,3 +146,28 @@ def test_per_slice_automatic_windows_are_not_presets(shared_data: Path) -> None:
     ]
     own = [p for p in presets_for(few[0], headers=few) if p.source == "series"]
     assert [(p.center, p.width) for p in own] == [(float(first.WindowCenter), float(first.WindowWidth)), (50.0, 350.0)]
+
+
+def test_layers_and_thumbnails_open_with_one_rule(synthetic_study: Path) -> None:
+    """A layer (``display.contrast_limits``) and a thumbnail open with the image's own window when it makes one,
+    else with percentiles of its finite values: a zero or negative width, or NaN in float data, never gives
+    limits that are equal, inverted or NaN."""
+    from napari_dicomseries import display, thumbnail
+    from napari_dicomseries.windowing import sample_limits, window_limits
+
+    volume = next(v for v in open_folder(str(synthetic_study))[0] if v.is_image and v.window)
+    data = load_volume(volume)
+    middle = np.asarray(data[volume.n_slices // 2])
+    own = (volume.window[0] - volume.window[1] / 2, volume.window[0] + volume.window[1] / 2)
+    assert display.contrast_limits(volume, data) == own == thumbnail._window(volume, middle)
+    for bad in ((40.0, 0.0), (40.0, -10.0), (float("nan"), 400.0)):
+        volume.window = bad
+        assert window_limits(bad) is None
+        lo, hi = display.contrast_limits(volume, data)
+        assert np.isfinite([lo, hi]).all() and lo < hi
+        assert thumbnail._window(volume, middle) == sample_limits(middle)
+    floats = np.asarray(data, dtype=np.float32)
+    floats[:, :4] = np.nan
+    lo, hi = display.contrast_limits(volume, floats)
+    assert np.isfinite([lo, hi]).all() and lo < hi
+    assert sample_limits(np.full(5, 7.0)) == (7.0, 8.0) and sample_limits(np.array([np.nan])) == (0.0, 1.0)
