@@ -134,6 +134,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], lis
     """
     try:
         from .files import is_dicom, iter_paths
+        from .index import single_index
 
         paths = [os.fspath(path)] if isinstance(path, (str, os.PathLike)) else [os.fspath(p) for p in path]
         if single_index(paths) is not None:
@@ -150,21 +151,6 @@ def get_reader(path: str | Sequence[str]) -> Callable[[str | Sequence[str]], lis
     except Exception:  # noqa: BLE001 - a reader hook must never raise
         return None
     return None
-
-
-def single_index(paths: Sequence[str | os.PathLike[str]]) -> str | None:
-    """The index folder when ``paths`` is one folder holding an index manifest (cheap: one ``stat`` first), else None."""
-    if len(paths) != 1:
-        return None
-    p = os.fspath(paths[0])
-    try:
-        if not os.path.isfile(os.path.join(p, "manifest.json")):
-            return None
-        from .index import is_index
-
-        return p if is_index(p) else None
-    except Exception:  # noqa: BLE001 - not an index we can read: the DICOM peek decides
-        return None
 
 
 class _IndexRow:
@@ -266,7 +252,9 @@ def read_volumes(
     limit = layer_limit() if max_layers == "env" else max_layers
     if not isinstance(paths, (str, os.PathLike)):
         paths = list(paths)
-    index = single_index([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+    from .index import single_index
+
+    index = single_index(paths)
     if index is not None:
         volumes, result, n_volumes, limited = _open_index(index, gaps=gaps, include_localizers=include_localizers, limit=limit)
         plan = display.plan_layers(volumes, result, include_localizers=include_localizers, max_layers=None)

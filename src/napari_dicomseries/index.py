@@ -63,6 +63,7 @@ __all__ = [
     "build_index",
     "is_index",
     "read_manifest",
+    "single_index",
     "MANIFEST",
     "FORMAT",
 ]
@@ -127,6 +128,19 @@ def is_index(path: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     return f'"format": "{FORMAT}"'.encode() in head
+
+
+def single_index(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> str | None:
+    """The index folder when ``paths`` is one path and an index folder (:func:`is_index`), else None.
+
+    Cheap and never raises: what the CLI, the reader's ``get_reader`` and the panel ask of a path they are given.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if len(paths) != 1:
+        return None
+    p = os.fspath(paths[0])
+    return p if is_index(p) else None
 
 
 #: Columns of the volume table added after it was first written: a table written before lacks them, and they are

@@ -265,10 +265,10 @@ def entry_study_info(entries: Sequence[IndexEntry]) -> dict[str, StudyInfo]:
 
 
 def index_folder(path: str | os.PathLike[str] | None) -> str | None:
-    """``path`` when it is an archive index folder (:func:`napari_dicomseries._reader.single_index`), else None."""
-    from .._reader import single_index
+    """``path`` when it is an archive index folder (:func:`napari_dicomseries.index.single_index`), else None."""
+    from ..index import single_index
 
-    return single_index([path]) if path else None
+    return single_index(path) if path else None
 
 
 def _unresolved(rows: Sequence[Any], cache: dict[str, list[Volume]]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import open_folder
 from ..errors import NotDicomError, PathNotFoundError
+from ..index import single_index
 from ._progress import TerminalBar
 
 if TYPE_CHECKING:  # imported where used: `ls INDEX` needs neither the scan nor numpy
@@ -145,14 +146,6 @@ def require_volumes(volumes: Sequence[Volume], result: ScanResult, paths: str | 
     if result.files:
         raise NotDicomError(f"{where}: no DICOM images ({len(result.files)} DICOM file(s) without image data)")
     raise NotDicomError(f"{where}: no files in this folder" if os.path.isdir(where) else f"{where}: no DICOM images")
-
-
-def single_index(paths: str | Sequence[str]) -> str | None:
-    """The index folder when ``paths`` is one path and an index of :mod:`napari_dicomseries.index`, else None."""
-    from ..index import is_index
-
-    root = paths if isinstance(paths, str) else paths[0] if len(paths) == 1 else None
-    return root if root is not None and is_index(root) else None
 
 
 def open_inputs(

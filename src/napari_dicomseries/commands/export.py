@@ -25,8 +25,9 @@ from typing import Any
 
 from ..errors import DicomSeriesError
 from ..export import DEFAULT_TEMPLATE, export_folder, export_volumes
+from ..index import single_index
 from ..jobs import SCALE
-from ._options import add_gaps_option, check_inputs, open_inputs, single_index
+from ._options import add_gaps_option, check_inputs, open_inputs
 from ._progress import Interrupt, StageBar, add_quiet_option, run_cancellable
 
 

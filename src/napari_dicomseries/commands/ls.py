@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._options import add_gaps_option, open_inputs, single_index
+from ..index import single_index
+from ._options import add_gaps_option, open_inputs
 from ._table import format_table
 
 if TYPE_CHECKING:
