@@ -138,11 +138,14 @@ def start_forkserver() -> bool:
     server = getattr(forkserver, "_forkserver", None)
     if server is None or getattr(server, "_forkserver_pid", None) is None:
         theirs = ["distributed", *(p for p in _DASK_PACKAGES if _importable(p))]
-        multiprocessing.get_context("forkserver").set_forkserver_preload(
-            [*theirs, *(m for m in _FORKSERVER_PRELOAD if m not in theirs)]
-        )
+        multiprocessing.get_context("forkserver").set_forkserver_preload(_with_ours(theirs))
         forkserver.ensure_running()
     return True
+
+
+def _with_ours(theirs: list[str]) -> list[str]:
+    """dask.distributed's fork-server list ``theirs`` and then :data:`_FORKSERVER_PRELOAD`, each module once."""
+    return [*theirs, *(m for m in _FORKSERVER_PRELOAD if m not in theirs)]
 
 
 def _local_cluster(**kwargs: Any) -> Any:
@@ -193,9 +196,8 @@ def _set_forkserver_preload() -> None:
         return
     ctx = dutils.get_mp_context()
     theirs = _forkserver_preload()
-    ours = [m for m in _FORKSERVER_PRELOAD if m not in theirs]
-    if ours:
-        ctx.set_forkserver_preload([*theirs, *ours])
+    if set(_FORKSERVER_PRELOAD) - set(theirs):
+        ctx.set_forkserver_preload(_with_ours(theirs))
 
 
 def _forkserver_preload() -> list[str]:
